@@ -1,0 +1,87 @@
+/**
+ * Delta cells: the per-series state the hot path writes into. A bound child holds its cell
+ * directly, so recording is a field update plus one predictable branch (`d`, "dirty").
+ *
+ * A cell is put on its buffer's dirty list the first time it changes after a flush took it;
+ * the flusher reads and zeroes it synchronously (JavaScript runs one thing at a time, so the
+ * read-and-zero is the whole "swap": no locks, no copies of clean series).
+ */
+
+export const KIND_ADD = 0;
+export const KIND_GAUGE = 1;
+export const KIND_HISTOGRAM = 2;
+export const KIND_SUMMARY = 3;
+export type CellKind = typeof KIND_ADD | typeof KIND_GAUGE | typeof KIND_HISTOGRAM | typeof KIND_SUMMARY;
+
+/** What every cell carries besides its values. */
+export interface CellBase {
+  /** Dirty: already on the buffer's dirty list. */
+  d: boolean;
+  /** Created since the last flush took it: written even when its values are zero. */
+  fresh: boolean;
+  /** The series' label set rendered as exposition text (`a="x",b="y"`); its field in Redis. */
+  readonly key: string;
+}
+
+/**
+ * A shared value: counters and common gauges. Holds an increment `v`, or — after `set()` —
+ * an absolute value `s` that `v` is added to.
+ */
+export class AddCell implements CellBase {
+  d = false;
+  fresh = true;
+  v = 0;
+  s = 0;
+  hasSet = false;
+  constructor(readonly key: string) {}
+}
+
+/** A per-process gauge: the current value of this process. */
+export class GaugeCell implements CellBase {
+  d = false;
+  fresh = true;
+  v = 0;
+  constructor(readonly key: string) {}
+}
+
+/** Histogram deltas: per-bucket (non-cumulative) counts, the last slot is `+Inf`, and the sum. */
+export class HistogramCell implements CellBase {
+  d = false;
+  fresh = true;
+  sum = 0;
+  readonly counts: Float64Array;
+  constructor(
+    readonly key: string,
+    slots: number,
+  ) {
+    this.counts = new Float64Array(slots);
+  }
+}
+
+/** Summary deltas: count and sum. */
+export class SummaryCell implements CellBase {
+  d = false;
+  fresh = true;
+  n = 0;
+  sum = 0;
+  constructor(readonly key: string) {}
+}
+
+export type Cell = AddCell | GaugeCell | HistogramCell | SummaryCell;
+
+/** Zero a cell's pending values (used by `remove()` and `reset()`; a gauge keeps its value). */
+export function clearCell(cell: Cell): void {
+  if (cell instanceof AddCell) {
+    cell.v = 0;
+    cell.s = 0;
+    cell.hasSet = false;
+  } else if (cell instanceof GaugeCell) {
+    cell.v = 0;
+  } else if (cell instanceof HistogramCell) {
+    cell.counts.fill(0);
+    cell.sum = 0;
+  } else {
+    cell.n = 0;
+    cell.sum = 0;
+  }
+}

@@ -1,0 +1,40 @@
+import type { SeriesStore } from './series-store.js';
+
+/**
+ * The registry-wide view of what changed since the last flush: the stores (metric families)
+ * that have dirty series, and how many series that is. Knows nothing of Redis or timers.
+ */
+export class DeltaBuffer {
+  #stores: SeriesStore[] = [];
+  #size = 0;
+  #threshold: number;
+  #onThreshold: () => void;
+
+  /**
+   * @param threshold - changed-series count at which `onThreshold` is called (once per crossing)
+   * @param onThreshold - called synchronously from the hot path: it must only schedule work
+   */
+  constructor(threshold: number, onThreshold: () => void) {
+    this.#threshold = threshold;
+    this.#onThreshold = onThreshold;
+  }
+
+  /** Called by a store when one more of its series (or a remove/reset) is waiting to be flushed. */
+  changed(store: SeriesStore, firstForStore: boolean): void {
+    if (firstForStore) this.#stores.push(store);
+    if (++this.#size === this.#threshold) this.#onThreshold();
+  }
+
+  /** Number of series changed since the last `take()` (the flush threshold counts these). */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Hand the stores with changes to the flusher; each store's own `take()` gives its cells. */
+  take(): SeriesStore[] {
+    const stores = this.#stores;
+    this.#stores = [];
+    this.#size = 0;
+    return stores;
+  }
+}

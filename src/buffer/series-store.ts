@@ -1,0 +1,323 @@
+import { renderLabels } from '../export/escape.js';
+import type { Cell, CellKind } from './cells.js';
+import { clearCell } from './cells.js';
+import type { DeltaBuffer } from './delta-buffer.js';
+import type { FamilyMeta } from '../family.js';
+
+/** A label value as callers may pass it; numbers are turned into their string form. */
+export type LabelValue = string | number;
+
+type Node = Map<string, Node | Cell>;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
+  return String(value);
+}
+
+/** What a flush takes from one store. */
+export interface TakenStore<C extends Cell = Cell> {
+  /** Every series of the family was removed before the cells below changed. */
+  readonly reset: boolean;
+  /** Label keys of removed series (after the reset, if any). */
+  readonly removed: readonly string[];
+  /** Series that changed (or were created) since the previous take. */
+  readonly cells: readonly C[];
+}
+
+/** Parameters of one metric family's store. */
+export interface SeriesStoreOptions<C extends Cell> {
+  readonly meta: FamilyMeta;
+  readonly kind: CellKind;
+  readonly labelNames: readonly string[];
+  readonly buffer: DeltaBuffer;
+  readonly maxSeries: number;
+  /** Create a cell for a new series, given its rendered label key. */
+  readonly create: (key: string) => C;
+  /** Called once, the first time a label set is refused for the cardinality limit. */
+  readonly onLimit: () => void;
+}
+
+/**
+ * The series of one metric family: label set → cell. Inline label objects are looked up through
+ * one `Map` level per label (no key string is built per call); a miss takes the slow path that
+ * validates, renders the key once and creates the cell.
+ */
+export class SeriesStore<C extends Cell = Cell> {
+  readonly meta: FamilyMeta;
+  readonly metric: string;
+  readonly kind: CellKind;
+  readonly labelNames: readonly string[];
+  /** Label sets refused because the store was full. */
+  dropped = 0;
+  /** Writes to a family whose metadata conflicts with Redis are dropped; see MetadataConflictError. */
+  conflicted = false;
+  readonly #buffer: DeltaBuffer;
+  readonly #create: (key: string) => C;
+  readonly #onLimit: () => void;
+  readonly #maxSeries: number;
+  #root: Node = new Map();
+  #single: C | undefined;
+  #size = 0;
+  #void: C | undefined;
+  #dirty: C[] = [];
+  #removed: string[] = [];
+  #reset = false;
+
+  constructor(options: SeriesStoreOptions<C>) {
+    this.meta = options.meta;
+    this.metric = options.meta.name;
+    this.kind = options.kind;
+    this.labelNames = options.labelNames;
+    this.#buffer = options.buffer;
+    this.#create = options.create;
+    this.#onLimit = options.onLimit;
+    this.#maxSeries = options.maxSeries;
+    if (this.labelNames.length === 0) this.#single = this.#insertSingle();
+  }
+
+  /**
+   * Put a cell on the dirty list. The hot path calls this only when `cell.d` is false, so each
+   * cell is listed once per flush.
+   */
+  touch(cell: C): void {
+    cell.d = true;
+    this.#buffer.changed(this, this.#dirty.push(cell) === 1 && !this.#hasOps());
+  }
+
+  /** Hand the changes since the previous take to the flusher. */
+  take(): TakenStore<C> {
+    const taken = { reset: this.#reset, removed: this.#removed, cells: this.#dirty };
+    this.#dirty = [];
+    this.#removed = [];
+    this.#reset = false;
+    return taken;
+  }
+
+  #hasOps(): boolean {
+    return this.#reset || this.#removed.length > 0;
+  }
+
+  /** Number of series held. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The cell of a family without labels. */
+  get single(): C {
+    if (this.#single === undefined) {
+      throw new TypeError(
+        `Metric "${this.metric}" has labels (${this.labelNames.join(', ')}); pass a label object or use labels()`,
+      );
+    }
+    return this.#single;
+  }
+
+  /** The cell for a label object, created on first use. The hot path of `inc(labels)`. */
+  fromObject(labels: Readonly<Record<string, unknown>>): C {
+    const names = this.labelNames;
+    let count = 0;
+    // Counting keys catches a misspelt or extra label without allocating (Object.keys would).
+    for (const _ in labels) count++;
+    if (count !== names.length || names.length === 0) return this.#slowObject(labels);
+    let node: Node = this.#root;
+    const last = names.length - 1;
+    for (let i = 0; ; i++) {
+      const raw = labels[names[i]!];
+      const value = typeof raw === 'string' ? raw : typeof raw === 'number' ? String(raw) : undefined;
+      if (value === undefined) return this.#slowObject(labels);
+      const next = node.get(value);
+      if (next === undefined) return this.#slowObject(labels);
+      if (i === last) return next as C;
+      node = next as Node;
+    }
+  }
+
+  /** The cell for positional label values, in `labelNames` order. */
+  fromValues(values: readonly unknown[]): C {
+    const names = this.labelNames;
+    if (values.length !== names.length) {
+      throw new TypeError(
+        `Metric "${this.metric}" expects ${names.length} label value(s) (${names.join(', ') || 'none'}), got ${values.length}`,
+      );
+    }
+    if (names.length === 0) return this.single;
+    const strings = values.map((v, i) => this.#labelValue(names[i]!, v));
+    return this.#lookupOrCreate(strings);
+  }
+
+  /** Labels object → ordered string values, validating names. */
+  valuesOf(labels: unknown): string[] {
+    if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
+      throw new TypeError(`Metric "${this.metric}" expects a label object, got ${describe(labels)}`);
+    }
+    const record = labels as Record<string, unknown>;
+    for (const name of Object.keys(record)) {
+      if (!this.labelNames.includes(name)) {
+        throw new TypeError(
+          `Metric "${this.metric}" has no label "${name}" (its labels: ${this.labelNames.join(', ') || 'none'})`,
+        );
+      }
+    }
+    return this.labelNames.map((name) => {
+      if (!Object.hasOwn(record, name))
+        throw new TypeError(`Metric "${this.metric}" is missing label "${name}"`);
+      return this.#labelValue(name, record[name]);
+    });
+  }
+
+  /** Remove one series: its cell leaves the store and Redis deletes it at the next flush. */
+  remove(values: readonly string[]): boolean {
+    if (values.length === 0) {
+      this.reset();
+      return true;
+    }
+    const path: Node[] = [];
+    let node: Node = this.#root;
+    for (let i = 0; i < values.length - 1; i++) {
+      const next = node.get(values[i]!);
+      if (next === undefined) return this.#recordRemove(values);
+      path.push(node);
+      node = next as Node;
+    }
+    const cell = node.get(values[values.length - 1]!) as C | undefined;
+    if (cell === undefined) return this.#recordRemove(values);
+    node.delete(values[values.length - 1]!);
+    // Drop maps left empty so a removed label value frees its memory.
+    for (let i = path.length - 1; i >= 0 && node.size === 0; i--) {
+      const parent = path[i]!;
+      parent.delete(values[i]!);
+      node = parent;
+    }
+    this.#size--;
+    clearCell(cell);
+    cell.fresh = false;
+    return this.#recordRemove(values);
+  }
+
+  /** Remove every series of the family, here and (at the next flush) in Redis. */
+  reset(): void {
+    this.forEach((cell) => {
+      clearCell(cell);
+      cell.fresh = false;
+    });
+    const first = this.#dirty.length === 0 && !this.#hasOps();
+    this.#reset = true;
+    this.#removed = [];
+    this.#buffer.changed(this, first);
+    if (this.#single !== undefined) {
+      // A family without labels always exports its one series: start it again from zero.
+      this.#single.fresh = true;
+      if (!this.#single.d) this.touch(this.#single);
+      return;
+    }
+    this.#root = new Map();
+    this.#size = 0;
+  }
+
+  /** Visit every series (used to rewrite all per-process gauges after a lost lease). */
+  forEach(fn: (cell: C) => void): void {
+    if (this.#single !== undefined) {
+      fn(this.#single);
+      return;
+    }
+    const walk = (node: Node, depth: number): void => {
+      for (const child of node.values()) {
+        if (depth === this.labelNames.length - 1) fn(child as C);
+        else walk(child as Node, depth + 1);
+      }
+    };
+    walk(this.#root, 0);
+  }
+
+  /** Mark every series dirty so the next flush writes all of them. */
+  touchAll(): void {
+    this.forEach((cell) => {
+      cell.fresh = true;
+      if (!cell.d) this.touch(cell);
+    });
+  }
+
+  #recordRemove(values: readonly string[]): boolean {
+    // Recorded even when this process never saw the series: another process may have written it.
+    const first = this.#dirty.length === 0 && !this.#hasOps();
+    this.#removed.push(renderLabels(this.labelNames, values));
+    this.#buffer.changed(this, first);
+    return true;
+  }
+
+  #slowObject(labels: Readonly<Record<string, unknown>>): C {
+    if (this.labelNames.length === 0) {
+      if (
+        typeof labels === 'object' &&
+        labels !== null &&
+        !Array.isArray(labels) &&
+        Object.keys(labels).length === 0
+      )
+        return this.single;
+      throw new TypeError(`Metric "${this.metric}" has no labels, got ${describe(labels)}`);
+    }
+    return this.#lookupOrCreate(this.valuesOf(labels));
+  }
+
+  #labelValue(name: string, value: unknown): string {
+    if (typeof value === 'string') {
+      if (LONE_SURROGATE.test(value)) {
+        throw new TypeError(
+          `Metric "${this.metric}" label "${name}": value ${JSON.stringify(value)} is not well-formed Unicode (lone surrogate)`,
+        );
+      }
+      return value;
+    }
+    if (typeof value === 'number') return String(value);
+    throw new TypeError(
+      `Metric "${this.metric}" label "${name}" must be a string or number, got ${describe(value)}`,
+    );
+  }
+
+  #lookupOrCreate(values: readonly string[]): C {
+    let node: Node = this.#root;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = node.get(values[i]!) as Node | undefined;
+      if (next === undefined) {
+        if (this.#size >= this.#maxSeries) return this.#refuse();
+        next = new Map();
+        node.set(values[i]!, next);
+      }
+      node = next;
+    }
+    const existing = node.get(values[last]!) as C | undefined;
+    if (existing !== undefined) return existing;
+    if (this.#size >= this.#maxSeries) return this.#refuse();
+    const cell = this.#create(renderLabels(this.labelNames, values));
+    node.set(values[last]!, cell);
+    this.#size++;
+    this.touch(cell);
+    return cell;
+  }
+
+  #insertSingle(): C {
+    const cell = this.#create('');
+    this.#size = 1;
+    this.touch(cell);
+    return cell;
+  }
+
+  /**
+   * Over the limit: hand out a cell that is never flushed. It stays marked dirty, so writes to it
+   * never reach the buffer; the refusal is counted and reported once.
+   */
+  #refuse(): C {
+    if (this.dropped++ === 0) this.#onLimit();
+    if (this.#void === undefined) {
+      this.#void = this.#create('');
+      this.#void.d = true;
+      this.#void.fresh = false;
+    }
+    return this.#void;
+  }
+}

@@ -1,0 +1,138 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { decodeMeta, type FamilyMeta } from '../family.js';
+import type { Keys } from '../flush/keys.js';
+import { callScript, READ_COMMAND, type RedisClient } from '../flush/scripts.js';
+import type { FamilyData, HistogramRow, ScalarRow, SummaryRow } from './text-format.js';
+
+/** Fields per chunk the read script packs into one string (a slice of parsing work here). */
+const FIELDS_PER_CHUNK = 4096;
+/** Families up to this many series are sorted by label set, so small outputs are stable. */
+const SORT_LIMIT = 10_000;
+
+/** A family in Redis that this version cannot read (foreign or newer layout). */
+export interface UnreadableFamily {
+  readonly name: string;
+  readonly error: Error;
+}
+
+/** What a read returns: families in name order, and the ones that could not be decoded. */
+export interface ReadResult {
+  readonly families: FamilyData[];
+  readonly unreadable: UnreadableFamily[];
+}
+
+function byKey<T>(key: (row: T) => string): (a: T, b: T) => number {
+  return (a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  };
+}
+
+function gaugeKey(key: string, index: string): string {
+  return key === '' ? `gauge_index="${index}"` : `${key},gauge_index="${index}"`;
+}
+
+interface Accumulator {
+  readonly meta: FamilyMeta;
+  scalar: ScalarRow[];
+  grouped: Map<string, { counts: number[]; sum: number; count: number }>;
+}
+
+function parseChunk(acc: Accumulator, chunk: string, gaugeIndex: string | undefined): void {
+  const parts = chunk.split('\n');
+  const { meta } = acc;
+  if (meta.kind === 'histogram' || meta.kind === 'summary') {
+    const slots = (meta.buckets?.length ?? 0) + 1;
+    for (let i = 0; i + 1 < parts.length; i += 2) {
+      const field = parts[i]!;
+      const bar = field.lastIndexOf('|');
+      const key = field.slice(0, bar);
+      const sub = field.slice(bar + 1);
+      let series = acc.grouped.get(key);
+      if (series === undefined) {
+        series = { counts: new Array<number>(slots).fill(0), sum: 0, count: 0 };
+        acc.grouped.set(key, series);
+      }
+      const value = Number(parts[i + 1]);
+      if (sub === 's') series.sum = value;
+      else if (sub === 'c') series.count = value;
+      else {
+        const slot = Number(sub);
+        if (slot >= 0 && slot < slots) series.counts[slot] = value;
+      }
+    }
+    return;
+  }
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const key = gaugeIndex === undefined ? parts[i]! : gaugeKey(parts[i]!, gaugeIndex);
+    acc.scalar.push([key, Number(parts[i + 1])]);
+  }
+}
+
+function finish(acc: Accumulator): FamilyData {
+  const { meta } = acc;
+  if (meta.kind === 'histogram') {
+    const rows: HistogramRow[] = [];
+    for (const [key, s] of acc.grouped) rows.push({ key, counts: s.counts, sum: s.sum });
+    if (rows.length <= SORT_LIMIT) rows.sort(byKey((r) => r.key));
+    return { meta: meta as FamilyMeta & { kind: 'histogram' }, rows };
+  }
+  if (meta.kind === 'summary') {
+    const rows: SummaryRow[] = [];
+    for (const [key, s] of acc.grouped) rows.push({ key, count: s.count, sum: s.sum });
+    if (rows.length <= SORT_LIMIT) rows.sort(byKey((r) => r.key));
+    return { meta: meta as FamilyMeta & { kind: 'summary' }, rows };
+  }
+  if (acc.scalar.length <= SORT_LIMIT) acc.scalar.sort(byKey((r) => r[0]));
+  return { meta, rows: acc.scalar };
+}
+
+/**
+ * Read the merged state of every family under a prefix (or of `names`) in one round trip, and
+ * parse it chunk by chunk, yielding to the event loop between chunks.
+ */
+export async function readFamilies(
+  redis: RedisClient,
+  keys: Keys,
+  names: readonly string[] = [],
+): Promise<ReadResult> {
+  const reply = (await callScript(redis, READ_COMMAND, [
+    keys.meta,
+    keys.familyPrefix,
+    keys.gaugePrefix,
+    keys.leasePrefix,
+    keys.gaugeIndexSet,
+    keys.expiryPrefix,
+    String(FIELDS_PER_CHUNK),
+    ...names,
+  ])) as unknown[];
+  const families: FamilyData[] = [];
+  const unreadable: UnreadableFamily[] = [];
+  for (let i = 0; i + 2 < reply.length; i += 3) {
+    const name = String(reply[i]);
+    let meta: FamilyMeta;
+    try {
+      meta = decodeMeta(name, String(reply[i + 1]));
+    } catch (error) {
+      unreadable.push({ name, error: error as Error });
+      continue;
+    }
+    const data = reply[i + 2] as string[];
+    const acc: Accumulator = { meta, scalar: [], grouped: new Map() };
+    if (meta.kind === 'gauge') {
+      for (let c = 0; c + 1 < data.length; c += 2) {
+        parseChunk(acc, data[c + 1]!, String(data[c]));
+        await yieldToEventLoop();
+      }
+    } else {
+      for (const chunk of data) {
+        parseChunk(acc, chunk, undefined);
+        await yieldToEventLoop();
+      }
+    }
+    families.push(finish(acc));
+  }
+  families.sort(byKey((f) => f.meta.name));
+  return { families, unreadable };
+}

@@ -1,0 +1,120 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { FamilyMeta } from '../family.js';
+import { typeOf } from '../family.js';
+import { escapeHelp, escapeHelpOpenMetrics, formatCanonical, formatValue } from './escape.js';
+
+/** Prometheus text exposition format 0.0.4. */
+export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+/** OpenMetrics 1.0 text format. */
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+/** Exposition format: Prometheus text 0.0.4 or OpenMetrics 1.0. */
+export type ExpositionFormat = 'text' | 'openmetrics';
+
+/** A series of a counter or gauge: its rendered label set and value. */
+export type ScalarRow = readonly [key: string, value: number];
+/** A histogram series: per-bucket (non-cumulative) counts, the last one `+Inf`, and the sum. */
+export interface HistogramRow {
+  readonly key: string;
+  readonly counts: readonly number[];
+  readonly sum: number;
+}
+/** A summary series. */
+export interface SummaryRow {
+  readonly key: string;
+  readonly count: number;
+  readonly sum: number;
+}
+
+/** The merged state of one family, as read from Redis. */
+export type FamilyData =
+  | { readonly meta: FamilyMeta; readonly rows: readonly ScalarRow[] }
+  | { readonly meta: FamilyMeta & { readonly kind: 'histogram' }; readonly rows: readonly HistogramRow[] }
+  | { readonly meta: FamilyMeta & { readonly kind: 'summary' }; readonly rows: readonly SummaryRow[] };
+
+/** Series rendered per slice; the async formatter yields to the event loop between slices. */
+const ROWS_PER_SLICE = 2000;
+
+function braces(key: string, extra?: string): string {
+  if (extra === undefined) return key === '' ? '' : `{${key}}`;
+  return key === '' ? `{${extra}}` : `{${key},${extra}}`;
+}
+
+function header(meta: FamilyMeta, format: ExpositionFormat): string {
+  const type = typeOf(meta.kind);
+  if (format === 'openmetrics') {
+    let out = `# TYPE ${meta.name} ${type}\n`;
+    if (meta.unit !== undefined) out += `# UNIT ${meta.name} ${meta.unit}\n`;
+    if (meta.help !== '') out += `# HELP ${meta.name} ${escapeHelpOpenMetrics(meta.help)}\n`;
+    return out;
+  }
+  const name = meta.kind === 'counter' ? `${meta.name}_total` : meta.name;
+  return `# HELP ${name} ${escapeHelp(meta.help)}\n# TYPE ${name} ${type}\n`;
+}
+
+/**
+ * Render a family as exposition text, in slices of `ROWS_PER_SLICE` series.
+ * The first slice carries the HELP/TYPE header.
+ */
+export function* renderFamily(family: FamilyData, format: ExpositionFormat): Generator<string> {
+  const { meta } = family;
+  let out = header(meta, format);
+  const bound = format === 'openmetrics' ? formatCanonical : formatValue;
+  const rows = family.rows;
+  for (let start = 0; start < rows.length; start += ROWS_PER_SLICE) {
+    const end = Math.min(rows.length, start + ROWS_PER_SLICE);
+    if (meta.kind === 'histogram') {
+      const buckets = meta.buckets ?? [];
+      for (let i = start; i < end; i++) {
+        const row = rows[i] as HistogramRow;
+        let cumulative = 0;
+        for (let b = 0; b < buckets.length; b++) {
+          cumulative += row.counts[b] ?? 0;
+          out += `${meta.name}_bucket${braces(row.key, `le="${bound(buckets[b]!)}"`)} ${cumulative}\n`;
+        }
+        cumulative += row.counts[buckets.length] ?? 0;
+        out += `${meta.name}_bucket${braces(row.key, 'le="+Inf"')} ${cumulative}\n`;
+        out += `${meta.name}_sum${braces(row.key)} ${formatValue(row.sum)}\n`;
+        out += `${meta.name}_count${braces(row.key)} ${cumulative}\n`;
+      }
+    } else if (meta.kind === 'summary') {
+      for (let i = start; i < end; i++) {
+        const row = rows[i] as SummaryRow;
+        out += `${meta.name}_sum${braces(row.key)} ${formatValue(row.sum)}\n`;
+        out += `${meta.name}_count${braces(row.key)} ${row.count}\n`;
+      }
+    } else {
+      const sample = meta.kind === 'counter' ? `${meta.name}_total` : meta.name;
+      for (let i = start; i < end; i++) {
+        const [key, value] = rows[i] as ScalarRow;
+        out += `${sample}${braces(key)} ${formatValue(value)}\n`;
+      }
+    }
+    yield out;
+    out = '';
+  }
+  if (out !== '') yield out;
+}
+
+/** Render families synchronously (small outputs and tests). */
+export function formatFamilies(families: readonly FamilyData[], format: ExpositionFormat = 'text'): string {
+  let out = '';
+  for (const family of families) for (const slice of renderFamily(family, format)) out += slice;
+  return format === 'openmetrics' ? `${out}# EOF\n` : out;
+}
+
+/** Render families, yielding to the event loop between slices so big scrapes never stall it. */
+export async function formatFamiliesAsync(
+  families: readonly FamilyData[],
+  format: ExpositionFormat = 'text',
+): Promise<string> {
+  const parts: string[] = [];
+  for (const family of families) {
+    for (const slice of renderFamily(family, format)) {
+      parts.push(slice);
+      if (parts.length % 4 === 0) await yieldToEventLoop();
+    }
+  }
+  if (format === 'openmetrics') parts.push('# EOF\n');
+  return parts.join('');
+}

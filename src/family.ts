@@ -1,0 +1,85 @@
+import { LAYOUT_VERSION } from './version.js';
+
+/** How a family is stored: `gauge` is per process (`gauge_index`), `common_gauge` is shared. */
+export type FamilyKind = 'counter' | 'gauge' | 'common_gauge' | 'histogram' | 'summary';
+
+/** The Prometheus type a family is exposed as. */
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
+
+/**
+ * A metric family as stored in Redis at registration, so that any process — including one
+ * without the application's code — can render it.
+ */
+export interface FamilyMeta {
+  /** Layout version of the data (see LAYOUT_VERSION). */
+  readonly v: number;
+  /** Family name; for counters without the `_total` suffix, which exposition adds. */
+  readonly name: string;
+  readonly kind: FamilyKind;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  /** Histogram bucket upper bounds, ascending, without `+Inf`. */
+  readonly buckets?: readonly number[];
+  /** Common gauge: seconds a series lives after its last write. */
+  readonly expireSeconds?: number;
+  /** OpenMetrics unit, if declared. */
+  readonly unit?: string;
+}
+
+export function typeOf(kind: FamilyKind): MetricType {
+  return kind === 'common_gauge' ? 'gauge' : kind;
+}
+
+/**
+ * The part of the metadata that must agree between processes: changing it under live data would
+ * misread that data. HELP text may change between deployments (the latest registration wins).
+ */
+export function shapeOf(meta: FamilyMeta): string {
+  return [
+    `v${meta.v}`,
+    meta.kind,
+    meta.labelNames.join(','),
+    meta.buckets?.join(',') ?? '',
+    meta.expireSeconds ?? '',
+  ].join('|');
+}
+
+/** Stored form: `<shape>\n<json>` (the script compares the shape without decoding JSON). */
+export function encodeMeta(meta: FamilyMeta): string {
+  return `${shapeOf(meta)}\n${JSON.stringify(meta)}`;
+}
+
+/** Decode a stored metadata value; throws a descriptive error on a foreign or newer layout. */
+export function decodeMeta(name: string, stored: string): FamilyMeta {
+  const nl = stored.indexOf('\n');
+  let meta: FamilyMeta | undefined;
+  try {
+    meta = JSON.parse(stored.slice(nl + 1)) as FamilyMeta;
+  } catch {
+    meta = undefined;
+  }
+  if (nl < 0 || meta === undefined || typeof meta !== 'object' || meta === null) {
+    throw new TypeError(`Metric "${name}": metadata in Redis is not in this library's format`);
+  }
+  if (meta.v !== LAYOUT_VERSION) {
+    throw new TypeError(
+      `Metric "${name}": stored with data layout v${String(meta.v)}, this library reads v${LAYOUT_VERSION}`,
+    );
+  }
+  return meta;
+}
+
+/** Sample names a family produces, used to reject families whose series would collide. */
+export function sampleNames(meta: Pick<FamilyMeta, 'name' | 'kind'>): string[] {
+  const n = meta.name;
+  switch (meta.kind) {
+    case 'counter':
+      return [n, `${n}_total`, `${n}_created`];
+    case 'histogram':
+      return [n, `${n}_bucket`, `${n}_sum`, `${n}_count`, `${n}_created`];
+    case 'summary':
+      return [n, `${n}_sum`, `${n}_count`, `${n}_created`];
+    default:
+      return [n];
+  }
+}

@@ -1,0 +1,147 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { AddCell, GaugeCell, HistogramCell, type Cell } from '../buffer/cells.js';
+import type { SeriesStore } from '../buffer/series-store.js';
+import { encodeMeta } from '../family.js';
+import type { Keys } from './keys.js';
+
+/** Cells encoded between two yields to the event loop (keeps a 100k-series flush from stalling it). */
+const CELLS_PER_SLICE = 4096;
+
+/** Everything a flush script call needs besides the deltas. */
+export interface BatchContext {
+  readonly keys: Keys;
+  readonly processId: string;
+  readonly tokenTtlSeconds: number;
+  readonly expireSeconds: number;
+  /** Names of the registry's per-process gauge families (their keys are kept alive). */
+  readonly gaugeFamilies: readonly string[];
+}
+
+/** One flush: a sequence number and the exact script arguments, kept until Redis acknowledges them. */
+export interface EncodedBatch {
+  readonly seq: number;
+  readonly args: readonly string[];
+  /** Series carried (for self-metrics and for reporting undelivered data). */
+  readonly series: number;
+  /** Stores whose metadata the batch registers. */
+  readonly metaStores: readonly SeriesStore[];
+  /** Series dropped because their family conflicts with Redis. */
+  readonly dropped: number;
+}
+
+function num(value: number): string {
+  // -0 would be sent as "0" anyway; String() gives the shortest round-tripping form.
+  return String(value);
+}
+
+/** Read a cell's pending values into `out` (by section) and zero them. */
+function drain(cell: Cell, sections: Sections): void {
+  if (cell instanceof AddCell) {
+    if (cell.hasSet) sections.set += `${cell.key}\n${num(cell.s + cell.v)}\n`;
+    else if (cell.v !== 0 || cell.fresh) sections.add += `${cell.key}\n${num(cell.v)}\n`;
+    cell.v = 0;
+    cell.s = 0;
+    cell.hasSet = false;
+  } else if (cell instanceof GaugeCell) {
+    sections.gauge += `${cell.key}\n${num(cell.v)}\n`;
+  } else if (cell instanceof HistogramCell) {
+    const counts = cell.counts;
+    let spec = '';
+    for (let i = 0; i < counts.length; i++) {
+      const n = counts[i]!;
+      if (n !== 0) {
+        spec += spec === '' ? `${i}:${n}` : `,${i}:${n}`;
+        counts[i] = 0;
+      }
+    }
+    if (spec !== '' || cell.fresh) sections.hist += `${cell.key}\n${num(cell.sum)}\n${spec}\n`;
+    cell.sum = 0;
+  } else {
+    if (cell.n !== 0 || cell.fresh) sections.hist += `${cell.key}\n${num(cell.sum)}\nc:${cell.n}\n`;
+    cell.n = 0;
+    cell.sum = 0;
+  }
+  cell.d = false;
+  cell.fresh = false;
+}
+
+interface Sections {
+  add: string;
+  set: string;
+  gauge: string;
+  hist: string;
+}
+
+/**
+ * Take every change from `stores` and encode it, with metadata, as the arguments of one flush
+ * script call. The stores are taken synchronously (the swap); cells are read in slices with
+ * yields between them — a cell changed during a yield is still marked dirty, so its newer value
+ * rides in this batch, and a cell changed after being read goes onto a fresh dirty list.
+ */
+export async function encodeBatch(
+  stores: readonly SeriesStore[],
+  metaOnly: readonly SeriesStore[],
+  seq: number,
+  context: BatchContext,
+): Promise<EncodedBatch> {
+  const taken = stores.map((store) => ({ store, changes: store.take() }));
+  const { keys } = context;
+  const sections: string[] = [];
+  const metaStores = new Set<SeriesStore>(metaOnly);
+  let series = 0;
+  let dropped = 0;
+  let sinceYield = 0;
+
+  for (const { store, changes } of taken) {
+    const { name, kind, expireSeconds } = store.meta;
+    const expire = expireSeconds === undefined ? '' : String(expireSeconds);
+    const perProcess = kind === 'gauge';
+    if (store.conflicted) {
+      dropped += changes.cells.length;
+      for (const cell of changes.cells) drain(cell, { add: '', set: '', gauge: '', hist: '' });
+      continue;
+    }
+    metaStores.add(store);
+    if (changes.reset) sections.push(perProcess ? 'x' : 'X', name, expire, '');
+    if (changes.removed.length > 0) {
+      sections.push(perProcess ? 'd' : 'D', name, expire, `${changes.removed.join('\n')}\n`);
+    }
+    const out: Sections = { add: '', set: '', gauge: '', hist: '' };
+    for (const cell of changes.cells) {
+      drain(cell, out);
+      series++;
+      if (++sinceYield >= CELLS_PER_SLICE) {
+        sinceYield = 0;
+        await yieldToEventLoop();
+      }
+    }
+    if (out.set !== '') sections.push('S', name, expire, out.set);
+    if (out.add !== '') sections.push('A', name, expire, out.add);
+    if (out.gauge !== '') sections.push('G', name, '', out.gauge);
+    if (out.hist !== '') sections.push('H', name, '', out.hist);
+  }
+
+  const metas: string[] = [];
+  for (const store of metaStores) {
+    if (!store.conflicted) metas.push(store.meta.name, encodeMeta(store.meta));
+  }
+  const args = [
+    keys.process(context.processId),
+    keys.meta,
+    keys.gaugeIndexSet,
+    context.processId,
+    String(seq),
+    String(context.tokenTtlSeconds),
+    context.gaugeFamilies.length > 0 ? '1' : '0',
+    String(context.expireSeconds),
+    keys.familyPrefix,
+    keys.gaugePrefix,
+    keys.leasePrefix,
+    keys.expiryPrefix,
+    context.gaugeFamilies.join('\n'),
+    String(metas.length / 2),
+    ...metas,
+    ...sections,
+  ];
+  return { seq, args, series, metaStores: [...metaStores], dropped };
+}

@@ -1,0 +1,297 @@
+import { performance } from 'node:perf_hooks';
+import PQueue from 'p-queue';
+import type { DeltaBuffer } from '../buffer/delta-buffer.js';
+import type { SeriesStore } from '../buffer/series-store.js';
+import { shapeOf } from '../family.js';
+import {
+  FlushError,
+  FlushTimeoutError,
+  MetadataConflictError,
+  PrometheusRedisError,
+  RedisUnavailableError,
+} from '../errors.js';
+import { encodeBatch, type EncodedBatch } from './encode.js';
+import { withTimeout } from './timeout.js';
+import type { Keys } from './keys.js';
+import { callScript, FLUSH_COMMAND, type RedisClient } from './scripts.js';
+
+/** Resolved flusher settings (see RegistryOptions for their meaning and defaults). */
+export interface FlusherSettings {
+  readonly flushIntervalMs: number;
+  readonly flushTimeoutMs: number;
+  readonly expireSeconds: number;
+  readonly tokenTtlSeconds: number;
+  readonly maxBackoffMs: number;
+}
+
+/** What the flusher needs from its registry. */
+export interface FlusherHost {
+  readonly keys: Keys;
+  readonly processId: string;
+  readonly buffer: DeltaBuffer;
+  readonly settings: FlusherSettings;
+  redis(): RedisClient | undefined;
+  stores(): readonly SeriesStore[];
+  report(error: Error): void;
+}
+
+/** Counters the flusher keeps about itself (exported as self-metrics by the registry). */
+export interface FlushStats {
+  ok: number;
+  failed: number;
+  /** Batches re-sent after an unknown outcome. */
+  retries: number;
+  /** Retried batches Redis had already applied (the reply had been lost). */
+  duplicates: number;
+  lastSeries: number;
+  lastDurationMs: number;
+  /** Unix time (ms) of the last acknowledged flush, 0 before the first. */
+  lastSuccessMs: number;
+}
+
+type Ready = 'ready' | 'wait';
+
+/** Resolve when the connection can take commands, or fail after `timeoutMs`. */
+export function whenReady(redis: RedisClient, timeoutMs: number): Promise<Ready> {
+  const status = redis.status;
+  if (status === 'ready' || status === 'wait') return Promise.resolve(status);
+  if (status === 'end') return Promise.reject(new RedisUnavailableError('The Redis connection is closed'));
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      redis.off('end', onEnd);
+    };
+    const onReady = (): void => {
+      done();
+      resolve('ready');
+    };
+    const onEnd = (): void => {
+      done();
+      reject(new RedisUnavailableError('The Redis connection is closed'));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(
+        new RedisUnavailableError(
+          `Redis is not reachable (connection ${redis.status}) after ${timeoutMs} ms`,
+        ),
+      );
+    }, timeoutMs);
+    timer.unref();
+    redis.once('ready', onReady);
+    redis.once('end', onEnd);
+  });
+}
+
+/**
+ * Moves deltas from the buffer to Redis: on an interval, when the buffer passes its threshold,
+ * and on `flush()`. Flushes run one at a time. A batch whose outcome is unknown is kept and sent
+ * again, unchanged and under the same sequence number, before anything newer: the script
+ * applies each sequence number once, so a lost reply never doubles a count.
+ */
+export class Flusher {
+  readonly stats: FlushStats = {
+    ok: 0,
+    failed: 0,
+    retries: 0,
+    duplicates: 0,
+    lastSeries: 0,
+    lastDurationMs: 0,
+    lastSuccessMs: 0,
+  };
+  readonly #host: FlusherHost;
+  readonly #queue = new PQueue({ concurrency: 1 });
+  #queued: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #pending: EncodedBatch | undefined;
+  #seq = 0;
+  #failures = 0;
+  #retryAt = 0;
+  #thresholdScheduled = false;
+  #gaugeIndex = -1;
+  readonly #unconfirmed = new Set<SeriesStore>();
+  readonly #reported = new Set<string>();
+  readonly #delivered = new WeakSet<Error>();
+
+  constructor(host: FlusherHost) {
+    this.#host = host;
+  }
+
+  /** The gauge index this process holds (-1 before its first flush with gauges). */
+  get gaugeIndex(): number {
+    return this.#gaugeIndex;
+  }
+
+  /** Series recorded but not yet acknowledged by Redis. */
+  get undelivered(): number {
+    return (this.#pending?.series ?? 0) + this.#host.buffer.size;
+  }
+
+  /** Start the interval timer (idempotent). The timer never keeps the process alive. */
+  start(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setInterval(() => this.#tick(), this.#host.settings.flushIntervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** A new family: its metadata is written at the next flush even if it records nothing. */
+  registered(store: SeriesStore): void {
+    this.#unconfirmed.add(store);
+  }
+
+  /** Called from the hot path when the buffer passes `flushThreshold`: schedule, never run, a flush. */
+  thresholdReached(): void {
+    if (this.#thresholdScheduled || this.#timer === undefined) return;
+    this.#thresholdScheduled = true;
+    setImmediate(() => {
+      this.#thresholdScheduled = false;
+      this.#tick();
+    });
+  }
+
+  /**
+   * Flush now. Resolves once every delta recorded before the call is applied in Redis; waits for
+   * a running flush first. Callers arriving while a flush is queued share it.
+   */
+  flush(): Promise<void> {
+    this.#queued ??= this.#queue.add(async () => {
+      this.#queued = undefined;
+      await this.#flushOnce();
+    });
+    return this.#queued;
+  }
+
+  #tick(): void {
+    if (this.#queue.pending > 0 || this.#queued !== undefined) return;
+    if (Date.now() < this.#retryAt) return;
+    if (!this.#due()) return;
+    this.flush().catch((error: unknown) => {
+      if (!this.#delivered.has(error as Error)) this.#host.report(error as Error);
+    });
+  }
+
+  #due(): boolean {
+    if (this.#pending !== undefined || this.#host.buffer.size > 0 || this.#unconfirmed.size > 0) return true;
+    return this.#hasGauges() && Date.now() - this.stats.lastSuccessMs > this.#heartbeatMs();
+  }
+
+  #heartbeatMs(): number {
+    // Refresh gauge leases well before they expire, but never more often than the interval.
+    return Math.max(this.#host.settings.flushIntervalMs, (this.#host.settings.expireSeconds * 1000) / 4);
+  }
+
+  #hasGauges(): boolean {
+    return this.#host.stores().some((s) => s.meta.kind === 'gauge');
+  }
+
+  async #flushOnce(): Promise<void> {
+    const redis = this.#host.redis();
+    if (redis === undefined) {
+      throw new RedisUnavailableError('No Redis connection: pass `redis` to the Registry or call setRedis()');
+    }
+    await whenReady(redis, this.#host.settings.flushTimeoutMs).catch((error: unknown) => {
+      this.#failed();
+      throw error;
+    });
+    if (this.#pending !== undefined) {
+      this.stats.retries++;
+      await this.#send(redis, this.#pending);
+    }
+    const stores = this.#host.buffer.take();
+    const heartbeat = this.#hasGauges() && Date.now() - this.stats.lastSuccessMs > this.#heartbeatMs();
+    if (stores.length === 0 && this.#unconfirmed.size === 0 && !heartbeat) return;
+    const gaugeFamilies = this.#host
+      .stores()
+      .filter((s) => s.meta.kind === 'gauge' && !s.conflicted)
+      .map((s) => s.meta.name);
+    const batch = await encodeBatch(stores, [...this.#unconfirmed], ++this.#seq, {
+      keys: this.#host.keys,
+      processId: this.#host.processId,
+      tokenTtlSeconds: this.#host.settings.tokenTtlSeconds,
+      expireSeconds: this.#host.settings.expireSeconds,
+      gaugeFamilies,
+    });
+    this.#pending = batch;
+    await this.#send(redis, batch);
+  }
+
+  #failed(): void {
+    this.stats.failed++;
+    this.#failures++;
+    const { flushIntervalMs, maxBackoffMs } = this.#host.settings;
+    const ceiling = Math.min(maxBackoffMs, flushIntervalMs * 2 ** Math.min(this.#failures - 1, 20));
+    // Full jitter over the upper half: processes that failed together do not retry together.
+    this.#retryAt = Date.now() + ceiling * (0.5 + Math.random() / 2);
+  }
+
+  async #send(redis: RedisClient, batch: EncodedBatch): Promise<void> {
+    const started = performance.now();
+    let reply: unknown[];
+    try {
+      const ms = this.#host.settings.flushTimeoutMs;
+      reply = (await withTimeout(
+        callScript(redis, FLUSH_COMMAND, batch.args),
+        ms,
+        () =>
+          new FlushTimeoutError(`Flush got no reply within flushTimeoutMs (${ms} ms); it will be retried`),
+      )) as unknown[];
+    } catch (error) {
+      this.#failed();
+      if (error instanceof PrometheusRedisError) throw error;
+      throw new FlushError(
+        `Flush failed; its ${batch.series} series are kept and retried: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    this.#pending = undefined;
+    this.#failures = 0;
+    this.#retryAt = 0;
+    const [status, index, fresh, conflicts, errorCount, firstError] = reply as [
+      string,
+      string,
+      string,
+      string[],
+      string,
+      string,
+    ];
+    this.stats.ok++;
+    if (status === 'DUP') this.stats.duplicates++;
+    this.stats.lastSeries = batch.series;
+    this.stats.lastDurationMs = performance.now() - started;
+    this.stats.lastSuccessMs = Date.now();
+    for (const store of batch.metaStores) this.#unconfirmed.delete(store);
+    this.#gaugeIndex = Number(index);
+    if (fresh === '1') {
+      // A new or re-claimed gauge index starts empty: write every per-process gauge again.
+      for (const store of this.#host.stores()) if (store.meta.kind === 'gauge') store.touchAll();
+    }
+    const problems: Error[] = [];
+    for (let i = 0; i + 1 < conflicts.length; i += 2) {
+      const name = conflicts[i]!;
+      const store = this.#host.stores().find((s) => s.meta.name === name);
+      if (store === undefined || store.conflicted) continue;
+      store.conflicted = true;
+      problems.push(new MetadataConflictError(name, conflicts[i + 1]!, shapeOf(store.meta)));
+    }
+    if (Number(errorCount) > 0) {
+      problems.push(new FlushError(`${errorCount} write(s) of a flush failed in Redis: ${firstError}`));
+    }
+    for (const problem of problems) this.#reportOnce(problem);
+    if (problems.length > 0) throw problems[0]!;
+  }
+
+  #reportOnce(error: Error): void {
+    this.#delivered.add(error);
+    if (this.#reported.has(error.message)) return;
+    this.#reported.add(error.message);
+    this.#host.report(error);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The one place that builds Redis key names. Every key of a registry starts with the prefix
+ * in a hash tag (`{prefix}:`), so a whole flush touches a single Redis Cluster slot.
+ *
+ * Layout (`P` = `{prefix}:`):
+ * - `P meta`            hash  family name → "<shape>\n<metadata JSON>"
+ * - `P f:<family>`      hash  series field → value (counters, common gauges, histograms, summaries)
+ * - `P x:<family>`      zset  series field → expiry time in ms (common gauges with expireSeconds)
+ * - `P g:<family>:<i>`  hash  series field → value of the per-process gauge of gauge index i
+ * - `P gi:<i>`          string lease of gauge index i: the owning process id, expires
+ * - `P gidx`            set   every gauge index ever claimed (readers check each lease)
+ * - `P proc:<id>`       hash  one process's flush sequence number, gauge index, last flush time
+ *
+ * Metric names are validated (`[a-zA-Z_:][a-zA-Z0-9_:]*`) and the gauge index is all digits,
+ * so no two families or indexes can share a key.
+ */
+export class Keys {
+  readonly base: string;
+
+  constructor(readonly prefix: string) {
+    this.base = `{${prefix}}:`;
+  }
+
+  get meta(): string {
+    return `${this.base}meta`;
+  }
+  get gaugeIndexSet(): string {
+    return `${this.base}gidx`;
+  }
+  /** Prefix that scripts append a family name to. */
+  get familyPrefix(): string {
+    return `${this.base}f:`;
+  }
+  get expiryPrefix(): string {
+    return `${this.base}x:`;
+  }
+  /** Prefix that scripts append `<family>:<index>` to. */
+  get gaugePrefix(): string {
+    return `${this.base}g:`;
+  }
+  /** Prefix that scripts append a gauge index to. */
+  get leasePrefix(): string {
+    return `${this.base}gi:`;
+  }
+  get processPrefix(): string {
+    return `${this.base}proc:`;
+  }
+  /** A pattern matching every key of this registry, for SCAN. */
+  get pattern(): string {
+    return `${this.base.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  }
+
+  family(name: string): string {
+    return this.familyPrefix + name;
+  }
+  expiry(name: string): string {
+    return this.expiryPrefix + name;
+  }
+  gauge(name: string, index: number): string {
+    return `${this.gaugePrefix}${name}:${index}`;
+  }
+  lease(index: number): string {
+    return this.leasePrefix + String(index);
+  }
+  process(id: string): string {
+    return this.processPrefix + id;
+  }
+}

@@ -1,0 +1,197 @@
+#!lua
+--[[
+  flush: apply one batch of metric deltas from one process, exactly once, in one call.
+
+  KEYS[1]  process key   hash: seq (last applied batch), idx (gauge index), t (last flush, ms)
+  KEYS[2]  meta key      hash: family name -> "<shape>\n<json>"
+  KEYS[3]  gauge index set (every index ever claimed)
+
+  ARGV[1]  process id
+  ARGV[2]  batch sequence number (strictly increasing per process; a retry reuses it)
+  ARGV[3]  process key TTL, seconds (the dedup window: see tokenTtlSeconds)
+  ARGV[4]  "1" when the process has per-process gauges and needs a gauge index
+  ARGV[5]  gauge lease TTL, seconds (expireSeconds)
+  ARGV[6]  family key prefix      (family hash = prefix .. name)
+  ARGV[7]  gauge key prefix       (gauge hash  = prefix .. name .. ":" .. index)
+  ARGV[8]  lease key prefix       (lease       = prefix .. index)
+  ARGV[9]  expiry zset prefix     (expiry zset = prefix .. name)
+  ARGV[10] names of this process's per-process gauge families, "\n"-separated (kept alive)
+  ARGV[11] number of metadata entries M, then M pairs: name, encoded metadata
+  then sections of 4 arguments: op, family name, expireSeconds or "", payload
+    A  HINCRBYFLOAT   payload: field \n delta \n ...
+    S  HSET           payload: field \n value \n ...
+    H  histogram/summary records: field \n sum \n sub:n,sub:n \n ...
+         -> HINCRBYFLOAT field|s sum ; HINCRBY field|sub n
+    G  per-process gauge HSET into this process's gauge hash; payload as S
+    D  HDEL fields of the family hash (and expiry zset); payload: field \n ...
+    d  HDEL fields of this process's gauge hash; payload as D
+    X  DEL the family hash and its expiry zset
+    x  DEL this process's gauge hash of the family
+
+  The token check (seq) and every write happen in this one script, so a retried batch whose
+  reply was lost is recognised and not applied twice. The sequence is recorded before the
+  writes: a write error part-way (Redis does not roll back) can lose part of a batch, never
+  double it; such errors are counted and returned. Families whose stored shape differs from
+  the one sent are not written.
+
+  Returns { status, gaugeIndex, freshIndex, conflicts, errorCount, firstError } where status is
+  "OK" (applied now) or "DUP" (applied by an earlier attempt), gaugeIndex is "-1" without gauges,
+  freshIndex is "1" when the index was (re)claimed and the caller must rewrite all its gauges,
+  conflicts is a flat list of name, stored shape.
+]]
+local proc, metaKey, gidxKey = KEYS[1], KEYS[2], KEYS[3]
+local pid, seq, procTtl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local needsIndex, leaseTtl = ARGV[4], ARGV[5]
+local familyPrefix, gaugePrefix, leasePrefix, expiryPrefix = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+
+local now = redis.call('TIME')
+local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+
+local gaugeFamilies = {}
+for name in string.gmatch(ARGV[10], '[^\n]+') do gaugeFamilies[#gaugeFamilies + 1] = name end
+
+-- Gauge index: keep the lease we hold, retake it if it lapsed and is free, else claim the smallest free one.
+local idx, fresh = -1, 0
+if needsIndex == '1' then
+  local held = redis.call('HGET', proc, 'idx')
+  if held then
+    local owner = redis.call('GET', leasePrefix .. held)
+    if owner == pid then
+      redis.call('EXPIRE', leasePrefix .. held, leaseTtl)
+      idx = tonumber(held)
+    elseif not owner then
+      redis.call('SET', leasePrefix .. held, pid, 'EX', leaseTtl)
+      idx, fresh = tonumber(held), 1
+    end
+  end
+  if idx < 0 then
+    local i = 0
+    while not redis.call('SET', leasePrefix .. i, pid, 'NX', 'EX', leaseTtl) do i = i + 1 end
+    idx, fresh = i, 1
+    redis.call('SADD', gidxKey, i)
+  end
+  redis.call('HSET', proc, 'idx', idx)
+  for _, name in ipairs(gaugeFamilies) do
+    local key = gaugePrefix .. name .. ':' .. idx
+    -- A (re)claimed index may hold a dead process's values: start clean.
+    if fresh == 1 then redis.call('DEL', key) else redis.call('EXPIRE', key, leaseTtl) end
+  end
+end
+
+local last = tonumber(redis.call('HGET', proc, 'seq') or '0')
+if seq <= last then
+  redis.call('EXPIRE', proc, procTtl)
+  return { 'DUP', tostring(idx), tostring(fresh), {}, '0', '' }
+end
+redis.call('HSET', proc, 'seq', ARGV[2], 't', nowMs)
+redis.call('EXPIRE', proc, procTtl)
+
+local errors, firstError = 0, ''
+local function check(reply)
+  if type(reply) == 'table' and reply.err then
+    errors = errors + 1
+    if firstError == '' then firstError = reply.err end
+  end
+end
+
+local skip, conflicts = {}, {}
+local pos = 12
+for _ = 1, tonumber(ARGV[11]) do
+  local name, encoded = ARGV[pos], ARGV[pos + 1]
+  pos = pos + 2
+  local stored = redis.call('HGET', metaKey, name)
+  if not stored then
+    redis.call('HSET', metaKey, name, encoded)
+  elseif stored ~= encoded then
+    local storedShape = string.match(stored, '^[^\n]*')
+    if storedShape == string.match(encoded, '^[^\n]*') then
+      redis.call('HSET', metaKey, name, encoded)
+    else
+      skip[name] = true
+      conflicts[#conflicts + 1] = name
+      conflicts[#conflicts + 1] = storedShape
+    end
+  end
+end
+
+local function hsetPairs(key, payload)
+  local args, n = {}, 0
+  for field, value in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n') do
+    args[n + 1], args[n + 2] = field, value
+    n = n + 2
+    if n >= 1000 then
+      check(redis.pcall('HSET', key, unpack(args, 1, n)))
+      n = 0
+    end
+  end
+  if n > 0 then check(redis.pcall('HSET', key, unpack(args, 1, n))) end
+end
+
+local function removeFields(command, key, payload)
+  local args, n = {}, 0
+  for field in string.gmatch(payload, '([^\n]*)\n') do
+    n = n + 1
+    args[n] = field
+    if n >= 1000 then
+      redis.call(command, key, unpack(args, 1, n))
+      n = 0
+    end
+  end
+  if n > 0 then redis.call(command, key, unpack(args, 1, n)) end
+end
+
+local function touchExpiry(name, seconds, payload, recordsPerField)
+  local xkey = expiryPrefix .. name
+  local at = nowMs + tonumber(seconds) * 1000
+  local i = 0
+  for line in string.gmatch(payload, '([^\n]*)\n') do
+    if i % recordsPerField == 0 then redis.call('ZADD', xkey, at, line) end
+    i = i + 1
+  end
+  -- Prune series that expired (at most 1000 per flush; readers skip the rest).
+  local expired = redis.call('ZRANGEBYSCORE', xkey, '-inf', nowMs, 'LIMIT', 0, 1000)
+  if #expired > 0 then
+    redis.call('HDEL', familyPrefix .. name, unpack(expired))
+    redis.call('ZREM', xkey, unpack(expired))
+  end
+end
+
+while pos <= #ARGV do
+  local op, name, expire, payload = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2], ARGV[pos + 3]
+  pos = pos + 4
+  if not skip[name] then
+    local key = familyPrefix .. name
+    if op == 'A' then
+      for field, delta in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n') do
+        check(redis.pcall('HINCRBYFLOAT', key, field, delta))
+      end
+    elseif op == 'S' then
+      hsetPairs(key, payload)
+    elseif op == 'H' then
+      for field, sum, spec in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n([^\n]*)\n') do
+        check(redis.pcall('HINCRBYFLOAT', key, field .. '|s', sum))
+        for sub, n in string.gmatch(spec, '([^,:]+):([^,]+)') do
+          check(redis.pcall('HINCRBY', key, field .. '|' .. sub, n))
+        end
+      end
+    elseif op == 'G' then
+      if idx >= 0 then
+        local gkey = gaugePrefix .. name .. ':' .. idx
+        hsetPairs(gkey, payload)
+        redis.call('EXPIRE', gkey, leaseTtl)
+      end
+    elseif op == 'D' then
+      removeFields('HDEL', key, payload)
+      if expire ~= '' then removeFields('ZREM', expiryPrefix .. name, payload) end
+    elseif op == 'd' then
+      if idx >= 0 then removeFields('HDEL', gaugePrefix .. name .. ':' .. idx, payload) end
+    elseif op == 'X' then
+      redis.call('DEL', key, expiryPrefix .. name)
+    elseif op == 'x' then
+      if idx >= 0 then redis.call('DEL', gaugePrefix .. name .. ':' .. idx) end
+    end
+    if expire ~= '' and (op == 'A' or op == 'S') then touchExpiry(name, expire, payload, 2) end
+  end
+end
+
+return { 'OK', tostring(idx), tostring(fresh), conflicts, tostring(errors), firstError }

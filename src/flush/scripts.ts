@@ -1,0 +1,36 @@
+import type { Cluster, Redis } from 'ioredis';
+import { VERSION } from '../version.js';
+import { flushScript, readScript } from './scripts.generated.js';
+
+/** A connection the registry can use: a single Redis, Sentinel-managed Redis or a Cluster. */
+export type RedisClient = Redis | Cluster;
+
+const suffix = VERSION.replace(/\W/g, '_');
+
+/** Command names carry the library version, so two versions sharing one Redis never mix scripts. */
+export const FLUSH_COMMAND = `prcFlush_${suffix}`;
+export const READ_COMMAND = `prcRead_${suffix}`;
+
+type ScriptCommand = (...args: string[]) => Promise<unknown>;
+
+const defined = new WeakSet<object>();
+
+/** Define the library's scripts on a connection once (ioredis sends EVALSHA, falling back to EVAL). */
+export function defineScripts(redis: RedisClient): void {
+  if (defined.has(redis)) return;
+  for (const [name, script] of [
+    [FLUSH_COMMAND, flushScript],
+    [READ_COMMAND, readScript],
+  ] as const) {
+    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+  }
+  defined.add(redis);
+}
+
+/** Call a defined script. */
+export function callScript(redis: RedisClient, name: string, args: readonly string[]): Promise<unknown> {
+  defineScripts(redis);
+  const command = (redis as unknown as Record<string, ScriptCommand>)[name];
+  if (command === undefined) throw new Error(`Script ${name} is not defined on this connection`);
+  return command.apply(redis, args as string[]);
+}

@@ -1,0 +1,31 @@
+export { Registry, REGISTRY, type MetricsOptions } from './registry.js';
+export type { RegistryOptions } from './options.js';
+export type { RedisClient } from './flush/scripts.js';
+export type { FlushStats } from './flush/flusher.js';
+export { Counter, CounterChild, type CounterOptions } from './metrics/counter.js';
+export { Gauge, GaugeChild, type GaugeOptions } from './metrics/gauge.js';
+export { CommonGauge, CommonGaugeChild, type CommonGaugeOptions } from './metrics/common-gauge.js';
+export {
+  Histogram,
+  HistogramChild,
+  DEFAULT_BUCKETS,
+  linearBuckets,
+  exponentialBuckets,
+  type HistogramOptions,
+} from './metrics/histogram.js';
+export { Summary, SummaryChild, type SummaryOptions } from './metrics/summary.js';
+export type { Metric, Labels, MetricOptions } from './metrics/metric.js';
+export type { EndTimer } from './metrics/timer.js';
+export type { LabelValue } from './buffer/series-store.js';
+export type { FamilyMeta, FamilyKind, MetricType } from './family.js';
+export { TEXT_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, type ExpositionFormat } from './export/text-format.js';
+export {
+  PrometheusRedisError,
+  FlushError,
+  FlushTimeoutError,
+  RedisUnavailableError,
+  MetadataConflictError,
+  CardinalityLimitError,
+  UndeliveredDataError,
+} from './errors.js';
+export { VERSION } from './version.js';

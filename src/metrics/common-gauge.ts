@@ -1,0 +1,112 @@
+import { AddCell, KIND_ADD } from '../buffer/cells.js';
+import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
+import { Metric, type Labels, type MetricOptions } from './metric.js';
+import { badValue, validatePositiveInteger } from './validate.js';
+
+/** Options of a `CommonGauge`. */
+export interface CommonGaugeOptions<L extends string = string> extends MetricOptions<L> {
+  /**
+   * Seconds a series lives after its last write from any process; unset, series live until removed.
+   * @default undefined
+   */
+  readonly expireSeconds?: number;
+}
+
+function setCell(store: SeriesStore<AddCell>, metric: string, cell: AddCell, value: number): void {
+  if (typeof value !== 'number' || value - value !== 0) badValue(metric, 'value', value);
+  cell.s = value;
+  cell.v = 0;
+  cell.hasSet = true;
+  if (!cell.d) store.touch(cell);
+}
+
+function addCell(store: SeriesStore<AddCell>, metric: string, cell: AddCell, value: number): void {
+  if (typeof value !== 'number' || value - value !== 0) badValue(metric, 'amount', value);
+  cell.v += value;
+  if (!cell.d) store.touch(cell);
+}
+
+/** A common gauge bound to one label set. */
+export class CommonGaugeChild {
+  readonly #cell: AddCell;
+  readonly #store: SeriesStore<AddCell>;
+  readonly #metric: string;
+
+  /** @internal */
+  constructor(cell: AddCell, store: SeriesStore<AddCell>, metric: string) {
+    this.#cell = cell;
+    this.#store = store;
+    this.#metric = metric;
+  }
+
+  set(value: number): void {
+    setCell(this.#store, this.#metric, this.#cell, value);
+  }
+  inc(value = 1): void {
+    addCell(this.#store, this.#metric, this.#cell, value);
+  }
+  dec(value = 1): void {
+    addCell(this.#store, this.#metric, this.#cell, -value);
+  }
+  /** Set to the current Unix time in seconds. */
+  setToCurrentTime(): void {
+    setCell(this.#store, this.#metric, this.#cell, Date.now() / 1000);
+  }
+}
+
+/**
+ * One value shared by every process (the Python original's CommonGauge): `inc()`/`dec()` add up
+ * across processes; `set()` overwrites it (the last flush to reach Redis wins, and increments
+ * recorded after it in the same process are added on top). Exposed as a gauge.
+ */
+export class CommonGauge<L extends string = string> extends Metric<L, AddCell> {
+  readonly expireSeconds: number | undefined;
+
+  constructor(options: CommonGaugeOptions<L>) {
+    const expireSeconds =
+      options?.expireSeconds === undefined
+        ? undefined
+        : validatePositiveInteger(`expireSeconds` + ` of "${String(options.name)}"`, options.expireSeconds);
+    super(options, {
+      kind: 'common_gauge',
+      cellKind: KIND_ADD,
+      create: (key) => new AddCell(key),
+      ...(expireSeconds === undefined ? {} : { extra: { expireSeconds } }),
+    });
+    this.expireSeconds = expireSeconds;
+  }
+
+  set(value: number): void;
+  set(labels: Labels<L>, value: number): void;
+  set(a: Labels<L> | number, b?: number): void {
+    if (typeof a === 'object') setCell(this.store, this.name, this.store.fromObject(a), b as number);
+    else setCell(this.store, this.name, this.store.single, a);
+  }
+
+  inc(value?: number): void;
+  inc(labels: Labels<L>, value?: number): void;
+  inc(a?: Labels<L> | number, b?: number): void {
+    if (typeof a === 'object') addCell(this.store, this.name, this.store.fromObject(a), b ?? 1);
+    else addCell(this.store, this.name, this.store.single, a ?? 1);
+  }
+
+  dec(value?: number): void;
+  dec(labels: Labels<L>, value?: number): void;
+  dec(a?: Labels<L> | number, b?: number): void {
+    if (typeof a === 'object') addCell(this.store, this.name, this.store.fromObject(a), -(b ?? 1));
+    else addCell(this.store, this.name, this.store.single, -(a ?? 1));
+  }
+
+  /** Set to the current Unix time in seconds. */
+  setToCurrentTime(labels?: Labels<L>): void {
+    const cell = labels === undefined ? this.store.single : this.store.fromObject(labels);
+    setCell(this.store, this.name, cell, Date.now() / 1000);
+  }
+
+  /** The child for one label set. */
+  labels(labels: Labels<L>): CommonGaugeChild;
+  labels(...values: LabelValue[]): CommonGaugeChild;
+  labels(...args: unknown[]): CommonGaugeChild {
+    return new CommonGaugeChild(this.cellOf(args), this.store, this.name);
+  }
+}

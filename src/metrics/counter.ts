@@ -1,0 +1,102 @@
+import { AddCell, KIND_ADD } from '../buffer/cells.js';
+import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
+import { Metric, type Labels, type MetricOptions } from './metric.js';
+import { badIncrement } from './validate.js';
+
+/** Options of a `Counter`. */
+export type CounterOptions<L extends string = string> = MetricOptions<L>;
+
+function add(store: SeriesStore<AddCell>, metric: string, cell: AddCell, value: number): void {
+  if (typeof value !== 'number' || !(value >= 0) || value === Infinity)
+    badIncrement(metric, 'increment', value);
+  cell.v += value;
+  if (!cell.d) store.touch(cell);
+}
+
+function setCell(store: SeriesStore<AddCell>, metric: string, cell: AddCell, value: number): void {
+  if (typeof value !== 'number' || !(value >= 0) || value === Infinity) badIncrement(metric, 'value', value);
+  cell.s = value;
+  cell.v = 0;
+  cell.hasSet = true;
+  if (!cell.d) store.touch(cell);
+}
+
+/** A counter bound to one label set: the cheapest way to record. */
+export class CounterChild {
+  readonly #cell: AddCell;
+  readonly #store: SeriesStore<AddCell>;
+  readonly #metric: string;
+
+  /** @internal */
+  constructor(cell: AddCell, store: SeriesStore<AddCell>, metric: string) {
+    this.#cell = cell;
+    this.#store = store;
+    this.#metric = metric;
+  }
+
+  /** Add `value` (default 1, must be finite and >= 0). */
+  inc(value?: number): void {
+    const cell = this.#cell;
+    if (value === undefined) cell.v += 1;
+    else {
+      if (typeof value !== 'number' || !(value >= 0) || value === Infinity) {
+        badIncrement(this.#metric, 'increment', value);
+      }
+      cell.v += value;
+    }
+    if (!cell.d) this.#store.touch(cell);
+  }
+
+  /** Set the counter's total for all processes (see `Counter.set`). */
+  set(value: number): void {
+    setCell(this.#store, this.#metric, this.#cell, value);
+  }
+}
+
+/**
+ * A monotonically increasing total, summed over every process. Exposed as `<name>_total`;
+ * a name given with `_total` is stored without it, as in the official clients.
+ *
+ * ```ts
+ * const requests = new Counter({ name: 'http_requests_total', help: 'Requests', labelNames: ['route'] });
+ * requests.inc({ route: '/a' });
+ * const a = requests.labels('/a'); a.inc();
+ * ```
+ */
+export class Counter<L extends string = string> extends Metric<L, AddCell> {
+  constructor(options: CounterOptions<L>) {
+    super(options, {
+      kind: 'counter',
+      cellKind: KIND_ADD,
+      create: (key) => new AddCell(key),
+      familyName: (name) => (name.endsWith('_total') && name !== '_total' ? name.slice(0, -6) : name),
+    });
+  }
+
+  /** Add 1, or `value`, to the series of `labels` (no labels only when the counter has none). */
+  inc(value?: number): void;
+  inc(labels: Labels<L>, value?: number): void;
+  inc(a?: Labels<L> | number, b?: number): void {
+    if (typeof a === 'object') add(this.store, this.name, this.store.fromObject(a), b === undefined ? 1 : b);
+    else add(this.store, this.name, this.store.single, a === undefined ? 1 : a);
+  }
+
+  /**
+   * Set the total to an absolute value for every process, as the Python original allows.
+   * The last flush to reach Redis wins; increments recorded after the `set()` in this process are
+   * added on top. Prefer `inc()`: concurrent `set()`s from several processes overwrite each other.
+   */
+  set(value: number): void;
+  set(labels: Labels<L>, value: number): void;
+  set(a: Labels<L> | number, b?: number): void {
+    if (typeof a === 'object') setCell(this.store, this.name, this.store.fromObject(a), b as number);
+    else setCell(this.store, this.name, this.store.single, a);
+  }
+
+  /** The child for one label set: `labels({ route: '/a' })` or `labels('/a')`. */
+  labels(labels: Labels<L>): CounterChild;
+  labels(...values: LabelValue[]): CounterChild;
+  labels(...args: unknown[]): CounterChild {
+    return new CounterChild(this.cellOf(args), this.store, this.name);
+  }
+}

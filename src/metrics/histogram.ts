@@ -1,0 +1,161 @@
+import { HistogramCell, KIND_HISTOGRAM } from '../buffer/cells.js';
+import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
+import { Metric, type Labels, type MetricOptions } from './metric.js';
+import { startTimer, timeit, type EndTimer } from './timer.js';
+import { badValue, validateBuckets } from './validate.js';
+
+/** prom-client's default buckets (seconds), so dashboards built for it keep working. */
+export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+]);
+
+/** `count` buckets starting at `start`, each `width` wider. */
+export function linearBuckets(start: number, width: number, count: number): number[] {
+  if (!Number.isFinite(start) || !(width > 0) || !Number.isInteger(count) || count < 1) {
+    throw new RangeError(`linearBuckets(start, width > 0, count >= 1), got (${start}, ${width}, ${count})`);
+  }
+  return Array.from({ length: count }, (_, i) => start + i * width);
+}
+
+/** `count` buckets starting at `start`, each `factor` times the previous. */
+export function exponentialBuckets(start: number, factor: number, count: number): number[] {
+  if (!(start > 0) || !(factor > 1) || !Number.isInteger(count) || count < 1) {
+    throw new RangeError(
+      `exponentialBuckets(start > 0, factor > 1, count >= 1), got (${start}, ${factor}, ${count})`,
+    );
+  }
+  return Array.from({ length: count }, (_, i) => start * factor ** i);
+}
+
+/** Options of a `Histogram`. */
+export interface HistogramOptions<L extends string = string> extends MetricOptions<L> {
+  /**
+   * Upper bounds of the buckets; `+Inf` is always added.
+   * @default DEFAULT_BUCKETS
+   */
+  readonly buckets?: readonly number[];
+}
+
+/** Index of the bucket `value` falls in (`value <= bound`); the last slot is `+Inf`. */
+function slotOf(bounds: readonly number[], value: number): number {
+  const n = bounds.length;
+  if (n <= 16) {
+    let i = 0;
+    while (i < n && value > bounds[i]!) i++;
+    return i;
+  }
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (value > bounds[mid]!) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function observeCell(
+  store: SeriesStore<HistogramCell>,
+  metric: string,
+  bounds: readonly number[],
+  cell: HistogramCell,
+  value: number,
+): void {
+  if (typeof value !== 'number' || value - value !== 0) badValue(metric, 'observed value', value);
+  cell.counts[slotOf(bounds, value)]! += 1;
+  cell.sum += value;
+  if (!cell.d) store.touch(cell);
+}
+
+/** A histogram bound to one label set. */
+export class HistogramChild {
+  readonly #cell: HistogramCell;
+  readonly #store: SeriesStore<HistogramCell>;
+  readonly #metric: string;
+  readonly #bounds: readonly number[];
+
+  /** @internal */
+  constructor(
+    cell: HistogramCell,
+    store: SeriesStore<HistogramCell>,
+    metric: string,
+    bounds: readonly number[],
+  ) {
+    this.#cell = cell;
+    this.#store = store;
+    this.#metric = metric;
+    this.#bounds = bounds;
+  }
+
+  /** Record one observation (any finite number). */
+  observe(value: number): void {
+    observeCell(this.#store, this.#metric, this.#bounds, this.#cell, value);
+  }
+
+  /** Start a timer; calling the result observes the elapsed seconds. */
+  startTimer(): () => number {
+    return startTimer((s) => this.observe(s), undefined);
+  }
+
+  /** Wrap `fn` so each call observes its duration in seconds. */
+  timeit<A extends unknown[], R, T>(fn: (this: T, ...args: A) => R): (this: T, ...args: A) => R {
+    return timeit(fn, (s) => this.observe(s));
+  }
+}
+
+/**
+ * Counts observations into buckets, merged over every process: `_bucket{le}` (cumulative,
+ * numeric order, always with `+Inf`), `_sum` and `_count`.
+ */
+export class Histogram<L extends string = string> extends Metric<L, HistogramCell> {
+  /** Bucket upper bounds, ascending, without `+Inf`. */
+  readonly buckets: readonly number[];
+
+  constructor(options: HistogramOptions<L>) {
+    const buckets =
+      options?.buckets === undefined
+        ? DEFAULT_BUCKETS
+        : validateBuckets(String(options.name), options.buckets);
+    super(options, {
+      kind: 'histogram',
+      cellKind: KIND_HISTOGRAM,
+      create: (key) => new HistogramCell(key, buckets.length + 1),
+      reserved: ['le'],
+      extra: { buckets },
+    });
+    this.buckets = buckets;
+  }
+
+  /** Record one observation. */
+  observe(value: number): void;
+  observe(labels: Labels<L>, value: number): void;
+  observe(a: Labels<L> | number, b?: number): void {
+    if (typeof a === 'object')
+      observeCell(this.store, this.name, this.buckets, this.store.fromObject(a), b as number);
+    else observeCell(this.store, this.name, this.buckets, this.store.single, a);
+  }
+
+  /** Start a timer; the returned function observes the elapsed seconds (labels may be given at either end). */
+  startTimer(labels?: Partial<Labels<L>>): EndTimer<L> {
+    return startTimer<L>(
+      (s, l) => (l === undefined ? this.observe(s) : this.observe(l as Labels<L>, s)),
+      labels,
+    );
+  }
+
+  /** Wrap `fn` so each call observes its duration in seconds under `labels`. */
+  timeit<A extends unknown[], R, T>(
+    fn: (this: T, ...args: A) => R,
+    labels?: Labels<L>,
+  ): (this: T, ...args: A) => R {
+    const child = labels === undefined ? this.labels() : this.labels(labels);
+    return child.timeit(fn);
+  }
+
+  /** The child for one label set. */
+  labels(labels: Labels<L>): HistogramChild;
+  labels(...values: LabelValue[]): HistogramChild;
+  labels(...args: unknown[]): HistogramChild {
+    return new HistogramChild(this.cellOf(args), this.store, this.name, this.buckets);
+  }
+}

@@ -1,0 +1,125 @@
+import type { Cell, CellKind } from '../buffer/cells.js';
+import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
+import type { FamilyKind, FamilyMeta } from '../family.js';
+import { REGISTRY, type Registry } from '../registry.js';
+import { LAYOUT_VERSION } from '../version.js';
+import { describeValue, validateHelp, validateLabelNames, validateMetricName } from './validate.js';
+
+/** A label set: every declared label name with a string (or number) value. */
+export type Labels<L extends string = string> = Readonly<Record<L, LabelValue>>;
+
+/** Options every metric type accepts. */
+export interface MetricOptions<L extends string = string> {
+  /** Metric name, `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
+  readonly name: string;
+  /** HELP text. */
+  readonly help: string;
+  /**
+   * Label names, in the order positional `labels(...)` takes their values.
+   * @default []
+   */
+  readonly labelNames?: readonly L[];
+  /**
+   * The registry (Redis connection, prefix, flusher) the metric records into.
+   * @default REGISTRY
+   */
+  readonly registry?: Registry;
+  /** OpenMetrics unit (e.g. `seconds`); the name must end with `_<unit>`. */
+  readonly unit?: string;
+}
+
+/** What a metric type tells the base class about itself. */
+export interface MetricSpec<C extends Cell> {
+  readonly kind: FamilyKind;
+  readonly cellKind: CellKind;
+  readonly create: (key: string) => C;
+  /** Label names this type reserves (`le`, `quantile`, `gauge_index`). */
+  readonly reserved?: readonly string[];
+  readonly extra?: Partial<Pick<FamilyMeta, 'buckets' | 'expireSeconds'>>;
+  /** Counters: the family name without `_total`. */
+  readonly familyName?: (name: string) => string;
+}
+
+/** Shared behaviour of all metric types: registration, label lookup, `remove()`, `reset()`. */
+export abstract class Metric<L extends string, C extends Cell> {
+  /** The family name as stored and exposed (counters: without `_total`). */
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly L[];
+  readonly registry: Registry;
+  /** @internal */
+  protected readonly store: SeriesStore<C>;
+
+  protected constructor(options: MetricOptions<L>, spec: MetricSpec<C>) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError(`Metric options must be an object, got ${describeValue(options)}`);
+    }
+    const given = validateMetricName(options.name);
+    const name = spec.familyName ? spec.familyName(given) : given;
+    this.name = name;
+    this.help = validateHelp(name, options.help);
+    this.labelNames = validateLabelNames(name, options.labelNames, spec.reserved ?? []) as readonly L[];
+    if (options.unit !== undefined) {
+      if (typeof options.unit !== 'string' || !/^[a-zA-Z0-9_]+$/.test(options.unit)) {
+        throw new TypeError(
+          `Metric "${name}": unit must match [a-zA-Z0-9_]+, got ${describeValue(options.unit)}`,
+        );
+      }
+      if (!name.endsWith(`_${options.unit}`)) {
+        throw new TypeError(
+          `Metric "${name}": a metric with unit "${options.unit}" must be named *_${options.unit}`,
+        );
+      }
+    }
+    this.registry = options.registry ?? REGISTRY;
+    const meta: FamilyMeta = {
+      v: LAYOUT_VERSION,
+      name,
+      kind: spec.kind,
+      help: this.help,
+      labelNames: this.labelNames,
+      ...spec.extra,
+      ...(options.unit === undefined ? {} : { unit: options.unit }),
+    };
+    this.store = this.registry.register(meta, spec.cellKind, spec.create);
+  }
+
+  /**
+   * Remove one series, here and — at the next flush — in Redis, for every process. A bound child
+   * of it that is still used re-creates the series: nothing recorded is lost.
+   */
+  remove(labels: Labels<L>): void;
+  remove(...values: LabelValue[]): void;
+  remove(...args: unknown[]): void {
+    const values =
+      args.length === 1 && typeof args[0] === 'object' && args[0] !== null
+        ? this.store.valuesOf(args[0])
+        : this.#positional(args);
+    if (values.length === 0) {
+      throw new TypeError(`Metric "${this.name}" has no labels; use reset() to clear it`);
+    }
+    this.store.remove(values);
+  }
+
+  /** Remove every series of this metric, here and (at the next flush) in Redis. */
+  reset(): void {
+    this.store.reset();
+  }
+
+  /** The cell for `labels(...)` arguments: one label object, or one value per label name. */
+  protected cellOf(args: readonly unknown[]): C {
+    if (args.length === 1 && typeof args[0] === 'object' && args[0] !== null) {
+      return this.store.fromObject(args[0] as Record<string, unknown>);
+    }
+    return this.store.fromValues(args);
+  }
+
+  #positional(args: readonly unknown[]): string[] {
+    if (args.length !== this.labelNames.length) {
+      throw new TypeError(
+        `Metric "${this.name}" expects ${this.labelNames.length} label value(s) (${this.labelNames.join(', ') || 'none'}), got ${args.length}`,
+      );
+    }
+    return this.store.valuesOf(Object.fromEntries(this.labelNames.map((n, i) => [n, args[i]])));
+  }
+}

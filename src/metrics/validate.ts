@@ -1,0 +1,105 @@
+/** Validation of names, options and recorded values; every message names the metric and the value. */
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined || value === null)
+    return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  return Array.isArray(value) ? 'an array' : typeof value === 'function' ? 'a function' : 'an object';
+}
+
+/** `value` for messages: JSON for strings, plain for numbers, the kind for objects. */
+export { show as describeValue };
+
+export function validateMetricName(name: unknown): string {
+  if (typeof name !== 'string' || !METRIC_NAME.test(name)) {
+    throw new TypeError(`Invalid metric name ${show(name)}: expected to match ${String(METRIC_NAME)}`);
+  }
+  if (name.startsWith('__'))
+    throw new TypeError(`Invalid metric name "${name}": the "__" prefix is reserved`);
+  return name;
+}
+
+export function validateHelp(metric: string, help: unknown): string {
+  if (typeof help !== 'string')
+    throw new TypeError(`Metric "${metric}": help must be a string, got ${show(help)}`);
+  return help;
+}
+
+export function validateLabelNames(
+  metric: string,
+  labelNames: unknown,
+  reserved: readonly string[],
+): readonly string[] {
+  if (labelNames === undefined) return [];
+  if (!Array.isArray(labelNames)) {
+    throw new TypeError(
+      `Metric "${metric}": labelNames must be an array of strings, got ${show(labelNames)}`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const label of labelNames as unknown[]) {
+    if (typeof label !== 'string' || !LABEL_NAME.test(label)) {
+      throw new TypeError(
+        `Metric "${metric}": invalid label name ${show(label)}: expected to match ${String(LABEL_NAME)}`,
+      );
+    }
+    if (label.startsWith('__')) {
+      throw new TypeError(`Metric "${metric}": label name "${label}" uses the reserved "__" prefix`);
+    }
+    if (reserved.includes(label)) {
+      throw new TypeError(`Metric "${metric}": label name "${label}" is reserved for this metric type`);
+    }
+    if (seen.has(label)) throw new TypeError(`Metric "${metric}": label name "${label}" appears twice`);
+    seen.add(label);
+  }
+  return Object.freeze([...(labelNames as string[])]);
+}
+
+/** Buckets: finite, distinct upper bounds; sorted numerically; a trailing +Inf is implied. */
+export function validateBuckets(metric: string, buckets: unknown): readonly number[] {
+  if (!Array.isArray(buckets)) {
+    throw new TypeError(`Metric "${metric}": buckets must be an array of numbers, got ${show(buckets)}`);
+  }
+  const bounds = (buckets as unknown[]).filter((b) => b !== Infinity);
+  for (const b of bounds) {
+    if (typeof b !== 'number' || !Number.isFinite(b)) {
+      throw new RangeError(`Metric "${metric}": bucket bounds must be finite numbers, got ${show(b)}`);
+    }
+  }
+  const sorted = (bounds as number[]).slice().sort((a, b) => a - b);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i] === sorted[i - 1]) {
+      throw new RangeError(`Metric "${metric}": bucket bound ${sorted[i]} appears twice`);
+    }
+  }
+  if (sorted.length === 0)
+    throw new RangeError(`Metric "${metric}": at least one finite bucket bound is required`);
+  return Object.freeze(sorted.map((b) => (Object.is(b, -0) ? 0 : b)));
+}
+
+export function validatePositiveInteger(option: string, value: unknown, min = 1): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new RangeError(`Expected \`${option}\` to be an integer from ${min} and up, got ${show(value)}`);
+  }
+  return value;
+}
+
+/** A value for a gauge, a summary or a histogram: any finite number. */
+export function badValue(metric: string, what: string, value: unknown): never {
+  if (typeof value !== 'number') {
+    throw new TypeError(`Metric "${metric}": ${what} must be a number, got ${show(value)}`);
+  }
+  throw new RangeError(`Metric "${metric}": ${what} must be a finite number, got ${show(value)}`);
+}
+
+/** A counter increment or value: finite and not negative. */
+export function badIncrement(metric: string, what: string, value: unknown): never {
+  if (typeof value === 'number' && value < 0) {
+    throw new RangeError(`Metric "${metric}": counters only go up; ${what} must be >= 0, got ${value}`);
+  }
+  return badValue(metric, what, value);
+}

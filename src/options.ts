@@ -1,0 +1,137 @@
+import type { RedisClient } from './flush/scripts.js';
+import { describeValue, validatePositiveInteger } from './metrics/validate.js';
+
+/** Options of a `Registry`. Every field is optional; defaults are listed per field. */
+export interface RegistryOptions {
+  /**
+   * The Redis connection: an ioredis `Redis` or `Cluster` (the caller keeps ownership and closes
+   * it), or a `redis://` / `rediss://` URL (the registry opens the connection and closes it in
+   * `close()`). Without it, metrics record locally until `setRedis()` is called.
+   * @default undefined
+   */
+  readonly redis?: RedisClient | string;
+  /**
+   * Namespace of every key. All keys of a registry share the hash tag `{prefix}`, so a flush
+   * lands in one Redis Cluster slot. Must not contain `{` or `}`.
+   * @default "prometheus"
+   */
+  readonly prefix?: string;
+  /**
+   * How often buffered deltas are flushed to Redis. Lower: fresher scrapes, more Redis load.
+   * @default 1000
+   */
+  readonly flushIntervalMs?: number;
+  /**
+   * A flush starts early once this many series have changed since the last one.
+   * @default 5000
+   */
+  readonly flushThreshold?: number;
+  /**
+   * A flush that gets no reply within this time is failed and retried (with the same token).
+   * @default 5000
+   */
+  readonly flushTimeoutMs?: number;
+  /**
+   * How long `close()` tries to deliver the last deltas before giving up (and reporting them).
+   * @default 5000
+   */
+  readonly closeTimeoutMs?: number;
+  /**
+   * Per-process gauges of a process that stopped flushing disappear after this many seconds, and
+   * its gauge index becomes free for a new process. Must exceed two flush intervals.
+   * @default 60
+   */
+  readonly expireSeconds?: number;
+  /**
+   * How long Redis remembers a process's last applied batch. A batch whose reply was lost is
+   * deduplicated if it is retried within this window after it was applied; a retry later than
+   * that could apply it twice.
+   * @default 86400
+   */
+  readonly tokenTtlSeconds?: number;
+  /**
+   * Series a single metric may hold in this process; new label sets beyond it are dropped,
+   * counted and reported once through `onError` (the call never throws).
+   * @default 10000
+   */
+  readonly maxSeriesPerMetric?: number;
+  /**
+   * Longest wait between retries while Redis fails (the backoff doubles from `flushIntervalMs`).
+   * @default 30000
+   */
+  readonly maxBackoffMs?: number;
+  /**
+   * Receives every background failure (flush errors, conflicts, dropped series). The library
+   * never prints and never throws from the background.
+   * @default a no-op
+   */
+  readonly onError?: (error: Error) => void;
+}
+
+/** Options with defaults applied. */
+export interface ResolvedOptions {
+  readonly prefix: string;
+  readonly flushIntervalMs: number;
+  readonly flushThreshold: number;
+  readonly flushTimeoutMs: number;
+  readonly closeTimeoutMs: number;
+  readonly expireSeconds: number;
+  readonly tokenTtlSeconds: number;
+  readonly maxSeriesPerMetric: number;
+  readonly maxBackoffMs: number;
+  readonly onError: (error: Error) => void;
+}
+
+const KNOWN = new Set([
+  'redis',
+  'prefix',
+  'flushIntervalMs',
+  'flushThreshold',
+  'flushTimeoutMs',
+  'closeTimeoutMs',
+  'expireSeconds',
+  'tokenTtlSeconds',
+  'maxSeriesPerMetric',
+  'maxBackoffMs',
+  'onError',
+]);
+
+/** Validate options and apply defaults; errors name the option, what was expected and what was given. */
+export function resolveOptions(options: RegistryOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected Registry options to be an object, got ${describeValue(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new TypeError(`Unknown Registry option \`${key}\``);
+  }
+  const prefix = options.prefix ?? 'prometheus';
+  // eslint-disable-next-line no-control-regex
+  if (typeof prefix !== 'string' || prefix === '' || /[{}\x00-\x1f]/.test(prefix) || prefix.length > 200) {
+    throw new TypeError(
+      `Expected \`prefix\` to be a non-empty string of at most 200 characters without braces or control characters, got ${describeValue(prefix)}`,
+    );
+  }
+  const flushIntervalMs = validatePositiveInteger('flushIntervalMs', options.flushIntervalMs ?? 1000, 10);
+  const expireSeconds = validatePositiveInteger('expireSeconds', options.expireSeconds ?? 60);
+  if (expireSeconds * 1000 < 2 * flushIntervalMs) {
+    throw new RangeError(
+      `Expected \`expireSeconds\` (${expireSeconds}) to cover at least two flush intervals (flushIntervalMs ${flushIntervalMs})`,
+    );
+  }
+  const onError = options.onError ?? ((): void => {});
+  if (typeof onError !== 'function') {
+    throw new TypeError(`Expected \`onError\` to be a function, got ${describeValue(onError)}`);
+  }
+  return {
+    prefix,
+    flushIntervalMs,
+    flushThreshold: validatePositiveInteger('flushThreshold', options.flushThreshold ?? 5000),
+    flushTimeoutMs: validatePositiveInteger('flushTimeoutMs', options.flushTimeoutMs ?? 5000),
+    closeTimeoutMs: validatePositiveInteger('closeTimeoutMs', options.closeTimeoutMs ?? 5000, 0),
+    expireSeconds,
+    tokenTtlSeconds: validatePositiveInteger('tokenTtlSeconds', options.tokenTtlSeconds ?? 86_400),
+    maxSeriesPerMetric: validatePositiveInteger('maxSeriesPerMetric', options.maxSeriesPerMetric ?? 10_000),
+    maxBackoffMs: validatePositiveInteger('maxBackoffMs', options.maxBackoffMs ?? 30_000),
+    onError,
+  };
+}

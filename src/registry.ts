@@ -1,0 +1,271 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import type { Cell, CellKind } from './buffer/cells.js';
+import { DeltaBuffer } from './buffer/delta-buffer.js';
+import { SeriesStore } from './buffer/series-store.js';
+import {
+  CardinalityLimitError,
+  PrometheusRedisError,
+  RedisUnavailableError,
+  UndeliveredDataError,
+} from './errors.js';
+import { readFamilies } from './export/read.js';
+import {
+  formatFamiliesAsync,
+  OPENMETRICS_CONTENT_TYPE,
+  TEXT_CONTENT_TYPE,
+  type ExpositionFormat,
+} from './export/text-format.js';
+import { sampleNames, type FamilyMeta } from './family.js';
+import { Flusher, whenReady, type FlushStats } from './flush/flusher.js';
+import { Keys } from './flush/keys.js';
+import { withTimeout } from './flush/timeout.js';
+import type { RedisClient } from './flush/scripts.js';
+import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './options.js';
+
+/** Options of `registry.metrics()`. */
+export interface MetricsOptions {
+  /**
+   * `text` (Prometheus 0.0.4) or `openmetrics` (OpenMetrics 1.0).
+   * @default "text"
+   */
+  readonly format?: ExpositionFormat;
+}
+
+function processId(): string {
+  const host = hostname()
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .slice(0, 64);
+  return `${host}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Ties one Redis connection, one key prefix, one buffer, one flusher and the metrics that record
+ * into them. Any registry with the same prefix on the same Redis can serve the merged metrics
+ * of every process, including processes running other code.
+ */
+export class Registry {
+  /** Content type of the default (text 0.0.4) exposition. */
+  readonly contentType = TEXT_CONTENT_TYPE;
+  /** Identity of this registry instance in Redis (one per process, normally). */
+  readonly processId = processId();
+  readonly #options: ResolvedOptions;
+  readonly #keys: Keys;
+  readonly #buffer: DeltaBuffer;
+  readonly #flusher: Flusher;
+  readonly #stores = new Map<string, SeriesStore>();
+  readonly #sampleOwners = new Map<string, string>();
+  #redis: RedisClient | undefined;
+  #owned = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: RegistryOptions = {}) {
+    this.#options = resolveOptions(options);
+    this.#keys = new Keys(this.#options.prefix);
+    this.#buffer = new DeltaBuffer(this.#options.flushThreshold, () => this.#flusher.thresholdReached());
+    const stores = (): readonly SeriesStore[] => [...this.#stores.values()];
+    this.#flusher = new Flusher({
+      keys: this.#keys,
+      processId: this.processId,
+      buffer: this.#buffer,
+      settings: this.#options,
+      redis: () => this.#redis,
+      stores,
+      report: (error) => this.#report(error),
+    });
+    if (options.redis !== undefined) this.setRedis(options.redis);
+  }
+
+  /** The key prefix (without braces). */
+  get prefix(): string {
+    return this.#options.prefix;
+  }
+
+  /** This process's gauge index, or -1 before the first flush that needed one. */
+  get gaugeIndex(): number {
+    return this.#flusher.gaugeIndex;
+  }
+
+  /** Flush counters of this registry. */
+  get flushStats(): Readonly<FlushStats> {
+    return this.#flusher.stats;
+  }
+
+  /** Series recorded here and not yet acknowledged by Redis. */
+  get undeliveredSeries(): number {
+    return this.#flusher.undelivered;
+  }
+
+  /**
+   * Use this Redis connection (an ioredis `Redis`/`Cluster`, kept open by the caller, or a URL the
+   * registry opens and owns). Deltas recorded before a connection existed are flushed through it.
+   */
+  setRedis(redis: RedisClient | string): void {
+    if (this.#closing !== undefined) throw new RedisUnavailableError('This registry is closed');
+    let client: RedisClient;
+    let owned = false;
+    if (typeof redis === 'string') {
+      if (!/^rediss?:\/\//.test(redis)) {
+        throw new TypeError(
+          `Expected \`redis\` to be a redis:// or rediss:// URL or an ioredis client, got ${JSON.stringify(redis)}`,
+        );
+      }
+      client = this.#open(redis);
+      owned = true;
+    } else if (
+      typeof redis === 'object' &&
+      redis !== null &&
+      typeof (redis as { defineCommand?: unknown }).defineCommand === 'function'
+    ) {
+      client = redis;
+    } else {
+      throw new TypeError(
+        `Expected \`redis\` to be an ioredis Redis or Cluster, or a redis:// URL, got ${typeof redis}`,
+      );
+    }
+    const previous = this.#owned ? this.#redis : undefined;
+    this.#redis = client;
+    this.#owned = owned;
+    if (previous !== undefined) previous.disconnect();
+    this.#flusher.start();
+  }
+
+  /** @internal Called by metric constructors. */
+  register<C extends Cell>(meta: FamilyMeta, _kind: CellKind, create: (key: string) => C): SeriesStore<C> {
+    if (this.#stores.has(meta.name)) {
+      throw new TypeError(`A metric named "${meta.name}" is already registered in this registry`);
+    }
+    const names = sampleNames(meta);
+    for (const sample of names) {
+      const owner = this.#sampleOwners.get(sample);
+      if (owner !== undefined) {
+        throw new TypeError(
+          `Metric "${meta.name}" would expose series named "${sample}", which metric "${owner}" already exposes`,
+        );
+      }
+    }
+    const store = new SeriesStore<C>({
+      meta,
+      kind: _kind,
+      labelNames: meta.labelNames,
+      buffer: this.#buffer,
+      maxSeries: this.#options.maxSeriesPerMetric,
+      create,
+      onLimit: () => this.#report(new CardinalityLimitError(meta.name, this.#options.maxSeriesPerMetric)),
+    });
+    this.#stores.set(meta.name, store);
+    for (const sample of names) this.#sampleOwners.set(sample, meta.name);
+    this.#flusher.registered(store);
+    return store;
+  }
+
+  /** Names of the metric families registered here. */
+  getMetricNames(): string[] {
+    return [...this.#stores.keys()];
+  }
+
+  /**
+   * Apply every delta recorded before this call to Redis. Rejects if that failed (the deltas stay
+   * buffered and are retried).
+   */
+  flush(): Promise<void> {
+    if (this.#closing !== undefined && this.#redis === undefined) {
+      return Promise.reject(new RedisUnavailableError('This registry is closed'));
+    }
+    return this.#flusher.flush();
+  }
+
+  /**
+   * The merged exposition of every process recording under this prefix — including families this
+   * process does not define. Flushes this process's own deltas first.
+   */
+  async metrics(options: MetricsOptions = {}): Promise<string> {
+    const format = options.format ?? 'text';
+    if (format !== 'text' && format !== 'openmetrics') {
+      throw new TypeError(`Expected \`format\` to be "text" or "openmetrics", got ${JSON.stringify(format)}`);
+    }
+    const redis = this.#redis;
+    if (redis === undefined) {
+      throw new RedisUnavailableError('No Redis connection: pass `redis` to the Registry or call setRedis()');
+    }
+    await this.flush().catch((error: unknown) => this.#report(error as Error));
+    await whenReady(redis, this.#options.flushTimeoutMs);
+    const { families, unreadable } = await readFamilies(redis, this.#keys);
+    for (const { error } of unreadable) this.#report(error);
+    return formatFamiliesAsync(families, format);
+  }
+
+  /** Alias of `metrics()`, as in the Python original. */
+  output(options: MetricsOptions = {}): Promise<string> {
+    return this.metrics(options);
+  }
+
+  /** Content type for a format (`registry.contentType` is the text format's). */
+  contentTypeFor(format: ExpositionFormat): string {
+    return format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE;
+  }
+
+  /**
+   * Stop the timer, deliver the last deltas (within `closeTimeoutMs`; what cannot be delivered is
+   * reported through `onError`), and close the connection if the registry opened it.
+   * Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#flusher.stop();
+    const redis = this.#redis;
+    if (redis === undefined) {
+      if (this.#flusher.undelivered > 0) this.#report(new UndeliveredDataError(this.#flusher.undelivered));
+      return;
+    }
+    try {
+      const ms = this.#options.closeTimeoutMs;
+      await withTimeout(
+        this.#flusher.flush(),
+        ms,
+        () => new RedisUnavailableError(`closeTimeoutMs (${ms} ms) elapsed`),
+      );
+    } catch (error) {
+      const lost = this.#flusher.undelivered;
+      if (lost > 0) this.#report(new UndeliveredDataError(lost, { cause: error }));
+      else this.#report(error as Error);
+    }
+    if (this.#owned) {
+      this.#redis = undefined;
+      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+      else redis.disconnect();
+    }
+  }
+
+  #open(url: string): Redis {
+    const redis = new Redis(url, { lazyConnect: false });
+    let reported = false;
+    // Without a listener ioredis prints connection errors; the library reports them instead,
+    // once per outage.
+    redis.on('error', (error: Error) => {
+      if (reported) return;
+      reported = true;
+      this.#report(new RedisUnavailableError(`Redis connection error: ${error.message}`, { cause: error }));
+    });
+    redis.on('ready', () => {
+      reported = false;
+    });
+    return redis;
+  }
+
+  #report(error: Error): void {
+    try {
+      this.#options.onError(error instanceof Error ? error : new PrometheusRedisError(String(error)));
+    } catch {
+      // An onError hook that throws must not take the background down with it.
+    }
+  }
+}
+
+/** The default registry, for metrics created without a `registry` option. Call `setRedis()` on it. */
+export const REGISTRY = new Registry();
