@@ -29,3 +29,4 @@ export {
   UndeliveredDataError,
 } from './errors.js';
 export { VERSION } from './version.js';
+export { installShutdownHooks, type ShutdownHookOptions } from './shutdown.js';

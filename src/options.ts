@@ -38,7 +38,8 @@ export interface RegistryOptions {
   readonly closeTimeoutMs?: number;
   /**
    * Per-process gauges of a process that stopped flushing disappear after this many seconds, and
-   * its gauge index becomes free for a new process. Must exceed two flush intervals.
+   * its gauge index becomes free for a new process. A live process refreshes its gauges every
+   * quarter of this, whatever `flushIntervalMs` is.
    * @default 60
    */
   readonly expireSeconds?: number;
@@ -61,6 +62,12 @@ export interface RegistryOptions {
    */
   readonly maxBackoffMs?: number;
   /**
+   * Export the library's own metrics (`prometheus_redis_client_*`: flushes by outcome, flush
+   * duration and size, retries, dropped series, buffered series, last flush time).
+   * @default true
+   */
+  readonly selfMetrics?: boolean;
+  /**
    * Receives every background failure (flush errors, conflicts, dropped series). The library
    * never prints and never throws from the background.
    * @default a no-op
@@ -79,6 +86,7 @@ export interface ResolvedOptions {
   readonly tokenTtlSeconds: number;
   readonly maxSeriesPerMetric: number;
   readonly maxBackoffMs: number;
+  readonly selfMetrics: boolean;
   readonly onError: (error: Error) => void;
 }
 
@@ -93,8 +101,15 @@ const KNOWN = new Set([
   'tokenTtlSeconds',
   'maxSeriesPerMetric',
   'maxBackoffMs',
+  'selfMetrics',
   'onError',
 ]);
+
+function validateBoolean(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean')
+    throw new TypeError(`Expected \`${option}\` to be a boolean, got ${describeValue(value)}`);
+  return value;
+}
 
 /** Validate options and apply defaults; errors name the option, what was expected and what was given. */
 export function resolveOptions(options: RegistryOptions): ResolvedOptions {
@@ -113,11 +128,6 @@ export function resolveOptions(options: RegistryOptions): ResolvedOptions {
   }
   const flushIntervalMs = validatePositiveInteger('flushIntervalMs', options.flushIntervalMs ?? 1000, 10);
   const expireSeconds = validatePositiveInteger('expireSeconds', options.expireSeconds ?? 60);
-  if (expireSeconds * 1000 < 2 * flushIntervalMs) {
-    throw new RangeError(
-      `Expected \`expireSeconds\` (${expireSeconds}) to cover at least two flush intervals (flushIntervalMs ${flushIntervalMs})`,
-    );
-  }
   const onError = options.onError ?? ((): void => {});
   if (typeof onError !== 'function') {
     throw new TypeError(`Expected \`onError\` to be a function, got ${describeValue(onError)}`);
@@ -132,6 +142,7 @@ export function resolveOptions(options: RegistryOptions): ResolvedOptions {
     tokenTtlSeconds: validatePositiveInteger('tokenTtlSeconds', options.tokenTtlSeconds ?? 86_400),
     maxSeriesPerMetric: validatePositiveInteger('maxSeriesPerMetric', options.maxSeriesPerMetric ?? 10_000),
     maxBackoffMs: validatePositiveInteger('maxBackoffMs', options.maxBackoffMs ?? 30_000),
+    selfMetrics: validateBoolean('selfMetrics', options.selfMetrics ?? true),
     onError,
   };
 }

@@ -22,6 +22,7 @@ import { Flusher, whenReady, type FlushStats } from './flush/flusher.js';
 import { Keys } from './flush/keys.js';
 import { withTimeout } from './flush/timeout.js';
 import type { RedisClient } from './flush/scripts.js';
+import { SelfMetrics } from './self-metrics.js';
 import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './options.js';
 
 /** Options of `registry.metrics()`. */
@@ -65,7 +66,11 @@ export class Registry {
     this.#keys = new Keys(this.#options.prefix);
     this.#buffer = new DeltaBuffer(this.#options.flushThreshold, () => this.#flusher.thresholdReached());
     const stores = (): readonly SeriesStore[] => [...this.#stores.values()];
+    const selfMetrics = this.#options.selfMetrics
+      ? new SelfMetrics((meta, kind, create) => this.register(meta, kind, create, true))
+      : undefined;
     this.#flusher = new Flusher({
+      selfMetrics,
       keys: this.#keys,
       processId: this.processId,
       buffer: this.#buffer,
@@ -132,7 +137,12 @@ export class Registry {
   }
 
   /** @internal Called by metric constructors. */
-  register<C extends Cell>(meta: FamilyMeta, _kind: CellKind, create: (key: string) => C): SeriesStore<C> {
+  register<C extends Cell>(
+    meta: FamilyMeta,
+    _kind: CellKind,
+    create: (key: string) => C,
+    internal = false,
+  ): SeriesStore<C> {
     if (this.#stores.has(meta.name)) {
       throw new TypeError(`A metric named "${meta.name}" is already registered in this registry`);
     }
@@ -153,10 +163,11 @@ export class Registry {
       maxSeries: this.#options.maxSeriesPerMetric,
       create,
       onLimit: () => this.#report(new CardinalityLimitError(meta.name, this.#options.maxSeriesPerMetric)),
+      internal,
     });
     this.#stores.set(meta.name, store);
     for (const sample of names) this.#sampleOwners.set(sample, meta.name);
-    this.#flusher.registered(store);
+    if (!internal) this.#flusher.registered(store);
     return store;
   }
 

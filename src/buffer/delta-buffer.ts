@@ -22,10 +22,11 @@ export class DeltaBuffer {
   /** Called by a store when one more of its series (or a remove/reset) is waiting to be flushed. */
   changed(store: SeriesStore, firstForStore: boolean): void {
     if (firstForStore) this.#stores.push(store);
-    if (++this.#size === this.#threshold) this.#onThreshold();
+    // The library's own metrics ride along with flushes but never cause one.
+    if (!store.internal && ++this.#size === this.#threshold) this.#onThreshold();
   }
 
-  /** Number of series changed since the last `take()` (the flush threshold counts these). */
+  /** Series changed since the last `take()`, not counting the library's own metrics. */
   get size(): number {
     return this.#size;
   }

@@ -39,6 +39,8 @@ export interface SeriesStoreOptions<C extends Cell> {
   readonly create: (key: string) => C;
   /** Called once, the first time a label set is refused for the cardinality limit. */
   readonly onLimit: () => void;
+  /** The library's own metrics: flushed along with others, never a reason to flush. */
+  readonly internal?: boolean;
 }
 
 /**
@@ -55,6 +57,8 @@ export class SeriesStore<C extends Cell = Cell> {
   dropped = 0;
   /** Writes to a family whose metadata conflicts with Redis are dropped; see MetadataConflictError. */
   conflicted = false;
+  /** The library's own metrics (see SeriesStoreOptions.internal). */
+  readonly internal: boolean;
   readonly #buffer: DeltaBuffer;
   readonly #create: (key: string) => C;
   readonly #onLimit: () => void;
@@ -76,6 +80,7 @@ export class SeriesStore<C extends Cell = Cell> {
     this.#create = options.create;
     this.#onLimit = options.onLimit;
     this.#maxSeries = options.maxSeries;
+    this.internal = options.internal ?? false;
     if (this.labelNames.length === 0) this.#single = this.#insertSingle();
   }
 

@@ -12,6 +12,7 @@ import {
 } from '../errors.js';
 import { encodeBatch, type EncodedBatch } from './encode.js';
 import { withTimeout } from './timeout.js';
+import type { SelfMetrics } from '../self-metrics.js';
 import type { Keys } from './keys.js';
 import { callScript, FLUSH_COMMAND, type RedisClient } from './scripts.js';
 
@@ -33,6 +34,8 @@ export interface FlusherHost {
   redis(): RedisClient | undefined;
   stores(): readonly SeriesStore[];
   report(error: Error): void;
+  /** The library's own metrics, if enabled. */
+  readonly selfMetrics?: SelfMetrics | undefined;
 }
 
 /** Counters the flusher keeps about itself (exported as self-metrics by the registry). */
@@ -104,6 +107,7 @@ export class Flusher {
   readonly #queue = new PQueue({ concurrency: 1 });
   #queued: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
   #pending: EncodedBatch | undefined;
   #seq = 0;
   #failures = 0;
@@ -128,16 +132,21 @@ export class Flusher {
     return (this.#pending?.series ?? 0) + this.#host.buffer.size;
   }
 
-  /** Start the interval timer (idempotent). The timer never keeps the process alive. */
+  /** Start the timers (idempotent). They never keep the process alive. */
   start(): void {
     if (this.#timer !== undefined) return;
     this.#timer = setInterval(() => this.#tick(), this.#host.settings.flushIntervalMs);
     this.#timer.unref();
+    // Per-process gauges must be refreshed before their lease expires, even with a long interval.
+    this.#heartbeat = setInterval(() => this.#tick(), this.#heartbeatMs());
+    this.#heartbeat.unref();
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    clearInterval(this.#timer);
+    clearInterval(this.#heartbeat);
     this.#timer = undefined;
+    this.#heartbeat = undefined;
   }
 
   /** A new family: its metadata is written at the next flush even if it records nothing. */
@@ -160,11 +169,17 @@ export class Flusher {
    * a running flush first. Callers arriving while a flush is queued share it.
    */
   flush(): Promise<void> {
-    this.#queued ??= this.#queue.add(async () => {
+    if (this.#queued !== undefined) return this.#queued;
+    let started = false;
+    const run = this.#queue.add(async () => {
+      // From here on, deltas recorded by later callers are not in this flush: they queue anew.
+      started = true;
       this.#queued = undefined;
       await this.#flushOnce();
     });
-    return this.#queued;
+    // p-queue starts an idle queue's task synchronously; only a task still waiting is shared.
+    if (!started) this.#queued = run;
+    return run;
   }
 
   #tick(): void {
@@ -181,13 +196,14 @@ export class Flusher {
     return this.#hasGauges() && Date.now() - this.stats.lastSuccessMs > this.#heartbeatMs();
   }
 
+  /** Refresh gauge leases four times per `expireSeconds`. */
   #heartbeatMs(): number {
-    // Refresh gauge leases well before they expire, but never more often than the interval.
-    return Math.max(this.#host.settings.flushIntervalMs, (this.#host.settings.expireSeconds * 1000) / 4);
+    return (this.#host.settings.expireSeconds * 1000) / 4;
   }
 
+  /** Whether the application has per-process gauges to keep alive (the library's own do not count). */
   #hasGauges(): boolean {
-    return this.#host.stores().some((s) => s.meta.kind === 'gauge');
+    return this.#host.stores().some((s) => s.meta.kind === 'gauge' && !s.internal);
   }
 
   async #flushOnce(): Promise<void> {
@@ -197,15 +213,18 @@ export class Flusher {
     }
     await whenReady(redis, this.#host.settings.flushTimeoutMs).catch((error: unknown) => {
       this.#failed();
+      this.#host.selfMetrics?.flushed('unavailable', 0, 0);
       throw error;
     });
     if (this.#pending !== undefined) {
       this.stats.retries++;
+      this.#host.selfMetrics?.retried();
       await this.#send(redis, this.#pending);
     }
-    const stores = this.#host.buffer.take();
     const heartbeat = this.#hasGauges() && Date.now() - this.stats.lastSuccessMs > this.#heartbeatMs();
-    if (stores.length === 0 && this.#unconfirmed.size === 0 && !heartbeat) return;
+    if (this.#host.buffer.size === 0 && this.#unconfirmed.size === 0 && !heartbeat) return;
+    this.#host.selfMetrics?.sample(this.undelivered, this.#host.stores());
+    const stores = this.#host.buffer.take();
     const gaugeFamilies = this.#host
       .stores()
       .filter((s) => s.meta.kind === 'gauge' && !s.conflicted)
@@ -243,6 +262,8 @@ export class Flusher {
       )) as unknown[];
     } catch (error) {
       this.#failed();
+      const seconds = (performance.now() - started) / 1000;
+      this.#host.selfMetrics?.flushed(error instanceof FlushTimeoutError ? 'timeout' : 'error', seconds, 0);
       if (error instanceof PrometheusRedisError) throw error;
       throw new FlushError(
         `Flush failed; its ${batch.series} series are kept and retried: ${(error as Error).message}`,
@@ -267,6 +288,11 @@ export class Flusher {
     this.stats.lastSeries = batch.series;
     this.stats.lastDurationMs = performance.now() - started;
     this.stats.lastSuccessMs = Date.now();
+    this.#host.selfMetrics?.flushed(
+      status === 'DUP' ? 'duplicate' : 'success',
+      this.stats.lastDurationMs / 1000,
+      batch.series,
+    );
     for (const store of batch.metaStores) this.#unconfirmed.delete(store);
     this.#gaugeIndex = Number(index);
     if (fresh === '1') {

@@ -1,3 +1,4 @@
+import { slotOf } from '../buffer/buckets.js';
 import { HistogramCell, KIND_HISTOGRAM } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
 import { Metric, type Labels, type MetricOptions } from './metric.js';
@@ -34,24 +35,6 @@ export interface HistogramOptions<L extends string = string> extends MetricOptio
    * @default DEFAULT_BUCKETS
    */
   readonly buckets?: readonly number[];
-}
-
-/** Index of the bucket `value` falls in (`value <= bound`); the last slot is `+Inf`. */
-function slotOf(bounds: readonly number[], value: number): number {
-  const n = bounds.length;
-  if (n <= 16) {
-    let i = 0;
-    while (i < n && value > bounds[i]!) i++;
-    return i;
-  }
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (value > bounds[mid]!) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function observeCell(

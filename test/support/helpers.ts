@@ -27,8 +27,8 @@ export async function purgePrefix(redis: Redis, prefix: string): Promise<void> {
 }
 
 /**
- * A registry on the shared server with a random prefix and a long interval (tests flush
- * explicitly). Errors are collected in `errors`.
+ * A registry on the shared server with a random prefix, a long interval (tests flush
+ * explicitly) and no self-metrics unless asked. Errors are collected in `errors`.
  */
 export function testRegistry(options: RegistryOptions = {}): {
   registry: Registry;
@@ -41,6 +41,8 @@ export function testRegistry(options: RegistryOptions = {}): {
     redis: redisUrl(),
     flushIntervalMs: 60_000,
     expireSeconds: 600,
+    // Exact-output assertions should not see the library's own metrics; tests of those opt in.
+    selfMetrics: false,
     onError: (e) => errors.push(e),
     ...options,
     prefix,
