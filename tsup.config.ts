@@ -1,11 +1,16 @@
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
 
-export default defineConfig({
+const shared: Options = {
   entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
-  clean: true,
   target: 'node20',
   outDir: 'dist',
-});
+};
+
+export default defineConfig([
+  { ...shared, format: ['esm'], clean: true },
+  // p-queue ships ESM only: bundle it into the CommonJS build so `require()` works on every Node 20
+  // (before 20.19 Node cannot require ESM; after, tsup's interop would see a namespace, not the class).
+  { ...shared, format: ['cjs'], noExternal: ['p-queue'] },
+]);

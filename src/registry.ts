@@ -20,7 +20,7 @@ import {
 import { sampleNames, type FamilyMeta } from './family.js';
 import { Flusher, whenReady, type FlushStats } from './flush/flusher.js';
 import { Keys } from './flush/keys.js';
-import { withTimeout } from './flush/timeout.js';
+import { keepAlive, withTimeout } from './flush/timeout.js';
 import type { RedisClient } from './flush/scripts.js';
 import { SelfMetrics } from './self-metrics.js';
 import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './options.js';
@@ -202,7 +202,7 @@ export class Registry {
     }
     await this.flush().catch((error: unknown) => this.#report(error as Error));
     await whenReady(redis, this.#options.flushTimeoutMs);
-    const { families, unreadable } = await readFamilies(redis, this.#keys);
+    const { families, unreadable } = await keepAlive(readFamilies(redis, this.#keys));
     for (const { error } of unreadable) this.#report(error);
     return formatFamiliesAsync(families, format);
   }
@@ -248,7 +248,7 @@ export class Registry {
     }
     if (this.#owned) {
       this.#redis = undefined;
-      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+      if (redis.status === 'ready') await keepAlive(redis.quit()).catch(() => redis.disconnect());
       else redis.disconnect();
     }
   }
@@ -266,6 +266,9 @@ export class Registry {
     redis.on('ready', () => {
       reported = false;
     });
+    // A connection the registry owns never keeps the process alive by itself (a script that only
+    // records metrics can end); a flush in flight holds it open through its own timeout timer.
+    redis.on('connect', () => redis.stream.unref());
     return redis;
   }
 

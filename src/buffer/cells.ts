@@ -69,7 +69,7 @@ export class SummaryCell implements CellBase {
 
 export type Cell = AddCell | GaugeCell | HistogramCell | SummaryCell;
 
-/** Zero a cell's pending values (used by `remove()` and `reset()`; a gauge keeps its value). */
+/** Zero a cell's values (used by `remove()` and `reset()`). */
 export function clearCell(cell: Cell): void {
   if (cell instanceof AddCell) {
     cell.v = 0;

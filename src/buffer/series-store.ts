@@ -68,6 +68,11 @@ export class SeriesStore<C extends Cell = Cell> {
   #size = 0;
   #void: C | undefined;
   #dirty: C[] = [];
+  /** Cells of removed series that a bound child may still hold, by label key. */
+  readonly #detached = new Map<string, WeakRef<C>>();
+  readonly #finalizer = new FinalizationRegistry<string>((key) => {
+    if (this.#detached.get(key)?.deref() === undefined) this.#detached.delete(key);
+  });
   #removed: string[] = [];
   #reset = false;
 
@@ -198,17 +203,37 @@ export class SeriesStore<C extends Cell = Cell> {
       node = parent;
     }
     this.#size--;
+    this.#detach(cell);
+    return this.#recordRemove(values);
+  }
+
+  /**
+   * Take a removed series' cell out of the store: zero it and keep it off the dirty list, so the
+   * deletion is not followed by a write of the stale cell. A bound child may still hold the cell:
+   * its next write re-creates the series (nothing recorded is lost), and `labels()` for the same
+   * label set hands that same cell back instead of creating a second one.
+   */
+  #detach(cell: C): void {
     clearCell(cell);
     cell.fresh = false;
-    return this.#recordRemove(values);
+    if (cell.d) {
+      const at = this.#dirty.indexOf(cell);
+      if (at >= 0) this.#dirty.splice(at, 1);
+      cell.d = false;
+    }
+    this.#detached.set(cell.key, new WeakRef(cell));
+    this.#finalizer.register(cell, cell.key);
   }
 
   /** Remove every series of the family, here and (at the next flush) in Redis. */
   reset(): void {
-    this.forEach((cell) => {
-      clearCell(cell);
-      cell.fresh = false;
-    });
+    if (this.#single === undefined) {
+      for (const cell of this.#dirty) cell.d = false;
+      this.#dirty = [];
+      this.forEach((cell) => this.#detach(cell));
+    } else {
+      clearCell(this.#single);
+    }
     const first = this.#dirty.length === 0 && !this.#hasOps();
     this.#reset = true;
     this.#removed = [];
@@ -298,10 +323,16 @@ export class SeriesStore<C extends Cell = Cell> {
     const existing = node.get(values[last]!) as C | undefined;
     if (existing !== undefined) return existing;
     if (this.#size >= this.#maxSeries) return this.#refuse();
-    const cell = this.#create(renderLabels(this.labelNames, values));
+    const key = renderLabels(this.labelNames, values);
+    let cell = this.#detached.get(key)?.deref();
+    if (cell === undefined) cell = this.#create(key);
+    else {
+      this.#detached.delete(key);
+      cell.fresh = true;
+    }
     node.set(values[last]!, cell);
     this.#size++;
-    this.touch(cell);
+    if (!cell.d) this.touch(cell);
     return cell;
   }
 
@@ -323,6 +354,8 @@ export class SeriesStore<C extends Cell = Cell> {
       this.#void.d = true;
       this.#void.fresh = false;
     }
+    // Refused writes of unrelated label sets must not add up into one value (a gauge could overflow).
+    clearCell(this.#void);
     return this.#void;
   }
 }

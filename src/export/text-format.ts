@@ -49,7 +49,9 @@ function header(meta: FamilyMeta, format: ExpositionFormat): string {
     return out;
   }
   const name = meta.kind === 'counter' ? `${meta.name}_total` : meta.name;
-  return `# HELP ${name} ${escapeHelp(meta.help)}\n# TYPE ${name} ${type}\n`;
+  // An empty HELP line is legal but linted by promtool; leave it out, as OpenMetrics output does.
+  const help = meta.help === '' ? '' : `# HELP ${name} ${escapeHelp(meta.help)}\n`;
+  return `${help}# TYPE ${name} ${type}\n`;
 }
 
 /**

@@ -80,8 +80,7 @@ export function whenReady(redis: RedisClient, timeoutMs: number): Promise<Ready>
           `Redis is not reachable (connection ${redis.status}) after ${timeoutMs} ms`,
         ),
       );
-    }, timeoutMs);
-    timer.unref();
+    }, timeoutMs); // not unref()'d: a flush waiting for the connection keeps the process alive, bounded
     redis.once('ready', onReady);
     redis.once('end', onEnd);
   });

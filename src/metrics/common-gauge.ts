@@ -12,17 +12,34 @@ export interface CommonGaugeOptions<L extends string = string> extends MetricOpt
   readonly expireSeconds?: number;
 }
 
-function setCell(store: SeriesStore<AddCell>, metric: string, cell: AddCell, value: number): void {
+function setCell(
+  store: SeriesStore<AddCell>,
+  metric: string,
+  target: AddCell | undefined,
+  value: number,
+  labels?: Readonly<Record<string, unknown>>,
+): void {
   if (typeof value !== 'number' || value - value !== 0) badValue(metric, 'value', value);
+  // Validate before the lookup: a rejected call must not create the series it names.
+  const cell = target ?? store.fromObject(labels!);
   cell.s = value;
   cell.v = 0;
   cell.hasSet = true;
   if (!cell.d) store.touch(cell);
 }
 
-function addCell(store: SeriesStore<AddCell>, metric: string, cell: AddCell, value: number): void {
+function addCell(
+  store: SeriesStore<AddCell>,
+  metric: string,
+  target: AddCell | undefined,
+  value: number,
+  labels?: Readonly<Record<string, unknown>>,
+  sign = 1,
+): void {
   if (typeof value !== 'number' || value - value !== 0) badValue(metric, 'amount', value);
-  cell.v += value;
+  // Validate before the lookup: a rejected call must not create the series it names.
+  const cell = target ?? store.fromObject(labels!);
+  cell.v += sign * value;
   if (!cell.d) store.touch(cell);
 }
 
@@ -46,7 +63,7 @@ export class CommonGaugeChild {
     addCell(this.#store, this.#metric, this.#cell, value);
   }
   dec(value = 1): void {
-    addCell(this.#store, this.#metric, this.#cell, -value);
+    addCell(this.#store, this.#metric, this.#cell, value, undefined, -1);
   }
   /** Set to the current Unix time in seconds. */
   setToCurrentTime(): void {
@@ -79,22 +96,22 @@ export class CommonGauge<L extends string = string> extends Metric<L, AddCell> {
   set(value: number): void;
   set(labels: Labels<L>, value: number): void;
   set(a: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') setCell(this.store, this.name, this.store.fromObject(a), b as number);
+    if (typeof a === 'object') setCell(this.store, this.name, undefined, b as number, a);
     else setCell(this.store, this.name, this.store.single, a);
   }
 
   inc(value?: number): void;
   inc(labels: Labels<L>, value?: number): void;
   inc(a?: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') addCell(this.store, this.name, this.store.fromObject(a), b ?? 1);
+    if (typeof a === 'object') addCell(this.store, this.name, undefined, b ?? 1, a);
     else addCell(this.store, this.name, this.store.single, a ?? 1);
   }
 
   dec(value?: number): void;
   dec(labels: Labels<L>, value?: number): void;
   dec(a?: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') addCell(this.store, this.name, this.store.fromObject(a), -(b ?? 1));
-    else addCell(this.store, this.name, this.store.single, -(a ?? 1));
+    if (typeof a === 'object') addCell(this.store, this.name, undefined, b ?? 1, a, -1);
+    else addCell(this.store, this.name, this.store.single, a ?? 1, undefined, -1);
   }
 
   /** Set to the current Unix time in seconds. */

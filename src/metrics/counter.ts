@@ -6,15 +6,31 @@ import { badIncrement } from './validate.js';
 /** Options of a `Counter`. */
 export type CounterOptions<L extends string = string> = MetricOptions<L>;
 
-function add(store: SeriesStore<AddCell>, metric: string, cell: AddCell, value: number): void {
+function add(
+  store: SeriesStore<AddCell>,
+  metric: string,
+  target: AddCell | undefined,
+  value: number,
+  labels?: Readonly<Record<string, unknown>>,
+): void {
   if (typeof value !== 'number' || !(value >= 0) || value === Infinity)
     badIncrement(metric, 'increment', value);
+  // Validate before the lookup: a rejected call must not create the series it names.
+  const cell = target ?? store.fromObject(labels!);
   cell.v += value;
   if (!cell.d) store.touch(cell);
 }
 
-function setCell(store: SeriesStore<AddCell>, metric: string, cell: AddCell, value: number): void {
+function setCell(
+  store: SeriesStore<AddCell>,
+  metric: string,
+  target: AddCell | undefined,
+  value: number,
+  labels?: Readonly<Record<string, unknown>>,
+): void {
   if (typeof value !== 'number' || !(value >= 0) || value === Infinity) badIncrement(metric, 'value', value);
+  // Validate before the lookup: a rejected call must not create the series it names.
+  const cell = target ?? store.fromObject(labels!);
   cell.s = value;
   cell.v = 0;
   cell.hasSet = true;
@@ -77,7 +93,7 @@ export class Counter<L extends string = string> extends Metric<L, AddCell> {
   inc(value?: number): void;
   inc(labels: Labels<L>, value?: number): void;
   inc(a?: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') add(this.store, this.name, this.store.fromObject(a), b === undefined ? 1 : b);
+    if (typeof a === 'object') add(this.store, this.name, undefined, b === undefined ? 1 : b, a);
     else add(this.store, this.name, this.store.single, a === undefined ? 1 : a);
   }
 
@@ -89,7 +105,7 @@ export class Counter<L extends string = string> extends Metric<L, AddCell> {
   set(value: number): void;
   set(labels: Labels<L>, value: number): void;
   set(a: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') setCell(this.store, this.name, this.store.fromObject(a), b as number);
+    if (typeof a === 'object') setCell(this.store, this.name, undefined, b as number, a);
     else setCell(this.store, this.name, this.store.single, a);
   }
 

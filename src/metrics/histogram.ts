@@ -41,10 +41,13 @@ function observeCell(
   store: SeriesStore<HistogramCell>,
   metric: string,
   bounds: readonly number[],
-  cell: HistogramCell,
+  target: HistogramCell | undefined,
   value: number,
+  labels?: Readonly<Record<string, unknown>>,
 ): void {
   if (typeof value !== 'number' || value - value !== 0) badValue(metric, 'observed value', value);
+  // Validate before the lookup: a rejected call must not create the series it names.
+  const cell = target ?? store.fromObject(labels!);
   cell.counts[slotOf(bounds, value)]! += 1;
   cell.sum += value;
   if (!cell.d) store.touch(cell);
@@ -113,8 +116,7 @@ export class Histogram<L extends string = string> extends Metric<L, HistogramCel
   observe(value: number): void;
   observe(labels: Labels<L>, value: number): void;
   observe(a: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object')
-      observeCell(this.store, this.name, this.buckets, this.store.fromObject(a), b as number);
+    if (typeof a === 'object') observeCell(this.store, this.name, this.buckets, undefined, b as number, a);
     else observeCell(this.store, this.name, this.buckets, this.store.single, a);
   }
 

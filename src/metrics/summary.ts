@@ -10,10 +10,13 @@ export type SummaryOptions<L extends string = string> = MetricOptions<L>;
 function observeCell(
   store: SeriesStore<SummaryCell>,
   metric: string,
-  cell: SummaryCell,
+  target: SummaryCell | undefined,
   value: number,
+  labels?: Readonly<Record<string, unknown>>,
 ): void {
   if (typeof value !== 'number' || value - value !== 0) badValue(metric, 'observed value', value);
+  // Validate before the lookup: a rejected call must not create the series it names.
+  const cell = target ?? store.fromObject(labels!);
   cell.n += 1;
   cell.sum += value;
   if (!cell.d) store.touch(cell);
@@ -66,7 +69,7 @@ export class Summary<L extends string = string> extends Metric<L, SummaryCell> {
   observe(value: number): void;
   observe(labels: Labels<L>, value: number): void;
   observe(a: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') observeCell(this.store, this.name, this.store.fromObject(a), b as number);
+    if (typeof a === 'object') observeCell(this.store, this.name, undefined, b as number, a);
     else observeCell(this.store, this.name, this.store.single, a);
   }
 

@@ -18,7 +18,13 @@ const dir = mkdtempSync(join(tmpdir(), 'prc-soak-'));
 const server = await startRedisServer(['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]);
 const proxy = await FaultProxy.start(server.port);
 const prefix = `soak-${Date.now()}`;
-const faults: Record<string, number> = { redisRestart: 0, connectionReset: 0, blackhole: 0, delay: 0, lostReply: 0 };
+const faults: Record<string, number> = {
+  redisRestart: 0,
+  connectionReset: 0,
+  blackhole: 0,
+  delay: 0,
+  lostReply: 0,
+};
 
 interface Result {
   totals: { a: number; b: number; c: number; d: number; observations: number; buckets: number[] };
@@ -37,7 +43,11 @@ const workers = Array.from({ length: workerCount }, () => {
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const done = new Promise<Result>((resolve, reject) =>
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as Result) : reject(new Error(`worker exited ${code}`)))),
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split('\n').pop()!) as Result)
+        : reject(new Error(`worker exited ${code}`)),
+    ),
   );
   return { child, done };
 });
@@ -84,7 +94,13 @@ const results = await Promise.all(workers.map((w) => w.done));
 const reader = new Registry({ redis: server.url, prefix, flushIntervalMs: 60_000, selfMetrics: false });
 const text = await reader.metrics();
 await reader.close();
-const value = (line: string): number => Number(text.split('\n').find((l) => l.startsWith(`${line} `))?.split(' ')[1] ?? NaN);
+const value = (line: string): number =>
+  Number(
+    text
+      .split('\n')
+      .find((l) => l.startsWith(`${line} `))
+      ?.split(' ')[1] ?? NaN,
+  );
 
 const expected = { a: 0, b: 0, c: 0, d: 0, observations: 0, buckets: [0, 0, 0, 0] };
 let operations = 0;
@@ -99,21 +115,37 @@ for (const r of results) {
   for (const k of Object.keys(stats) as Array<keyof typeof stats>) stats[k] += r.stats[k];
 }
 const rows: Array<[string, number, number]> = [
-  ...(['a', 'b', 'c', 'd'] as const).map((k): [string, number, number] => [`soak_ops_total{kind="${k}"}`, expected[k], value(`soak_ops_total{kind="${k}"}`)]),
+  ...(['a', 'b', 'c', 'd'] as const).map((k): [string, number, number] => [
+    `soak_ops_total{kind="${k}"}`,
+    expected[k],
+    value(`soak_ops_total{kind="${k}"}`),
+  ]),
   ['soak_latency_count', expected.observations, value('soak_latency_count')],
   ['soak_latency_bucket{le="0.25"}', expected.buckets[0]!, value('soak_latency_bucket{le="0.25"}')],
-  ['soak_latency_bucket{le="0.5"}', expected.buckets[0]! + expected.buckets[1]!, value('soak_latency_bucket{le="0.5"}')],
+  [
+    'soak_latency_bucket{le="0.5"}',
+    expected.buckets[0]! + expected.buckets[1]!,
+    value('soak_latency_bucket{le="0.5"}'),
+  ],
 ];
 let difference = 0;
 console.log('\nseries                              expected      exported   difference');
 for (const [name, want, got] of rows) {
   const diff = got - want;
   difference += Math.abs(Number.isNaN(diff) ? Infinity : diff);
-  console.log(`${name.padEnd(34)} ${String(want).padStart(10)} ${String(got).padStart(12)} ${String(diff).padStart(12)}`);
+  console.log(
+    `${name.padEnd(34)} ${String(want).padStart(10)} ${String(got).padStart(12)} ${String(diff).padStart(12)}`,
+  );
 }
 console.log(`\noperations recorded: ${operations}`);
-console.log(`faults injected: ${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(', ')} (proxy resets ${proxy.injected.resets}, lost replies ${proxy.injected.lostReplies})`);
-console.log(`flushes: ok ${stats.ok}, failed ${stats.failed}, retried ${stats.retries}, recognised duplicates ${stats.duplicates}`);
+console.log(
+  `faults injected: ${Object.entries(faults)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')} (proxy resets ${proxy.injected.resets}, lost replies ${proxy.injected.lostReplies})`,
+);
+console.log(
+  `flushes: ok ${stats.ok}, failed ${stats.failed}, retried ${stats.retries}, recognised duplicates ${stats.duplicates}`,
+);
 console.log(`undelivered at close: ${undelivered}`);
 console.log(`total difference: ${difference}`);
 await proxy.close();

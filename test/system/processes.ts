@@ -1,0 +1,91 @@
+/** Child processes and polling for the system tests. */
+import { spawn, type SpawnOptions } from 'node:child_process';
+
+/** Repository root (where `tsx` and the sources are). */
+export const ROOT = new URL('../../', import.meta.url).pathname;
+
+export interface ChildResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Run a command to completion; SIGKILL it (and report it) if it outlives `timeoutMs`, so a hung
+ * child fails the test instead of hanging it. `input` is written to stdin.
+ */
+export function run(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions & { timeoutMs?: number; input?: string } = {},
+): Promise<ChildResult> {
+  const { timeoutMs = 60_000, input, ...spawnOptions } = options;
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, ...spawnOptions, stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      stderr += `\n[test] killed after ${timeoutMs} ms`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** Run a TypeScript file with Node and tsx. */
+export function runTs(
+  file: string,
+  args: readonly string[],
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<ChildResult> {
+  return run(process.execPath, ['--import', 'tsx', file, ...args], options);
+}
+
+/** Describe a child's end for assertion messages. */
+export function describeChild(result: ChildResult): string {
+  return `exit ${String(result.code)} signal ${String(result.signal)}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+}
+
+/**
+ * Call `probe` until it returns a value `done` accepts, or throw after `timeoutMs` with the last
+ * value (or error) seen. Waiting is by deadline, never by a fixed sleep.
+ */
+export async function pollUntil<T>(
+  probe: () => Promise<T> | T,
+  done: (value: T) => boolean,
+  {
+    timeoutMs,
+    intervalMs = 50,
+    what = 'condition',
+  }: { timeoutMs: number; intervalMs?: number; what?: string },
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (done(value)) return value;
+      last = value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${what} not reached within ${timeoutMs} ms; last: ${String(last instanceof Error ? last.stack : JSON.stringify(last))}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
