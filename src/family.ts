@@ -66,7 +66,38 @@ export function decodeMeta(name: string, stored: string): FamilyMeta {
       `Metric "${name}": stored with data layout v${String(meta.v)}, this library reads v${LAYOUT_VERSION}`,
     );
   }
+  const problem = structureProblem(name, meta);
+  if (problem !== undefined) {
+    throw new TypeError(`Metric "${name}": metadata in Redis is malformed (${problem})`);
+  }
   return meta;
+}
+
+const KINDS: ReadonlySet<string> = new Set(['counter', 'gauge', 'common_gauge', 'histogram', 'summary']);
+
+function structureProblem(name: string, meta: FamilyMeta): string | undefined {
+  const m = meta as unknown as Record<string, unknown>;
+  if (m.name !== name) return `name ${JSON.stringify(m.name)}`;
+  if (typeof m.kind !== 'string' || !KINDS.has(m.kind)) return `kind ${JSON.stringify(m.kind)}`;
+  if (typeof m.help !== 'string') return 'help is not a string';
+  if (
+    !Array.isArray(m.labelNames) ||
+    !m.labelNames.every((l) => typeof l === 'string' && /^[a-zA-Z_]\w*$/.test(l))
+  ) {
+    return 'labelNames';
+  }
+  if (m.kind === 'histogram') {
+    const b = m.buckets;
+    if (
+      !Array.isArray(b) ||
+      b.length === 0 ||
+      !b.every((x, i) => Number.isFinite(x) && (i === 0 || (x as number) > (b[i - 1] as number)))
+    ) {
+      return 'buckets';
+    }
+  }
+  if (m.unit !== undefined && typeof m.unit !== 'string') return 'unit';
+  return undefined;
 }
 
 /** Sample names a family produces, used to reject families whose series would collide. */

@@ -171,9 +171,9 @@ export class Registry {
     return store;
   }
 
-  /** Names of the metric families registered here. */
+  /** Names of the metric families registered here (not the library's own self-metrics). */
   getMetricNames(): string[] {
-    return [...this.#stores.keys()];
+    return [...this.#stores.values()].filter((s) => !s.internal).map((s) => s.meta.name);
   }
 
   /**

@@ -119,6 +119,13 @@ export async function readFamilies(
       continue;
     }
     const data = reply[i + 2] as string[];
+    if (data.length === 1 && data[0]!.startsWith('\0')) {
+      unreadable.push({
+        name,
+        error: new TypeError(`Metric "${name}": cannot read its data (${data[0]!.slice(1)})`),
+      });
+      continue;
+    }
     const acc: Accumulator = { meta, scalar: [], grouped: new Map() };
     if (meta.kind === 'gauge') {
       for (let c = 0; c + 1 < data.length; c += 2) {

@@ -1,7 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { AddCell, GaugeCell, HistogramCell, type Cell } from '../buffer/cells.js';
 import type { SeriesStore } from '../buffer/series-store.js';
-import { encodeMeta } from '../family.js';
+import { encodeMeta, sampleNames } from '../family.js';
 import type { Keys } from './keys.js';
 
 /** Cells encoded between two yields to the event loop (keeps a 100k-series flush from stalling it). */
@@ -65,6 +65,15 @@ function drain(cell: Cell, sections: Sections): void {
   cell.fresh = false;
 }
 
+/** The hash fields a series occupies: its key, or for histograms and summaries `key|sub` fields. */
+function fieldsOf(store: SeriesStore, keys: readonly string[]): string[] {
+  const { kind, buckets } = store.meta;
+  if (kind !== 'histogram' && kind !== 'summary') return [...keys];
+  const subs = ['s', 'c'];
+  if (kind === 'histogram') for (let i = 0; i <= (buckets?.length ?? 0); i++) subs.push(String(i));
+  return keys.flatMap((key) => subs.map((sub) => `${key}|${sub}`));
+}
+
 interface Sections {
   add: string;
   set: string;
@@ -104,7 +113,7 @@ export async function encodeBatch(
     metaStores.add(store);
     if (changes.reset) sections.push(perProcess ? 'x' : 'X', name, expire, '');
     if (changes.removed.length > 0) {
-      sections.push(perProcess ? 'd' : 'D', name, expire, `${changes.removed.join('\n')}\n`);
+      sections.push(perProcess ? 'd' : 'D', name, expire, `${fieldsOf(store, changes.removed).join('\n')}\n`);
     }
     const out: Sections = { add: '', set: '', gauge: '', hist: '' };
     for (const cell of changes.cells) {
@@ -123,12 +132,14 @@ export async function encodeBatch(
 
   const metas: string[] = [];
   for (const store of metaStores) {
-    if (!store.conflicted) metas.push(store.meta.name, encodeMeta(store.meta));
+    if (!store.conflicted)
+      metas.push(store.meta.name, encodeMeta(store.meta), sampleNames(store.meta).join('\n'));
   }
   const args = [
     keys.process(context.processId),
     keys.meta,
     keys.gaugeIndexSet,
+    keys.samples,
     context.processId,
     String(seq),
     String(context.tokenTtlSeconds),
@@ -139,7 +150,7 @@ export async function encodeBatch(
     keys.leasePrefix,
     keys.expiryPrefix,
     context.gaugeFamilies.join('\n'),
-    String(metas.length / 2),
+    String(metas.length / 3),
     ...metas,
     ...sections,
   ];

@@ -10,6 +10,7 @@
  * - `P gi:<i>`          string lease of gauge index i: the owning process id, expires
  * - `P gidx`            set   every gauge index ever claimed (readers check each lease)
  * - `P proc:<id>`       hash  one process's flush sequence number, gauge index, last flush time
+ * - `P samples`         hash  sample name → family producing it (cross-process name clashes)
  *
  * Metric names are validated (`[a-zA-Z_:][a-zA-Z0-9_:]*`) and the gauge index is all digits,
  * so no two families or indexes can share a key.
@@ -26,6 +27,10 @@ export class Keys {
   }
   get gaugeIndexSet(): string {
     return `${this.base}gidx`;
+  }
+  /** Hash: sample name → the family that produces it (rejects `x` vs `x_count` across processes). */
+  get samples(): string {
+    return `${this.base}samples`;
   }
   /** Prefix that scripts append a family name to. */
   get familyPrefix(): string {

@@ -16,7 +16,9 @@
   data is a list of chunks, each "field\nvalue\nfield\nvalue..." (fields never hold a raw
   line feed: they are escaped exposition label sets). For per-process gauges data is a list of
   index, chunk, index, chunk, ... over live indexes only (a live lease). Expired common-gauge
-  series are skipped. Reads only: nothing is deleted while reading.
+  series are skipped. A family whose keys cannot be read (e.g. a key of the wrong type) gets
+  data { "\0" .. error message } instead, so one bad family never fails the whole scrape.
+  Reads only: nothing is deleted while reading.
 ]]
 local metaKey = KEYS[1]
 local familyPrefix, gaugePrefix, leasePrefix, gidxKey, expiryPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -66,9 +68,18 @@ for _, name in ipairs(names) do
   if encoded then
     local kind = string.match(encoded, '^[^|]*|([^|]*)|')
     local data = {}
+    local failed = nil
+    local function fetch(command, key, ...)
+      local reply = redis.pcall(command, key, ...)
+      if type(reply) == 'table' and reply.err then
+        failed = failed or (key .. ': ' .. reply.err)
+        return {}
+      end
+      return reply
+    end
     if kind == 'gauge' then
       for _, i in ipairs(liveIndexes()) do
-        local chunks = pack(redis.call('HGETALL', gaugePrefix .. name .. ':' .. i), nil, {})
+        local chunks = pack(fetch('HGETALL', gaugePrefix .. name .. ':' .. i), nil, {})
         for _, c in ipairs(chunks) do
           data[#data + 1] = i
           data[#data + 1] = c
@@ -77,14 +88,15 @@ for _, name in ipairs(names) do
     else
       local skip = nil
       if kind == 'common_gauge' then
-        local expired = redis.call('ZRANGEBYSCORE', expiryPrefix .. name, '-inf', nowMs)
+        local expired = fetch('ZRANGEBYSCORE', expiryPrefix .. name, '-inf', nowMs)
         if #expired > 0 then
           skip = {}
           for _, f in ipairs(expired) do skip[f] = true end
         end
       end
-      pack(redis.call('HGETALL', familyPrefix .. name), skip, data)
+      pack(fetch('HGETALL', familyPrefix .. name), skip, data)
     end
+    if failed then data = { '\0' .. failed } end
     result[#result + 1] = name
     result[#result + 1] = encoded
     result[#result + 1] = data

@@ -5,6 +5,7 @@
   KEYS[1]  process key   hash: seq (last applied batch), idx (gauge index), t (last flush, ms)
   KEYS[2]  meta key      hash: family name -> "<shape>\n<json>"
   KEYS[3]  gauge index set (every index ever claimed)
+  KEYS[4]  sample names hash: sample name -> family that produces it (cross-process clashes)
 
   ARGV[1]  process id
   ARGV[2]  batch sequence number (strictly increasing per process; a retry reuses it)
@@ -16,7 +17,8 @@
   ARGV[8]  lease key prefix       (lease       = prefix .. index)
   ARGV[9]  expiry zset prefix     (expiry zset = prefix .. name)
   ARGV[10] names of this process's per-process gauge families, "\n"-separated (kept alive)
-  ARGV[11] number of metadata entries M, then M pairs: name, encoded metadata
+  ARGV[11] number of metadata entries M, then M triples: name, encoded metadata, the family's
+           sample names ("\n"-separated; claimed when the family is first stored)
   then sections of 4 arguments: op, family name, expireSeconds or "", payload
     A  HINCRBYFLOAT   payload: field \n delta \n ...
     S  HSET           payload: field \n value \n ...
@@ -39,7 +41,7 @@
   freshIndex is "1" when the index was (re)claimed and the caller must rewrite all its gauges,
   conflicts is a flat list of name, stored shape.
 ]]
-local proc, metaKey, gidxKey = KEYS[1], KEYS[2], KEYS[3]
+local proc, metaKey, gidxKey, samplesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local pid, seq, procTtl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local needsIndex, leaseTtl = ARGV[4], ARGV[5]
 local familyPrefix, gaugePrefix, leasePrefix, expiryPrefix = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
@@ -97,11 +99,27 @@ end
 local skip, conflicts = {}, {}
 local pos = 12
 for _ = 1, tonumber(ARGV[11]) do
-  local name, encoded = ARGV[pos], ARGV[pos + 1]
-  pos = pos + 2
+  local name, encoded, samples = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2]
+  pos = pos + 3
   local stored = redis.call('HGET', metaKey, name)
   if not stored then
-    redis.call('HSET', metaKey, name, encoded)
+    -- A new family may not produce a series name another family already produces (x vs x_count).
+    local clash = nil
+    for sample in string.gmatch(samples, '[^\n]+') do
+      local owner = redis.call('HGET', samplesKey, sample)
+      if owner and owner ~= name then
+        clash = 'family "' .. owner .. '", which already exposes ' .. sample
+        break
+      end
+    end
+    if clash then
+      skip[name] = true
+      conflicts[#conflicts + 1] = name
+      conflicts[#conflicts + 1] = clash
+    else
+      redis.call('HSET', metaKey, name, encoded)
+      for sample in string.gmatch(samples, '[^\n]+') do redis.call('HSET', samplesKey, sample, name) end
+    end
   elseif stored ~= encoded then
     local storedShape = string.match(stored, '^[^\n]*')
     if storedShape == string.match(encoded, '^[^\n]*') then
@@ -169,9 +187,14 @@ while pos <= #ARGV do
       hsetPairs(key, payload)
     elseif op == 'H' then
       for field, sum, spec in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n([^\n]*)\n') do
-        check(redis.pcall('HINCRBYFLOAT', key, field .. '|s', sum))
-        for sub, n in string.gmatch(spec, '([^,:]+):([^,]+)') do
-          check(redis.pcall('HINCRBY', key, field .. '|' .. sub, n))
+        -- The sum goes first: if Redis refuses it (overflow to inf), the counts are not written
+        -- either, so _count and _sum never disagree.
+        local reply = redis.pcall('HINCRBYFLOAT', key, field .. '|s', sum)
+        check(reply)
+        if not (type(reply) == 'table' and reply.err) then
+          for sub, n in string.gmatch(spec, '([^,:]+):([^,]+)') do
+            check(redis.pcall('HINCRBY', key, field .. '|' .. sub, n))
+          end
         end
       end
     elseif op == 'G' then
