@@ -25,6 +25,8 @@ type Register = <C extends Cell>(
 const PREFIX = 'prometheus_redis_client_';
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const SERIES_BUCKETS = [1, 10, 100, 1000, 10_000, 100_000];
+const DURATION_BOUNDS = new Float64Array(DURATION_BUCKETS);
+const SERIES_BOUNDS = new Float64Array(SERIES_BUCKETS);
 
 function meta(
   name: string,
@@ -114,8 +116,8 @@ export class SelfMetrics {
   flushed(outcome: FlushOutcome, seconds: number, series: number): void {
     add(this.#flushes, this.#flushes.fromValues([outcome]), 1);
     if (outcome !== 'success' && outcome !== 'duplicate') return;
-    this.#observe(this.#duration, DURATION_BUCKETS, seconds);
-    this.#observe(this.#series, SERIES_BUCKETS, series);
+    this.#observe(this.#duration, DURATION_BOUNDS, seconds);
+    this.#observe(this.#series, SERIES_BOUNDS, series);
     this.#set(this.#lastFlush, Date.now() / 1000);
   }
 
@@ -135,7 +137,7 @@ export class SelfMetrics {
     }
   }
 
-  #observe(store: SeriesStore<HistogramCell>, bounds: readonly number[], value: number): void {
+  #observe(store: SeriesStore<HistogramCell>, bounds: Float64Array, value: number): void {
     const cell = store.single;
     cell.counts[slotOf(bounds, value)]! += 1;
     cell.sum += value;

@@ -9,6 +9,50 @@ export type LabelValue = string | number;
 
 type Node = Map<string, Node | Cell>;
 
+/** Finds the cell of a label object without creating anything; undefined sends the call to the slow path. */
+type Lookup = (labels: Readonly<Record<string, unknown>>, root: Node) => Cell | Node | undefined;
+
+/**
+ * A lookup specialised for one metric's label names. Reading `labels.route` with a name known
+ * when the code is compiled hits V8's inline caches; `labels[names[i]]` in a loop is a keyed load
+ * that measured about twice as slow for three labels. Label names are validated identifiers
+ * (`[a-zA-Z_][a-zA-Z0-9_]*`), so they are safe to place in the generated source. Where code
+ * generation is disallowed (`--disallow-code-generation-from-strings`), a generic loop is used.
+ * Counting keys with for-in (no allocation) sends misspelt or extra labels to the slow path.
+ */
+function compileLookup(names: readonly string[]): Lookup {
+  if (names.length === 0) return () => undefined;
+  let body = `let n = 0;\nfor (const k in l) n++;\nif (n !== ${names.length}) return undefined;\nlet node = root, raw, v;\n`;
+  for (const name of names) {
+    body +=
+      `raw = l.${name};\n` +
+      "v = typeof raw === 'string' ? raw : typeof raw === 'number' ? String(raw) : undefined;\n" +
+      'if (v === undefined) return undefined;\n' +
+      'node = node.get(v);\n' +
+      'if (node === undefined) return undefined;\n';
+  }
+  body += 'return node;';
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from validated label names only
+    return new Function('l', 'root', body) as Lookup;
+  } catch {
+    return (labels, root) => {
+      let count = 0;
+      for (const _ in labels) count++;
+      if (count !== names.length) return undefined;
+      let node: Node | Cell | undefined = root;
+      for (const name of names) {
+        const raw = labels[name];
+        const value = typeof raw === 'string' ? raw : typeof raw === 'number' ? String(raw) : undefined;
+        if (value === undefined) return undefined;
+        node = (node as Node).get(value);
+        if (node === undefined) return undefined;
+      }
+      return node;
+    };
+  }
+}
+
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function describe(value: unknown): string {
@@ -63,6 +107,7 @@ export class SeriesStore<C extends Cell = Cell> {
   readonly #create: (key: string) => C;
   readonly #onLimit: () => void;
   readonly #maxSeries: number;
+  readonly #lookup: Lookup;
   #root: Node = new Map();
   #single: C | undefined;
   #size = 0;
@@ -86,6 +131,7 @@ export class SeriesStore<C extends Cell = Cell> {
     this.#onLimit = options.onLimit;
     this.#maxSeries = options.maxSeries;
     this.internal = options.internal ?? false;
+    this.#lookup = compileLookup(this.labelNames);
     if (this.labelNames.length === 0) this.#single = this.#insertSingle();
   }
 
@@ -128,22 +174,8 @@ export class SeriesStore<C extends Cell = Cell> {
 
   /** The cell for a label object, created on first use. The hot path of `inc(labels)`. */
   fromObject(labels: Readonly<Record<string, unknown>>): C {
-    const names = this.labelNames;
-    let count = 0;
-    // Counting keys catches a misspelt or extra label without allocating (Object.keys would).
-    for (const _ in labels) count++;
-    if (count !== names.length || names.length === 0) return this.#slowObject(labels);
-    let node: Node = this.#root;
-    const last = names.length - 1;
-    for (let i = 0; ; i++) {
-      const raw = labels[names[i]!];
-      const value = typeof raw === 'string' ? raw : typeof raw === 'number' ? String(raw) : undefined;
-      if (value === undefined) return this.#slowObject(labels);
-      const next = node.get(value);
-      if (next === undefined) return this.#slowObject(labels);
-      if (i === last) return next as C;
-      node = next as Node;
-    }
+    const found = this.#lookup(labels, this.#root);
+    return found === undefined ? this.#slowObject(labels) : (found as C);
   }
 
   /** The cell for positional label values, in `labelNames` order. */

@@ -40,7 +40,7 @@ export interface HistogramOptions<L extends string = string> extends MetricOptio
 function observeCell(
   store: SeriesStore<HistogramCell>,
   metric: string,
-  bounds: readonly number[],
+  bounds: Float64Array,
   target: HistogramCell | undefined,
   value: number,
   labels?: Readonly<Record<string, unknown>>,
@@ -58,15 +58,10 @@ export class HistogramChild {
   readonly #cell: HistogramCell;
   readonly #store: SeriesStore<HistogramCell>;
   readonly #metric: string;
-  readonly #bounds: readonly number[];
+  readonly #bounds: Float64Array;
 
   /** @internal */
-  constructor(
-    cell: HistogramCell,
-    store: SeriesStore<HistogramCell>,
-    metric: string,
-    bounds: readonly number[],
-  ) {
+  constructor(cell: HistogramCell, store: SeriesStore<HistogramCell>, metric: string, bounds: Float64Array) {
     this.#cell = cell;
     this.#store = store;
     this.#metric = metric;
@@ -96,6 +91,8 @@ export class HistogramChild {
 export class Histogram<L extends string = string> extends Metric<L, HistogramCell> {
   /** Bucket upper bounds, ascending, without `+Inf`. */
   readonly buckets: readonly number[];
+  /** The same bounds as a typed array: the hot path scans these. */
+  readonly #bounds: Float64Array;
 
   constructor(options: HistogramOptions<L>) {
     const buckets =
@@ -110,14 +107,15 @@ export class Histogram<L extends string = string> extends Metric<L, HistogramCel
       extra: { buckets },
     });
     this.buckets = buckets;
+    this.#bounds = new Float64Array(buckets);
   }
 
   /** Record one observation. */
   observe(value: number): void;
   observe(labels: Labels<L>, value: number): void;
   observe(a: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') observeCell(this.store, this.name, this.buckets, undefined, b as number, a);
-    else observeCell(this.store, this.name, this.buckets, this.store.single, a);
+    if (typeof a === 'object') observeCell(this.store, this.name, this.#bounds, undefined, b as number, a);
+    else observeCell(this.store, this.name, this.#bounds, this.store.single, a);
   }
 
   /** Start a timer; the returned function observes the elapsed seconds (labels may be given at either end). */
@@ -141,6 +139,6 @@ export class Histogram<L extends string = string> extends Metric<L, HistogramCel
   labels(labels: Labels<L>): HistogramChild;
   labels(...values: LabelValue[]): HistogramChild;
   labels(...args: unknown[]): HistogramChild {
-    return new HistogramChild(this.cellOf(args), this.store, this.name, this.buckets);
+    return new HistogramChild(this.cellOf(args), this.store, this.name, this.#bounds);
   }
 }
