@@ -35,12 +35,11 @@ export function escapeHelpOpenMetrics(help: string): string {
  * are validated identifiers and always appear in the metric's declared order.
  */
 export function renderLabels(names: readonly string[], values: readonly string[]): string {
-  let out = '';
-  for (let i = 0; i < names.length; i++) {
-    if (i > 0) out += ',';
-    out += `${names[i]}="${escapeLabelValue(values[i] ?? '')}"`;
-  }
-  return out;
+  const parts = new Array<string>(names.length);
+  for (let i = 0; i < names.length; i++) parts[i] = `${names[i]}="${escapeLabelValue(values[i] ?? '')}"`;
+  // join() returns a flat string; `+=` would leave a rope of pieces (measured ~336 B vs ~67 B per key),
+  // and the key is held for the life of the series.
+  return parts.join(',');
 }
 
 /** Invert `escapeLabelValue`. */

@@ -1,0 +1,125 @@
+/**
+ * Sizes and durations of each mode. `full` is what the README's table comes from; `quick` keeps
+ * every target figure (100,000 series included) with fewer rounds, in under a minute; `smoke`
+ * only proves that every group still runs (CI), with sizes far too small for the targets.
+ */
+
+export type Mode = 'full' | 'quick' | 'smoke';
+
+export const GROUPS = ['hot', 'flush', 'scrape', 'e2e', 'processes'] as const;
+export type GroupName = (typeof GROUPS)[number];
+
+export interface SizedRounds {
+  /** Series count. */
+  readonly size: number;
+  /** Measured rounds (after one unmeasured warm-up round). */
+  readonly rounds: number;
+}
+
+export interface Config {
+  readonly hot: {
+    /** Calls per tinybench sample (ns/op = sample time / batch). */
+    readonly batch: number;
+    readonly timeMs: number;
+    readonly warmupMs: number;
+    /** Calls whose heap allocation is summed for bytes/call. */
+    readonly allocCalls: number;
+    /** Series created for the memory-per-series figure. */
+    readonly memorySeries: number;
+  };
+  readonly flush: {
+    readonly counters: readonly SizedRounds[];
+    readonly histograms: readonly SizedRounds[];
+    /** Rounds of the naive ioredis multi() per size (it is slow). */
+    readonly naiveRounds: number;
+    /** Requests redis-benchmark sends per ceiling measurement. */
+    readonly ceilingRequests: number;
+  };
+  readonly scrape: {
+    readonly counters: readonly SizedRounds[];
+    readonly histograms: readonly SizedRounds[];
+  };
+  readonly e2e: {
+    readonly durationS: number;
+    readonly rounds: number;
+    readonly connections: number;
+    readonly warmupS: number;
+  };
+  readonly processes: {
+    readonly workers: readonly number[];
+    /** Length of each phase (this library, then prom-client) in every worker. */
+    readonly phaseMs: number;
+    readonly flushIntervalMs: number;
+  };
+}
+
+export const CONFIGS: Readonly<Record<Mode, Config>> = {
+  full: {
+    hot: { batch: 1000, timeMs: 600, warmupMs: 200, allocCalls: 1_000_000, memorySeries: 100_000 },
+    flush: {
+      counters: [
+        { size: 1_000, rounds: 30 },
+        { size: 10_000, rounds: 10 },
+        { size: 100_000, rounds: 5 },
+      ],
+      histograms: [
+        { size: 1_000, rounds: 20 },
+        { size: 10_000, rounds: 6 },
+        { size: 100_000, rounds: 3 },
+      ],
+      naiveRounds: 2,
+      ceilingRequests: 2_000_000,
+    },
+    scrape: {
+      counters: [
+        { size: 1_000, rounds: 30 },
+        { size: 10_000, rounds: 10 },
+        { size: 100_000, rounds: 5 },
+      ],
+      histograms: [{ size: 10_000, rounds: 6 }],
+    },
+    e2e: { durationS: 2, rounds: 8, connections: 10, warmupS: 1 },
+    processes: { workers: [1, 2, 4], phaseMs: 5000, flushIntervalMs: 100 },
+  },
+  quick: {
+    hot: { batch: 1000, timeMs: 150, warmupMs: 50, allocCalls: 500_000, memorySeries: 100_000 },
+    flush: {
+      counters: [
+        { size: 1_000, rounds: 5 },
+        { size: 10_000, rounds: 3 },
+        { size: 100_000, rounds: 2 },
+      ],
+      histograms: [
+        { size: 1_000, rounds: 3 },
+        { size: 10_000, rounds: 2 },
+      ],
+      naiveRounds: 1,
+      ceilingRequests: 300_000,
+    },
+    scrape: {
+      counters: [
+        { size: 1_000, rounds: 5 },
+        { size: 10_000, rounds: 3 },
+        { size: 100_000, rounds: 2 },
+      ],
+      histograms: [{ size: 10_000, rounds: 2 }],
+    },
+    e2e: { durationS: 0.5, rounds: 2, connections: 10, warmupS: 0.5 },
+    processes: { workers: [1, 2, 4], phaseMs: 1000, flushIntervalMs: 100 },
+  },
+  smoke: {
+    hot: { batch: 100, timeMs: 5, warmupMs: 2, allocCalls: 10_000, memorySeries: 1_000 },
+    flush: {
+      counters: [{ size: 100, rounds: 2 }],
+      histograms: [{ size: 100, rounds: 1 }],
+      naiveRounds: 1,
+      ceilingRequests: 10_000,
+    },
+    scrape: {
+      counters: [{ size: 100, rounds: 2 }],
+      histograms: [{ size: 100, rounds: 1 }],
+    },
+    e2e: { durationS: 0.3, rounds: 1, connections: 2, warmupS: 0 },
+    processes: { workers: [1, 2], phaseMs: 300, flushIntervalMs: 50 },
+  },
+};
