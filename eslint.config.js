@@ -5,6 +5,7 @@ export default tseslint.config(
   {
     ignores: [
       'scratch/**',
+      'docs/api/**',
       'dist/**',
       'coverage/**',
       'node_modules/**',

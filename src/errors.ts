@@ -25,8 +25,11 @@ export class RedisUnavailableError extends PrometheusRedisError {}
  */
 export class MetadataConflictError extends PrometheusRedisError {
   constructor(
+    /** The metric family's name. */
     readonly metric: string,
+    /** The shape stored in Redis (type, label names, buckets, layout version). */
     readonly stored: string,
+    /** The shape this process registered. */
     readonly wanted: string,
   ) {
     super(
@@ -39,7 +42,9 @@ export class MetadataConflictError extends PrometheusRedisError {
 /** A label set was refused because its metric already holds `maxSeriesPerMetric` series. */
 export class CardinalityLimitError extends PrometheusRedisError {
   constructor(
+    /** The metric whose new label set was refused. */
     readonly metric: string,
+    /** The `maxSeriesPerMetric` in force. */
     readonly limit: number,
   ) {
     super(
@@ -52,6 +57,7 @@ export class CardinalityLimitError extends PrometheusRedisError {
 /** Raised by `close()` when deltas could not be delivered before `closeTimeoutMs`. */
 export class UndeliveredDataError extends PrometheusRedisError {
   constructor(
+    /** How many series still had deltas that did not reach Redis. */
     readonly series: number,
     options?: ErrorOptions,
   ) {

@@ -1,3 +1,4 @@
+import { SKETCH_MAPPING } from './buffer/sketch.js';
 import { LAYOUT_VERSION } from './version.js';
 
 /** How a family is stored: `gauge` is per process (`gauge_index`), `common_gauge` is shared. */
@@ -5,6 +6,22 @@ export type FamilyKind = 'counter' | 'gauge' | 'common_gauge' | 'histogram' | 's
 
 /** The Prometheus type a family is exposed as. */
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
+
+/**
+ * How a per-process gauge family is exported: `all` is one series per live process (with
+ * `gauge_index`); the others merge the live processes' values into one series per label set.
+ */
+export type GaugeAggregate = 'all' | 'sum' | 'min' | 'max' | 'avg' | 'last';
+
+/** Every `GaugeAggregate`, in documentation order. */
+export const GAUGE_AGGREGATES: readonly GaugeAggregate[] = Object.freeze([
+  'all',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'last',
+]);
 
 /**
  * A metric family as stored in Redis at registration, so that any process — including one
@@ -15,8 +32,11 @@ export interface FamilyMeta {
   readonly v: number;
   /** Family name; for counters without the `_total` suffix, which exposition adds. */
   readonly name: string;
+  /** Which metric class recorded it (`common_gauge` is exposed as a gauge). */
   readonly kind: FamilyKind;
+  /** HELP text. */
   readonly help: string;
+  /** Label names, in declaration order. */
   readonly labelNames: readonly string[];
   /** Histogram bucket upper bounds, ascending, without `+Inf`. */
   readonly buckets?: readonly number[];
@@ -24,6 +44,16 @@ export interface FamilyMeta {
   readonly expireSeconds?: number;
   /** OpenMetrics unit, if declared. */
   readonly unit?: string;
+  /** Per-process gauge: how live processes' values are merged; absent means `all`. */
+  readonly aggregate?: Exclude<GaugeAggregate, 'all'>;
+  /**
+   * Summary with quantiles: the quantiles exported (ascending, each in [0, 1]), merged over every
+   * process from the buckets of the last `maxAgeSeconds` (in `ageBuckets` time slots). Absent
+   * for a summary that exports only `_sum` and `_count`.
+   */
+  readonly percentiles?: readonly number[];
+  readonly maxAgeSeconds?: number;
+  readonly ageBuckets?: number;
 }
 
 export function typeOf(kind: FamilyKind): MetricType {
@@ -41,6 +71,14 @@ export function shapeOf(meta: FamilyMeta): string {
     meta.labelNames.join(','),
     meta.buckets?.join(',') ?? '',
     meta.expireSeconds ?? '',
+    // Appended only when set, so the shape of every other family stays what it always was.
+    ...(meta.aggregate === undefined ? [] : [`aggregate=${meta.aggregate}`]),
+    // The bucket mapping is part of the shape: processes must agree on what a bucket index means.
+    ...(meta.percentiles === undefined
+      ? []
+      : [
+          `quantiles=${meta.percentiles.join(',')};${meta.maxAgeSeconds};${meta.ageBuckets};${SKETCH_MAPPING}`,
+        ]),
   ].join('|');
 }
 
@@ -97,6 +135,34 @@ function structureProblem(name: string, meta: FamilyMeta): string | undefined {
     }
   }
   if (m.unit !== undefined && typeof m.unit !== 'string') return 'unit';
+  if (
+    m.aggregate !== undefined &&
+    (m.kind !== 'gauge' || m.aggregate === 'all' || !GAUGE_AGGREGATES.includes(m.aggregate as GaugeAggregate))
+  ) {
+    return `aggregate ${JSON.stringify(m.aggregate)}`;
+  }
+  if (m.percentiles !== undefined || m.maxAgeSeconds !== undefined || m.ageBuckets !== undefined) {
+    const q = m.percentiles;
+    const age = m.maxAgeSeconds;
+    const slots = m.ageBuckets;
+    if (
+      m.kind !== 'summary' ||
+      !Array.isArray(q) ||
+      q.length === 0 ||
+      !q.every(
+        (x, i) => typeof x === 'number' && x >= 0 && x <= 1 && (i === 0 || x > (q[i - 1] as number)),
+      ) ||
+      typeof age !== 'number' ||
+      typeof slots !== 'number' ||
+      !Number.isInteger(age) ||
+      !Number.isInteger(slots) ||
+      slots < 1 ||
+      slots > 100 ||
+      age < slots
+    ) {
+      return 'percentiles, maxAgeSeconds or ageBuckets';
+    }
+  }
   return undefined;
 }
 

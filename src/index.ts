@@ -16,9 +16,12 @@ export {
 export { Summary, SummaryChild, type SummaryOptions } from './metrics/summary.js';
 export type { Metric, Labels, MetricOptions } from './metrics/metric.js';
 export type { EndTimer } from './metrics/timer.js';
+export type { ExemplarLabels } from './metrics/exemplar.js';
 export type { LabelValue } from './buffer/series-store.js';
-export type { FamilyMeta, FamilyKind, MetricType } from './family.js';
+export type { FamilyMeta, FamilyKind, MetricType, GaugeAggregate } from './family.js';
 export { TEXT_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, type ExpositionFormat } from './export/text-format.js';
+export { negotiateFormat } from './export/negotiate.js';
+export { metricsHandler, type MetricsHandler, type MetricsHandlerOptions } from './http.js';
 export {
   PrometheusRedisError,
   FlushError,
@@ -30,3 +33,4 @@ export {
 } from './errors.js';
 export { VERSION } from './version.js';
 export { installShutdownHooks, type ShutdownHookOptions } from './shutdown.js';
+export { collectDefaultMetrics, type DefaultMetricsOptions } from './default-metrics.js';

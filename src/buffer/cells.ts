@@ -6,6 +6,8 @@
  * the flusher reads and zeroes it synchronously (JavaScript runs one thing at a time, so the
  * read-and-zero is the whole "swap": no locks, no copies of clean series).
  */
+import type { ExemplarSlots } from './exemplars.js';
+import { SketchCounts } from './sketch.js';
 
 export const KIND_ADD = 0;
 export const KIND_GAUGE = 1;
@@ -41,7 +43,17 @@ export class GaugeCell implements CellBase {
   d = false;
   fresh = true;
   v = 0;
-  constructor(readonly key: string) {}
+  /**
+   * Gauges with `aggregate: "last"`: when the value was last written (`performance.now()`, ms),
+   * 0 before the first write. -1 for gauges that keep no write time.
+   */
+  t: number;
+  constructor(
+    readonly key: string,
+    stamped = false,
+  ) {
+    this.t = stamped ? 0 : -1;
+  }
 }
 
 /** Histogram deltas: per-bucket (non-cumulative) counts, the last slot is `+Inf`, and the sum. */
@@ -50,6 +62,8 @@ export class HistogramCell implements CellBase {
   fresh = true;
   sum = 0;
   readonly counts: Float64Array;
+  /** Latest exemplar per bucket since the last flush; allocated by the first exemplar only. */
+  ex: ExemplarSlots | undefined = undefined;
   constructor(
     readonly key: string,
     slots: number,
@@ -58,13 +72,19 @@ export class HistogramCell implements CellBase {
   }
 }
 
-/** Summary deltas: count and sum. */
+/** Summary deltas: count and sum, and — for summaries with quantiles — sketch bucket counts. */
 export class SummaryCell implements CellBase {
   d = false;
   fresh = true;
   n = 0;
   sum = 0;
-  constructor(readonly key: string) {}
+  readonly q: SketchCounts | undefined;
+  constructor(
+    readonly key: string,
+    quantiles = false,
+  ) {
+    this.q = quantiles ? new SketchCounts() : undefined;
+  }
 }
 
 export type Cell = AddCell | GaugeCell | HistogramCell | SummaryCell;
@@ -77,11 +97,14 @@ export function clearCell(cell: Cell): void {
     cell.hasSet = false;
   } else if (cell instanceof GaugeCell) {
     cell.v = 0;
+    if (cell.t > 0) cell.t = 0;
   } else if (cell instanceof HistogramCell) {
     cell.counts.fill(0);
     cell.sum = 0;
+    cell.ex = undefined;
   } else {
     cell.n = 0;
     cell.sum = 0;
+    cell.q?.clear();
   }
 }

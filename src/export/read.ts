@@ -2,6 +2,9 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { decodeMeta, type FamilyMeta } from '../family.js';
 import type { Keys } from '../flush/keys.js';
 import { callScript, READ_COMMAND, type RedisClient } from '../flush/scripts.js';
+import { parseStoredExemplar, type BucketExemplar } from './exemplar-format.js';
+import { GaugeMerger } from './gauge-merge.js';
+import { MergedSketch } from './quantiles.js';
 import type { FamilyData, HistogramRow, ScalarRow, SummaryRow } from './text-format.js';
 
 /** Fields per chunk the read script packs into one string (a slice of parsing work here). */
@@ -36,7 +39,12 @@ function gaugeKey(key: string, index: string): string {
 interface Accumulator {
   readonly meta: FamilyMeta;
   scalar: ScalarRow[];
-  grouped: Map<string, { counts: number[]; sum: number; count: number }>;
+  grouped: Map<
+    string,
+    { counts: number[]; sum: number; count: number; exemplars?: BucketExemplar[]; sketch?: MergedSketch }
+  >;
+  /** Per-process gauges with an `aggregate` mode: merged over processes instead of listed. */
+  merger?: GaugeMerger | undefined;
 }
 
 function parseChunk(acc: Accumulator, chunk: string, gaugeIndex: string | undefined): void {
@@ -57,11 +65,21 @@ function parseChunk(acc: Accumulator, chunk: string, gaugeIndex: string | undefi
       const value = Number(parts[i + 1]);
       if (sub === 's') series.sum = value;
       else if (sub === 'c') series.count = value;
-      else {
+      // Summaries with quantiles: the window's merged sketch buckets (`z`, `<i>`, `n<i>`).
+      else if (meta.percentiles !== undefined) (series.sketch ??= new MergedSketch()).add(sub, value);
+      else if (sub.charCodeAt(0) === 101 /* e<slot>: the bucket's latest exemplar */) {
+        const slot = Number(sub.slice(1));
+        const exemplar = parseStoredExemplar(parts[i + 1]!);
+        if (exemplar !== undefined && slot >= 0 && slot < slots) (series.exemplars ??= [])[slot] = exemplar;
+      } else {
         const slot = Number(sub);
         if (slot >= 0 && slot < slots) series.counts[slot] = value;
       }
     }
+    return;
+  }
+  if (acc.merger !== undefined && gaugeIndex !== undefined) {
+    acc.merger.add(parts, gaugeIndex);
     return;
   }
   for (let i = 0; i + 1 < parts.length; i += 2) {
@@ -74,16 +92,25 @@ function finish(acc: Accumulator): FamilyData {
   const { meta } = acc;
   if (meta.kind === 'histogram') {
     const rows: HistogramRow[] = [];
-    for (const [key, s] of acc.grouped) rows.push({ key, counts: s.counts, sum: s.sum });
+    for (const [key, s] of acc.grouped)
+      rows.push({ key, counts: s.counts, sum: s.sum, exemplars: s.exemplars });
     if (rows.length <= SORT_LIMIT) rows.sort(byKey((r) => r.key));
     return { meta: meta as FamilyMeta & { kind: 'histogram' }, rows };
   }
   if (meta.kind === 'summary') {
     const rows: SummaryRow[] = [];
-    for (const [key, s] of acc.grouped) rows.push({ key, count: s.count, sum: s.sum });
+    const { percentiles } = meta;
+    for (const [key, s] of acc.grouped) {
+      if (percentiles === undefined) rows.push({ key, count: s.count, sum: s.sum });
+      else {
+        const quantiles = (s.sketch ?? new MergedSketch()).quantiles(percentiles);
+        rows.push({ key, count: s.count, sum: s.sum, quantiles });
+      }
+    }
     if (rows.length <= SORT_LIMIT) rows.sort(byKey((r) => r.key));
     return { meta: meta as FamilyMeta & { kind: 'summary' }, rows };
   }
+  if (acc.merger !== undefined) acc.scalar = acc.merger.rows();
   if (acc.scalar.length <= SORT_LIMIT) acc.scalar.sort(byKey((r) => r[0]));
   return { meta, rows: acc.scalar };
 }
@@ -105,6 +132,7 @@ export async function readFamilies(
     keys.gaugeIndexSet,
     keys.expiryPrefix,
     String(FIELDS_PER_CHUNK),
+    keys.quantilePrefix,
     ...names,
   ])) as unknown[];
   const families: FamilyData[] = [];
@@ -126,7 +154,13 @@ export async function readFamilies(
       });
       continue;
     }
-    const acc: Accumulator = { meta, scalar: [], grouped: new Map() };
+    const acc: Accumulator = {
+      meta,
+      scalar: [],
+      grouped: new Map(),
+      merger:
+        meta.kind === 'gauge' && meta.aggregate !== undefined ? new GaugeMerger(meta.aggregate) : undefined,
+    };
     if (meta.kind === 'gauge') {
       for (let c = 0; c + 1 < data.length; c += 2) {
         parseChunk(acc, data[c + 1]!, String(data[c]));

@@ -2,6 +2,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FamilyMeta } from '../family.js';
 import { typeOf } from '../family.js';
 import { escapeHelp, escapeHelpOpenMetrics, formatCanonical, formatValue } from './escape.js';
+import { renderExemplar, type BucketExemplar } from './exemplar-format.js';
 
 /** Prometheus text exposition format 0.0.4. */
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -18,12 +19,16 @@ export interface HistogramRow {
   readonly key: string;
   readonly counts: readonly number[];
   readonly sum: number;
+  /** Latest exemplar per bucket (same indexes as `counts`); OpenMetrics output only. */
+  readonly exemplars?: ReadonlyArray<BucketExemplar | undefined> | undefined;
 }
 /** A summary series. */
 export interface SummaryRow {
   readonly key: string;
   readonly count: number;
   readonly sum: number;
+  /** Summaries with `percentiles`: one value per percentile (same order), NaN for an empty window. */
+  readonly quantiles?: readonly number[] | undefined;
 }
 
 /** The merged state of one family, as read from Redis. */
@@ -69,27 +74,46 @@ export function* renderFamily(family: FamilyData, format: ExpositionFormat): Gen
       const buckets = meta.buckets ?? [];
       for (let i = start; i < end; i++) {
         const row = rows[i] as HistogramRow;
+        // Exemplars exist only in OpenMetrics; text 0.0.4 output is unchanged by them.
+        const ex = format === 'openmetrics' ? row.exemplars : undefined;
         let cumulative = 0;
         for (let b = 0; b < buckets.length; b++) {
           cumulative += row.counts[b] ?? 0;
-          out += `${meta.name}_bucket${braces(row.key, `le="${bound(buckets[b]!)}"`)} ${cumulative}\n`;
+          out += `${meta.name}_bucket${braces(row.key, `le="${bound(buckets[b]!)}"`)} ${cumulative}`;
+          out += ex === undefined ? '\n' : `${renderExemplar(ex[b])}\n`;
         }
         cumulative += row.counts[buckets.length] ?? 0;
-        out += `${meta.name}_bucket${braces(row.key, 'le="+Inf"')} ${cumulative}\n`;
+        out += `${meta.name}_bucket${braces(row.key, 'le="+Inf"')} ${cumulative}`;
+        out += ex === undefined ? '\n' : `${renderExemplar(ex[buckets.length])}\n`;
         out += `${meta.name}_sum${braces(row.key)} ${formatValue(row.sum)}\n`;
         out += `${meta.name}_count${braces(row.key)} ${cumulative}\n`;
       }
     } else if (meta.kind === 'summary') {
+      const percentiles = meta.percentiles ?? [];
+      // `quantile="…"` label values, rendered once per family (canonical in OpenMetrics: 0.5, 1.0).
+      const labels = percentiles.map((q) => `quantile="${bound(q)}"`);
       for (let i = start; i < end; i++) {
         const row = rows[i] as SummaryRow;
+        const quantiles = row.quantiles;
+        if (quantiles !== undefined) {
+          for (let p = 0; p < labels.length; p++) {
+            out += `${meta.name}${braces(row.key, labels[p])} ${formatValue(quantiles[p] ?? NaN)}\n`;
+          }
+        }
         out += `${meta.name}_sum${braces(row.key)} ${formatValue(row.sum)}\n`;
         out += `${meta.name}_count${braces(row.key)} ${row.count}\n`;
       }
     } else {
       const sample = meta.kind === 'counter' ? `${meta.name}_total` : meta.name;
+      const open = `${sample}{`;
+      const bare = `${sample} `;
       for (let i = start; i < end; i++) {
-        const [key, value] = rows[i] as ScalarRow;
-        out += `${sample}${braces(key)} ${formatValue(value)}\n`;
+        const row = rows[i] as ScalarRow;
+        const key = row[0];
+        const value = row[1];
+        // The hottest loop of a big scrape: plain concatenation, finite values without a call.
+        const text = value - value === 0 ? String(value) : formatValue(value);
+        out += key === '' ? `${bare}${text}\n` : `${open}${key}} ${text}\n`;
       }
     }
     yield out;

@@ -1,8 +1,11 @@
+import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { AddCell, GaugeCell, HistogramCell, type Cell } from '../buffer/cells.js';
+import { encodeExemplars } from '../buffer/exemplars.js';
 import type { SeriesStore } from '../buffer/series-store.js';
 import { encodeMeta, sampleNames } from '../family.js';
 import type { Keys } from './keys.js';
+import { quantileSectionConfig } from './quantile-window.js';
 
 /** Cells encoded between two yields to the event loop (keeps a 100k-series flush from stalling it). */
 const CELLS_PER_SLICE = 4096;
@@ -43,7 +46,13 @@ function drain(cell: Cell, sections: Sections): void {
     cell.s = 0;
     cell.hasSet = false;
   } else if (cell instanceof GaugeCell) {
-    sections.gauge += `${cell.key}\n${num(cell.v)}\n`;
+    if (cell.t <= 0) sections.gauge += `${cell.key}\n${num(cell.v)}\n`;
+    else {
+      // `last` gauges: the write's age lets the script date it by the server's clock. A rewrite
+      // (after a lost gauge index) carries the original age, so it does not look newer.
+      const ageUs = Math.max(0, Math.round((performance.now() - cell.t) * 1000));
+      sections.stamped = `${sections.stamped ?? ''}${cell.key}\n${num(cell.v)}\n${ageUs}\n`;
+    }
   } else if (cell instanceof HistogramCell) {
     const counts = cell.counts;
     let spec = '';
@@ -56,8 +65,16 @@ function drain(cell: Cell, sections: Sections): void {
     }
     if (spec !== '' || cell.fresh) sections.hist += `${cell.key}\n${num(cell.sum)}\n${spec}\n`;
     cell.sum = 0;
+    if (cell.ex !== undefined) {
+      sections.ex = (sections.ex ?? '') + encodeExemplars(cell.key, cell.ex, performance.now());
+      cell.ex = undefined;
+    }
   } else {
     if (cell.n !== 0 || cell.fresh) sections.hist += `${cell.key}\n${num(cell.sum)}\nc:${cell.n}\n`;
+    // Summaries with quantiles: the sketch's bucket counts (drained in place, no reallocation).
+    if (cell.q !== undefined && !cell.q.empty) {
+      sections.quantiles = `${sections.quantiles ?? ''}${cell.key}\n${cell.q.drain()}\n`;
+    }
     cell.n = 0;
     cell.sum = 0;
   }
@@ -68,9 +85,12 @@ function drain(cell: Cell, sections: Sections): void {
 /** The hash fields a series occupies: its key, or for histograms and summaries `key|sub` fields. */
 function fieldsOf(store: SeriesStore, keys: readonly string[]): string[] {
   const { kind, buckets } = store.meta;
+  // A `last` gauge keeps each value's write time in a `key|t` field next to it.
+  if (store.meta.aggregate === 'last') return keys.flatMap((key) => [key, `${key}|t`]);
   if (kind !== 'histogram' && kind !== 'summary') return [...keys];
   const subs = ['s', 'c'];
-  if (kind === 'histogram') for (let i = 0; i <= (buckets?.length ?? 0); i++) subs.push(String(i));
+  // Buckets and their exemplars (`e<slot>`).
+  if (kind === 'histogram') for (let i = 0; i <= (buckets?.length ?? 0); i++) subs.push(String(i), `e${i}`);
   return keys.flatMap((key) => subs.map((sub) => `${key}|${sub}`));
 }
 
@@ -79,6 +99,12 @@ interface Sections {
   set: string;
   gauge: string;
   hist: string;
+  /** Histogram exemplars (op `E`), only when some series has one. */
+  ex?: string;
+  /** Values of `last` gauges with their age (op `T`). */
+  stamped?: string;
+  /** Summary sketch bucket counts (op `Q`): field \n token:n,token:n \n ... */
+  quantiles?: string;
 }
 
 /**
@@ -112,8 +138,12 @@ export async function encodeBatch(
     }
     metaStores.add(store);
     if (changes.reset) sections.push(perProcess ? 'x' : 'X', name, expire, '');
+    // A summary's quantile window lives in time-slot keys of its own: wiped and pruned alike.
+    const window = store.meta.percentiles === undefined ? undefined : quantileSectionConfig(keys, store.meta);
+    if (changes.reset && window !== undefined) sections.push('W', name, window, '');
     if (changes.removed.length > 0) {
       sections.push(perProcess ? 'd' : 'D', name, expire, `${fieldsOf(store, changes.removed).join('\n')}\n`);
+      if (window !== undefined) sections.push('R', name, window, `${changes.removed.join('\n')}\n`);
     }
     const out: Sections = { add: '', set: '', gauge: '', hist: '' };
     for (const cell of changes.cells) {
@@ -127,7 +157,10 @@ export async function encodeBatch(
     if (out.set !== '') sections.push('S', name, expire, out.set);
     if (out.add !== '') sections.push('A', name, expire, out.add);
     if (out.gauge !== '') sections.push('G', name, '', out.gauge);
+    if (out.stamped !== undefined) sections.push('T', name, '', out.stamped);
     if (out.hist !== '') sections.push('H', name, '', out.hist);
+    if (out.ex !== undefined) sections.push('E', name, '', out.ex);
+    if (out.quantiles !== undefined && window !== undefined) sections.push('Q', name, window, out.quantiles);
   }
 
   const metas: string[] = [];

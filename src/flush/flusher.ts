@@ -40,13 +40,17 @@ export interface FlusherHost {
 
 /** Counters the flusher keeps about itself (exported as self-metrics by the registry). */
 export interface FlushStats {
+  /** Flushes Redis acknowledged. */
   ok: number;
+  /** Flush attempts that failed or timed out (their deltas were kept and retried). */
   failed: number;
   /** Batches re-sent after an unknown outcome. */
   retries: number;
   /** Retried batches Redis had already applied (the reply had been lost). */
   duplicates: number;
+  /** Series carried by the last acknowledged flush. */
   lastSeries: number;
+  /** Duration of the last acknowledged flush, in milliseconds. */
   lastDurationMs: number;
   /** Unix time (ms) of the last acknowledged flush, 0 before the first. */
   lastSuccessMs: number;
@@ -269,6 +273,14 @@ export class Flusher {
         {
           cause: error,
         },
+      );
+    }
+    if (reply[0] === 'MOVING') {
+      // Redis Cluster is moving this registry's slot: the script stopped before writing anything.
+      this.#failed();
+      this.#host.selfMetrics?.flushed('error', (performance.now() - started) / 1000, 0);
+      throw new FlushError(
+        `Flush deferred while the Redis Cluster slot moves; its ${batch.series} series are kept and retried: ${String(reply[5])}`,
       );
     }
     this.#pending = undefined;

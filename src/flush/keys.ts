@@ -4,16 +4,20 @@
  *
  * Layout (`P` = `{prefix}:`):
  * - `P meta`            hash  family name → "<shape>\n<metadata JSON>"
- * - `P f:<family>`      hash  series field → value (counters, common gauges, histograms, summaries)
+ * - `P f:<family>`      hash  series field → value (counters, common gauges, histograms, summaries;
+ *                             histograms: `<field>|e<slot>` → the bucket's latest exemplar)
  * - `P x:<family>`      zset  series field → expiry time in ms (common gauges with expireSeconds)
  * - `P g:<family>:<i>`  hash  series field → value of the per-process gauge of gauge index i
+ *                             (`aggregate: "last"` gauges: also `<field>|t` → write time, µs)
  * - `P gi:<i>`          string lease of gauge index i: the owning process id, expires
  * - `P gidx`            set   every gauge index ever claimed (readers check each lease)
  * - `P proc:<id>`       hash  one process's flush sequence number, gauge index, last flush time
  * - `P samples`         hash  sample name → family producing it (cross-process name clashes)
+ * - `P q:<family>:<s>`  hash  `<series field>|<bucket>` → count: a summary's quantile-sketch
+ *                             buckets of time slot s (see src/buffer/sketch.ts); expires
  *
- * Metric names are validated (`[a-zA-Z_:][a-zA-Z0-9_:]*`) and the gauge index is all digits,
- * so no two families or indexes can share a key.
+ * Metric names are validated (`[a-zA-Z_:][a-zA-Z0-9_:]*`) and the gauge index and the slot are
+ * all digits, so no two families, indexes or slots can share a key.
  */
 export class Keys {
   readonly base: string;
@@ -50,9 +54,22 @@ export class Keys {
   get processPrefix(): string {
     return `${this.base}proc:`;
   }
+  /** Prefix that the read script appends `<family>:<slot>` to (summary quantile windows). */
+  get quantilePrefix(): string {
+    return `${this.base}q:`;
+  }
   /** A pattern matching every key of this registry, for SCAN. */
   get pattern(): string {
     return `${this.base.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  }
+
+  /** A pattern matching every process key (`P proc:*`), for SCAN (`pattern` minus its `*`, escaped alike). */
+  get processPattern(): string {
+    return `${this.pattern.slice(0, -1)}proc:*`;
+  }
+  /** The process id a process key belongs to (inverse of `process()`). */
+  processIdOf(key: string): string {
+    return key.startsWith(this.processPrefix) ? key.slice(this.processPrefix.length) : key;
   }
 
   family(name: string): string {
@@ -69,5 +86,13 @@ export class Keys {
   }
   process(id: string): string {
     return this.processPrefix + id;
+  }
+  /** Key base of a family's quantile window: the flush script appends the time slot number. */
+  quantileWindow(name: string): string {
+    return `${this.quantilePrefix}${name}:`;
+  }
+  /** The quantile buckets of one family in one time slot. */
+  quantile(name: string, slot: number): string {
+    return this.quantileWindow(name) + String(slot);
   }
 }

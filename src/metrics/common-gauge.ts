@@ -56,12 +56,15 @@ export class CommonGaugeChild {
     this.#metric = metric;
   }
 
+  /** Overwrite the shared value (the last flush to reach Redis wins). Throws for a non-finite value. */
   set(value: number): void {
     setCell(this.#store, this.#metric, this.#cell, value);
   }
+  /** Add `value` (default 1) to the shared value; increments from every process add up. */
   inc(value = 1): void {
     addCell(this.#store, this.#metric, this.#cell, value);
   }
+  /** Subtract `value` (default 1) from the shared value. */
   dec(value = 1): void {
     addCell(this.#store, this.#metric, this.#cell, value, undefined, -1);
   }
@@ -77,6 +80,7 @@ export class CommonGaugeChild {
  * recorded after it in the same process are added on top). Exposed as a gauge.
  */
 export class CommonGauge<L extends string = string> extends Metric<L, AddCell> {
+  /** Seconds a series lives after its last write from any process; `undefined`: until removed. */
   readonly expireSeconds: number | undefined;
 
   constructor(options: CommonGaugeOptions<L>) {
@@ -93,21 +97,27 @@ export class CommonGauge<L extends string = string> extends Metric<L, AddCell> {
     this.expireSeconds = expireSeconds;
   }
 
+  /** Overwrite the shared value of the metric without labels (the last flush to reach Redis wins). */
   set(value: number): void;
+  /** Overwrite the shared value of one label set (the last flush to reach Redis wins). */
   set(labels: Labels<L>, value: number): void;
   set(a: Labels<L> | number, b?: number): void {
     if (typeof a === 'object') setCell(this.store, this.name, undefined, b as number, a);
     else setCell(this.store, this.name, this.store.single, a);
   }
 
+  /** Add `value` (default 1) to the shared value of the metric without labels. */
   inc(value?: number): void;
+  /** Add `value` (default 1) to the shared value of one label set. */
   inc(labels: Labels<L>, value?: number): void;
   inc(a?: Labels<L> | number, b?: number): void {
     if (typeof a === 'object') addCell(this.store, this.name, undefined, b ?? 1, a);
     else addCell(this.store, this.name, this.store.single, a ?? 1);
   }
 
+  /** Subtract `value` (default 1) from the shared value of the metric without labels. */
   dec(value?: number): void;
+  /** Subtract `value` (default 1) from the shared value of one label set. */
   dec(labels: Labels<L>, value?: number): void;
   dec(a?: Labels<L> | number, b?: number): void {
     if (typeof a === 'object') addCell(this.store, this.name, undefined, b ?? 1, a, -1);

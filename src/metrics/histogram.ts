@@ -1,6 +1,9 @@
+import { performance } from 'node:perf_hooks';
 import { slotOf } from '../buffer/buckets.js';
 import { HistogramCell, KIND_HISTOGRAM } from '../buffer/cells.js';
+import { keepExemplar } from '../buffer/exemplars.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
+import { renderExemplarLabels, type ExemplarLabels } from './exemplar.js';
 import { Metric, type Labels, type MetricOptions } from './metric.js';
 import { startTimer, timeit, type EndTimer } from './timer.js';
 import { badValue, validateBuckets } from './validate.js';
@@ -44,12 +47,37 @@ function observeCell(
   target: HistogramCell | undefined,
   value: number,
   labels?: Readonly<Record<string, unknown>>,
+  exemplar?: ExemplarLabels,
 ): void {
   if (typeof value !== 'number' || value - value !== 0) badValue(metric, 'observed value', value);
+  // Only calls that pass an exemplar take this branch; the plain hot path stays as it was.
+  if (exemplar !== undefined) {
+    observeWithExemplar(store, metric, bounds, target, value, labels, exemplar);
+    return;
+  }
   // Validate before the lookup: a rejected call must not create the series it names.
   const cell = target ?? store.fromObject(labels!);
   cell.counts[slotOf(bounds, value)]! += 1;
   cell.sum += value;
+  if (!cell.d) store.touch(cell);
+}
+
+function observeWithExemplar(
+  store: SeriesStore<HistogramCell>,
+  metric: string,
+  bounds: Float64Array,
+  target: HistogramCell | undefined,
+  value: number,
+  labels: Readonly<Record<string, unknown>> | undefined,
+  exemplar: ExemplarLabels,
+): void {
+  // Validated before anything is written: a rejected exemplar rejects the whole observation.
+  const rendered = renderExemplarLabels(metric, exemplar);
+  const cell = target ?? store.fromObject(labels!);
+  const slot = slotOf(bounds, value);
+  cell.counts[slot]! += 1;
+  cell.sum += value;
+  keepExemplar((cell.ex ??= []), slot, value, rendered, performance.now());
   if (!cell.d) store.touch(cell);
 }
 
@@ -68,9 +96,31 @@ export class HistogramChild {
     this.#bounds = bounds;
   }
 
-  /** Record one observation (any finite number). */
-  observe(value: number): void {
-    observeCell(this.#store, this.#metric, this.#bounds, this.#cell, value);
+  /**
+   * Record one observation (any finite number), optionally with an exemplar: the latest one per
+   * bucket is kept and exposed in OpenMetrics output.
+   */
+  observe(value: number, exemplar?: ExemplarLabels): void {
+    observeCell(this.#store, this.#metric, this.#bounds, this.#cell, value, undefined, exemplar);
+  }
+
+  /**
+   * @internal Add pre-bucketed counts (one per slot, the last `+Inf`) and their sum at once, for
+   * sources that only provide a distribution (the event-loop delay histogram).
+   */
+  addBuckets(counts: readonly number[], sum: number): void {
+    const cell = this.#cell;
+    let total = 0;
+    for (let i = 0; i < cell.counts.length; i++) {
+      const n = counts[i] ?? 0;
+      if (!(n >= 0) || !Number.isInteger(n)) badValue(this.#metric, 'bucket count', n);
+      total += n;
+    }
+    if (sum - sum !== 0) badValue(this.#metric, 'sum', sum);
+    if (total === 0) return;
+    for (let i = 0; i < cell.counts.length; i++) cell.counts[i]! += counts[i] ?? 0;
+    cell.sum += sum;
+    if (!cell.d) this.#store.touch(cell);
   }
 
   /** Start a timer; calling the result observes the elapsed seconds. */
@@ -110,12 +160,18 @@ export class Histogram<L extends string = string> extends Metric<L, HistogramCel
     this.#bounds = new Float64Array(buckets);
   }
 
-  /** Record one observation. */
-  observe(value: number): void;
-  observe(labels: Labels<L>, value: number): void;
-  observe(a: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') observeCell(this.store, this.name, this.#bounds, undefined, b as number, a);
-    else observeCell(this.store, this.name, this.#bounds, this.store.single, a);
+  /**
+   * Record one observation, optionally with an exemplar (`{ traceId, ...labels }`): the latest
+   * exemplar per bucket, across all processes, is exposed in OpenMetrics output.
+   */
+  observe(value: number, exemplar?: ExemplarLabels): void;
+  observe(labels: Labels<L>, value: number, exemplar?: ExemplarLabels): void;
+  observe(a: Labels<L> | number, b?: number | ExemplarLabels, c?: ExemplarLabels): void {
+    if (typeof a === 'object') {
+      observeCell(this.store, this.name, this.#bounds, undefined, b as number, a, c);
+    } else {
+      observeCell(this.store, this.name, this.#bounds, this.store.single, a, undefined, b as ExemplarLabels);
+    }
   }
 
   /** Start a timer; the returned function observes the elapsed seconds (labels may be given at either end). */

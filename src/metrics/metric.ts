@@ -35,7 +35,12 @@ export interface MetricSpec<C extends Cell> {
   readonly create: (key: string) => C;
   /** Label names this type reserves (`le`, `quantile`, `gauge_index`). */
   readonly reserved?: readonly string[];
-  readonly extra?: Partial<Pick<FamilyMeta, 'buckets' | 'expireSeconds'>>;
+  readonly extra?: Partial<
+    Pick<
+      FamilyMeta,
+      'buckets' | 'expireSeconds' | 'aggregate' | 'percentiles' | 'maxAgeSeconds' | 'ageBuckets'
+    >
+  >;
   /** Counters: the family name without `_total`. */
   readonly familyName?: (name: string) => string;
 }
@@ -44,8 +49,11 @@ export interface MetricSpec<C extends Cell> {
 export abstract class Metric<L extends string, C extends Cell> {
   /** The family name as stored and exposed (counters: without `_total`). */
   readonly name: string;
+  /** The HELP text. */
   readonly help: string;
+  /** The label names, in the order positional `labels(...)` takes their values. */
   readonly labelNames: readonly L[];
+  /** The registry this metric records into. */
   readonly registry: Registry;
   /** @internal */
   protected readonly store: SeriesStore<C>;

@@ -2,10 +2,70 @@ import { KIND_SUMMARY, SummaryCell } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
 import { Metric, type Labels, type MetricOptions } from './metric.js';
 import { startTimer, timeit, type EndTimer } from './timer.js';
-import { badValue } from './validate.js';
+import type { FamilyMeta } from '../family.js';
+import { badValue, describeValue } from './validate.js';
 
 /** Options of a `Summary`. */
-export type SummaryOptions<L extends string = string> = MetricOptions<L>;
+export interface SummaryOptions<L extends string = string> extends MetricOptions<L> {
+  /**
+   * Quantiles to export (each from 0 to 1, e.g. `[0.5, 0.9, 0.99]`), merged over every process:
+   * each reported value is within 0.5% relative error of the exact quantile of all the
+   * observations of the last `maxAgeSeconds`. Without it (or with `[]`) the summary exports only
+   * `_sum` and `_count`.
+   * @default []
+   */
+  readonly percentiles?: readonly number[];
+  /**
+   * With `percentiles`: the sliding window quantiles are computed over, in seconds (whole seconds).
+   * @default 600
+   */
+  readonly maxAgeSeconds?: number;
+  /**
+   * With `percentiles`: how many time slots the window is kept in. Observations leave the window
+   * one slot (`maxAgeSeconds / ageBuckets`) at a time. From 1 to 100, at most `maxAgeSeconds`.
+   * @default 5
+   */
+  readonly ageBuckets?: number;
+}
+
+/** What a summary adds to its family's metadata: nothing, or its quantile configuration. */
+function quantileMeta(
+  metric: string,
+  options: SummaryOptions,
+): Pick<FamilyMeta, 'percentiles' | 'maxAgeSeconds' | 'ageBuckets'> {
+  const { percentiles, maxAgeSeconds = 600, ageBuckets = 5 } = options;
+  if (percentiles !== undefined && !Array.isArray(percentiles)) {
+    throw new TypeError(
+      `Metric "${metric}": expected \`percentiles\` to be an array of numbers from 0 to 1, got ${describeValue(percentiles)}`,
+    );
+  }
+  if (!Number.isInteger(maxAgeSeconds) || maxAgeSeconds < 1) {
+    throw new RangeError(
+      `Metric "${metric}": expected \`maxAgeSeconds\` to be an integer from 1 and up, got ${describeValue(maxAgeSeconds)}`,
+    );
+  }
+  if (!Number.isInteger(ageBuckets) || ageBuckets < 1 || ageBuckets > Math.min(100, maxAgeSeconds)) {
+    throw new RangeError(
+      `Metric "${metric}": expected \`ageBuckets\` to be an integer from 1 to ${Math.min(100, maxAgeSeconds)} (at most 100 and at most \`maxAgeSeconds\`), got ${describeValue(ageBuckets)}`,
+    );
+  }
+  if (percentiles === undefined || percentiles.length === 0) return {};
+  const given: readonly unknown[] = percentiles;
+  for (const q of given) {
+    if (typeof q !== 'number' || !(q >= 0 && q <= 1)) {
+      throw new RangeError(
+        `Metric "${metric}": expected every percentile to be a number from 0 to 1, got ${describeValue(q)}`,
+      );
+    }
+  }
+  const sorted = (given as readonly number[]).map((q) => (Object.is(q, -0) ? 0 : q)).sort((a, b) => a - b);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i] === sorted[i - 1]) {
+      throw new RangeError(`Metric "${metric}": percentile ${sorted[i]} appears twice`);
+    }
+  }
+  return { percentiles: Object.freeze(sorted), maxAgeSeconds, ageBuckets };
+}
 
 function observeCell(
   store: SeriesStore<SummaryCell>,
@@ -19,6 +79,8 @@ function observeCell(
   const cell = target ?? store.fromObject(labels!);
   cell.n += 1;
   cell.sum += value;
+  const sketch = cell.q;
+  if (sketch !== undefined) sketch.add(value);
   if (!cell.d) store.touch(cell);
 }
 
@@ -52,16 +114,21 @@ export class SummaryChild {
 }
 
 /**
- * `_count` and `_sum` of observations, merged over every process. (Summing per-process quantiles
- * would be wrong, so none are exported here.)
+ * `_count` and `_sum` of observations, merged over every process; with `percentiles`, also
+ * quantiles over a sliding window, merged exactly across processes from a shared sketch
+ * (src/buffer/sketch.ts) — never by combining per-process quantiles, which would be wrong.
  */
 export class Summary<L extends string = string> extends Metric<L, SummaryCell> {
   constructor(options: SummaryOptions<L>) {
+    const extra =
+      typeof options === 'object' && options !== null ? quantileMeta(String(options.name), options) : {};
+    const quantiles = extra.percentiles !== undefined;
     super(options, {
       kind: 'summary',
       cellKind: KIND_SUMMARY,
-      create: (key) => new SummaryCell(key),
+      create: (key) => new SummaryCell(key, quantiles),
       reserved: ['quantile'],
+      extra,
     });
   }
 

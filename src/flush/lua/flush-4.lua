@@ -25,7 +25,21 @@
     H  histogram/summary records: field \n sum \n sub:n,sub:n \n ...
          -> HINCRBYFLOAT field|s sum ; HINCRBY field|sub n
     G  per-process gauge HSET into this process's gauge hash; payload as S
-    D  HDEL fields of the family hash (and expiry zset); payload: field \n ...
+    T  per-process gauge values with their write time (gauges with aggregate "last"; the reader
+         picks the newest over the live processes): field \n value \n age µs \n ...
+         -> as G, and HSET field|t = server time in µs - age
+    E  histogram exemplars: field|e<slot> \n age µs \n "<value> <labels>" \n ...
+         -> HSET field|e<slot> "<server time µs - age> <value> <labels>" unless the stored
+            exemplar of that bucket is newer (the most recent one across processes wins)
+    Q  summary quantile-sketch buckets: field \n bucket:n,bucket:n \n ... where bucket is a
+         signed index "<i>" (positive values), "n<i>" (negative values) or "z" (zero).
+         The 3rd argument is the family's window, "<slot ms> <ageBuckets> <key base>": slot =
+         floor(server time ms / slot ms) -> HINCRBY <key base><slot> field|bucket n, and the
+         slot key expires ageBuckets + 1 slot lengths after its slot began (so after the last
+         read that can include it: readers merge the current slot and the ageBuckets - 1 before)
+    R  HDEL every bucket of the given series from the window's slot keys; payload: field \n ...
+         (3rd argument as for Q)
+    W  DEL every slot key of the window (3rd argument as for Q)
     d  HDEL fields of this process's gauge hash; payload as D
     X  DEL the family hash and its expiry zset
     x  DEL this process's gauge hash of the family
@@ -37,7 +51,8 @@
   the one sent are not written.
 
   Returns { status, gaugeIndex, freshIndex, conflicts, errorCount, firstError } where status is
-  "OK" (applied now) or "DUP" (applied by an earlier attempt), gaugeIndex is "-1" without gauges,
+  "OK" (applied now), "DUP" (applied by an earlier attempt) or "MOVING" (a key of the batch is
+  not on this Redis Cluster node: nothing was applied; firstError names it), gaugeIndex is "-1" without gauges,
   freshIndex is "1" when the index was (re)claimed and the caller must rewrite all its gauges,
   conflicts is a flat list of name, stored shape.
 ]]
@@ -51,6 +66,46 @@ local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 
 local gaugeFamilies = {}
 for name in string.gmatch(ARGV[10], '[^\n]+') do gaugeFamilies[#gaugeFamilies + 1] = name end
+
+-- A summary's quantile window (ops Q, R, W): its key base, slot length, slot count, the current
+-- slot by the server's clock, and the slot key for slot s. Keys of slots older than
+-- current - ageBuckets have expired.
+local function windowOf(config)
+  local width, slots, base = string.match(config, '^(%d+) (%d+) (.*)$')
+  width, slots = tonumber(width), tonumber(slots)
+  return base, width, slots, math.floor(nowMs / width)
+end
+local function slotKey(base, slot) return base .. string.format('%.0f', slot) end
+
+-- Redis Cluster resharding: some keys of this slot may already live on another node (declared
+-- keys are checked by Redis before the script runs; the others are not). Touch every family key
+-- the batch writes before writing anything: if one is not local, stop here with nothing applied
+-- and the sequence number unused, and let the client retry the same batch later.
+do
+  local heldIdx = redis.call('HGET', proc, 'idx')
+  local problem = nil
+  local function probe(key)
+    if problem then return end
+    local reply = redis.pcall('EXISTS', key)
+    if type(reply) == 'table' and reply.err then problem = key .. ': ' .. reply.err end
+  end
+  local p = 12 + 3 * tonumber(ARGV[11])
+  while p <= #ARGV do
+    probe(familyPrefix .. ARGV[p + 1])
+    probe(expiryPrefix .. ARGV[p + 1])
+    local op = ARGV[p]
+    if op == 'Q' or op == 'R' or op == 'W' then
+      local base, _, slots, slot = windowOf(ARGV[p + 2])
+      for s = (op == 'Q' and slot or slot - slots), slot do probe(slotKey(base, s)) end
+    end
+    p = p + 4
+  end
+  if heldIdx then
+    for _, name in ipairs(gaugeFamilies) do probe(gaugePrefix .. name .. ':' .. heldIdx) end
+    probe(leasePrefix .. heldIdx)
+  end
+  if problem then return { 'MOVING', '-1', '0', {}, '0', problem } end
+end
 
 -- Gauge index: keep the lease we hold, retake it if it lapsed and is free, else claim the smallest free one.
 local idx, fresh = -1, 0
@@ -197,12 +252,64 @@ while pos <= #ARGV do
           end
         end
       end
-    elseif op == 'G' then
+    elseif op == 'G' or op == 'T' then
       if idx >= 0 then
         local gkey = gaugePrefix .. name .. ':' .. idx
-        hsetPairs(gkey, payload)
+        if op == 'G' then
+          hsetPairs(gkey, payload)
+        else
+          local nowUs = tonumber(now[1]) * 1000000 + tonumber(now[2])
+          local records = {}
+          for field, value, age in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n([^\n]*)\n') do
+            records[#records + 1] = field .. '\n' .. value .. '\n' .. field .. '|t\n'
+              .. string.format('%.0f', nowUs - tonumber(age)) .. '\n'
+          end
+          hsetPairs(gkey, table.concat(records))
+        end
         redis.call('EXPIRE', gkey, leaseTtl)
       end
+    elseif op == 'E' then
+      local nowUs = tonumber(now[1]) * 1000000 + tonumber(now[2])
+      for field, age, exemplar in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n([^\n]*)\n') do
+        local at = nowUs - tonumber(age)
+        local held = redis.pcall('HGET', key, field)
+        if type(held) == 'table' and held.err then
+          check(held)
+        else
+          local heldAt = held and tonumber(string.match(held, '^(%d+) '))
+          if not heldAt or at >= heldAt then
+            check(redis.pcall('HSET', key, field, string.format('%.0f', at) .. ' ' .. exemplar))
+          end
+        end
+      end
+    elseif op == 'Q' then
+      local base, width, slots, slot = windowOf(expire)
+      local qkey = slotKey(base, slot)
+      for field, spec in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n') do
+        for bucket, n in string.gmatch(spec, '([^,:]+):([^,]+)') do
+          check(redis.pcall('HINCRBY', qkey, field .. '|' .. bucket, n))
+        end
+      end
+      local ttlMs = (slot + 1 + slots) * width - nowMs
+      check(redis.pcall('EXPIRE', qkey, string.format('%.0f', math.ceil(ttlMs / 1000))))
+    elseif op == 'R' then
+      local base, _, slots, slot = windowOf(expire)
+      local gone = {}
+      for field in string.gmatch(payload, '([^\n]*)\n') do gone[field] = true end
+      for s = slot - slots, slot do
+        local qkey = slotKey(base, s)
+        local doomed = {}
+        local fields = redis.pcall('HKEYS', qkey)
+        if type(fields) == 'table' and fields.err then check(fields) else
+          for _, f in ipairs(fields) do
+            if gone[string.match(f, '^(.*)|[^|]*$')] then doomed[#doomed + 1] = f end
+          end
+        end
+        if #doomed > 0 then removeFields('HDEL', qkey, table.concat(doomed, '\n') .. '\n') end
+      end
+    elseif op == 'W' then
+      local base, _, slots, slot = windowOf(expire)
+      for s = slot - slots, slot do redis.call('DEL', slotKey(base, s)) end
     elseif op == 'D' then
       removeFields('HDEL', key, payload)
       if expire ~= '' then removeFields('ZREM', expiryPrefix .. name, payload) end

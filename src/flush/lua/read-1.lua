@@ -10,7 +10,8 @@
   ARGV[4]  gauge index set key
   ARGV[5]  expiry zset prefix  (expiry zset = prefix .. name)
   ARGV[6]  fields per chunk
-  ARGV[7..] family names to read; none means every family in the meta hash
+  ARGV[7]  quantile window key prefix (slot key = prefix .. name .. ":" .. slot)
+  ARGV[8..] family names to read; none means every family in the meta hash
 
   Returns a flat list: name, encoded metadata, data, name, encoded metadata, data, ...
   data is a list of chunks, each "field\nvalue\nfield\nvalue..." (fields never hold a raw
@@ -18,11 +19,15 @@
   index, chunk, index, chunk, ... over live indexes only (a live lease). Expired common-gauge
   series are skipped. A family whose keys cannot be read (e.g. a key of the wrong type) gets
   data { "\0" .. error message } instead, so one bad family never fails the whole scrape.
+  A summary with quantiles also gets its window's sketch buckets, summed over the slots inside
+  the window (the current slot by the server's clock and the ageBuckets - 1 before it), as
+  "field|bucket\ncount" pairs in further chunks of its data.
   Reads only: nothing is deleted while reading.
 ]]
 local metaKey = KEYS[1]
 local familyPrefix, gaugePrefix, leasePrefix, gidxKey, expiryPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local chunkSize = tonumber(ARGV[6])
+local quantilePrefix = ARGV[7]
 
 local now = redis.call('TIME')
 local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -55,9 +60,41 @@ local function liveIndexes()
   return live
 end
 
+-- A summary's quantile window: merge the bucket counts of the slots still inside it into data.
+-- The window (maxAgeSeconds, ageBuckets) is in the metadata JSON; the slot length is computed
+-- as src/flush/quantile-window.ts does.
+local function readWindow(name, encoded, fetch, data)
+  -- Only summaries with quantiles have "|quantiles=" in their shape (the first line): others
+  -- skip the JSON decode.
+  if not string.find(string.match(encoded, '^[^\n]*'), '|quantiles=', 1, true) then return end
+  local ok, meta = pcall(cjson.decode, string.match(encoded, '\n(.*)$') or '')
+  if not ok or type(meta) ~= 'table' or type(meta.percentiles) ~= 'table' then return end
+  local maxAge, slots = tonumber(meta.maxAgeSeconds), tonumber(meta.ageBuckets)
+  if not maxAge or not slots or slots < 1 or slots > 100 or maxAge < slots then return end
+  local width = math.floor(maxAge * 1000 / slots)
+  local slot = math.floor(nowMs / width)
+  local sums, order = {}, {}
+  for s = slot - slots + 1, slot do
+    local flat = fetch('HGETALL', quantilePrefix .. name .. ':' .. string.format('%.0f', s))
+    for i = 1, #flat, 2 do
+      local field, n = flat[i], tonumber(flat[i + 1]) or 0
+      local held = sums[field]
+      if held then sums[field] = held + n else
+        sums[field] = n
+        order[#order + 1] = field
+      end
+    end
+  end
+  local flat = {}
+  for i, field in ipairs(order) do
+    flat[2 * i - 1], flat[2 * i] = field, string.format('%.0f', sums[field])
+  end
+  pack(flat, nil, data)
+end
+
 local names = {}
-if #ARGV > 6 then
-  for i = 7, #ARGV do names[#names + 1] = ARGV[i] end
+if #ARGV > 7 then
+  for i = 8, #ARGV do names[#names + 1] = ARGV[i] end
 else
   names = redis.call('HKEYS', metaKey)
 end
@@ -95,6 +132,7 @@ for _, name in ipairs(names) do
         end
       end
       pack(fetch('HGETALL', familyPrefix .. name), skip, data)
+      if kind == 'summary' then readWindow(name, encoded, fetch, data) end
     end
     if failed then data = { '\0' .. failed } end
     result[#result + 1] = name

@@ -1,0 +1,20 @@
+import type { FamilyMeta } from '../family.js';
+import type { Keys } from './keys.js';
+
+/**
+ * Length of one time slot of a summary's quantile window, in ms: `maxAgeSeconds / ageBuckets`,
+ * rounded down to whole ms (at least 1,000: `ageBuckets <= maxAgeSeconds`). read-1.lua computes
+ * the same from the stored metadata; the two must agree.
+ */
+export function quantileSlotMs(meta: Pick<FamilyMeta, 'maxAgeSeconds' | 'ageBuckets'>): number {
+  return Math.floor(((meta.maxAgeSeconds ?? 600) * 1000) / (meta.ageBuckets ?? 5));
+}
+
+/**
+ * The third argument of a flush section on a summary's quantile window (ops `Q`, `R`, `W` of
+ * flush-4.lua): `<slot ms> <ageBuckets> <key base>`. The script picks the slot by the server's
+ * clock, so processes with skewed clocks write the same slot.
+ */
+export function quantileSectionConfig(keys: Keys, meta: FamilyMeta): string {
+  return `${quantileSlotMs(meta)} ${meta.ageBuckets ?? 5} ${keys.quantileWindow(meta.name)}`;
+}

@@ -1,0 +1,159 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import { PrometheusRedisError } from './errors.js';
+import { negotiateFormat } from './export/negotiate.js';
+import { withTimeout } from './flush/timeout.js';
+import { describeValue, validatePositiveInteger } from './metrics/validate.js';
+import type { Registry } from './registry.js';
+
+const gzipAsync = promisify(gzip);
+
+/** Options of `metricsHandler()`. */
+export interface MetricsHandlerOptions {
+  /**
+   * Longest a scrape may take (flush, Redis read, rendering). Past it the request is answered
+   * `503` instead of waiting on an unreachable Redis; keep it below the scraper's own timeout.
+   * @default 10000
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Compress the response with gzip when the request's `Accept-Encoding` allows it.
+   * @default true
+   */
+  readonly gzip?: boolean;
+}
+
+/** A `node:http` request listener that serves the merged metrics; it never rejects. */
+export type MetricsHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** Whether an `Accept-Encoding` header allows gzip (explicitly, or through `*`, with a weight above 0). */
+function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  let explicit: number | undefined;
+  let wildcard: number | undefined;
+  for (const part of header.split(',')) {
+    const [coding = '', ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+    const qParam = params.find((p) => p.startsWith('q='));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    if (!(q >= 0)) continue;
+    if (coding === 'gzip' || coding === 'x-gzip') explicit = Math.max(explicit ?? 0, q);
+    else if (coding === '*') wildcard = q;
+  }
+  return (explicit ?? wildcard ?? 0) > 0;
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const line = message.replace(/\s+/g, ' ').trim();
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  headers: OutgoingHttpHeaders,
+  body: Buffer | string,
+  head: boolean,
+): void {
+  const payload = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  res.writeHead(status, { ...headers, 'Content-Length': payload.length });
+  res.end(head ? undefined : payload);
+}
+
+/**
+ * A request listener that answers with the merged metrics of every process sharing the
+ * registry's prefix (what `registry.metrics()` returns), for `node:http` and frameworks that expose
+ * Node's request and response:
+ *
+ * - `GET` and `HEAD` (same status and headers, no body); other methods get `405` with `Allow`.
+ * - The format follows the `Accept` header (see `negotiateFormat`): OpenMetrics 1.0 for scrapers
+ *   that prefer it, text format 0.0.4 otherwise; `Content-Type` says which.
+ * - gzip when `Accept-Encoding` allows it (compressed off the main thread by `node:zlib`).
+ * - `503` with a one-line `text/plain` reason when the scrape fails or outlasts `timeoutMs`
+ *   (Redis unreachable, for instance); the request never hangs.
+ *
+ * It does not look at the path: mount it on the route you want. Any object with the registry's
+ * `metrics()` and `contentTypeFor()` will do.
+ *
+ * @example
+ * // node:http
+ * const handler = metricsHandler(registry);
+ * createServer((req, res) => {
+ *   if (req.url === '/metrics') void handler(req, res);
+ *   else res.writeHead(404).end();
+ * }).listen(9464);
+ *
+ * // Express
+ * app.get('/metrics', metricsHandler(registry));
+ *
+ * // Fastify: hand it the raw request and response
+ * const handler = metricsHandler(registry);
+ * fastify.get('/metrics', (request, reply) => {
+ *   reply.hijack();
+ *   return handler(request.raw, reply.raw);
+ * });
+ */
+export function metricsHandler(
+  registry: Pick<Registry, 'metrics' | 'contentTypeFor'>,
+  options: MetricsHandlerOptions = {},
+): MetricsHandler {
+  if (
+    typeof registry !== 'object' ||
+    registry === null ||
+    typeof registry.metrics !== 'function' ||
+    typeof registry.contentTypeFor !== 'function'
+  ) {
+    throw new TypeError(`Expected \`registry\` to be a Registry, got ${describeValue(registry)}`);
+  }
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected metricsHandler options to be an object, got ${describeValue(options)}`);
+  }
+  const timeoutMs = validatePositiveInteger('timeoutMs', options.timeoutMs ?? 10_000);
+  const compress = options.gzip ?? true;
+  if (typeof compress !== 'boolean') {
+    throw new TypeError(`Expected \`gzip\` to be a boolean, got ${describeValue(compress)}`);
+  }
+
+  return async (req, res) => {
+    // The body of a request is never needed; drain it so keep-alive connections stay usable.
+    req.resume();
+    const method = req.method ?? 'GET';
+    const head = method === 'HEAD';
+    try {
+      if (method !== 'GET' && !head) {
+        const headers = { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' };
+        send(res, 405, headers, `Method ${method} not allowed: use GET or HEAD\n`, false);
+        return;
+      }
+      const format = negotiateFormat(req.headers.accept);
+      let text: string;
+      try {
+        text = await withTimeout(
+          registry.metrics({ format }),
+          timeoutMs,
+          () => new PrometheusRedisError(`the scrape did not finish within timeoutMs (${timeoutMs} ms)`),
+        );
+      } catch (error) {
+        const headers = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' };
+        send(res, 503, headers, `Metrics unavailable: ${oneLine(error)}\n`, head);
+        return;
+      }
+      const headers: OutgoingHttpHeaders = {
+        'Content-Type': registry.contentTypeFor(format),
+        'Cache-Control': 'no-store',
+        Vary: 'Accept, Accept-Encoding',
+      };
+      let body = Buffer.from(text, 'utf8');
+      if (compress && acceptsGzip(req.headers['accept-encoding'])) {
+        body = await gzipAsync(body);
+        headers['Content-Encoding'] = 'gzip';
+      }
+      send(res, 200, headers, body, head);
+    } catch {
+      // Only a broken connection or a failed compression lands here: there is nobody left to tell.
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    }
+  };
+}

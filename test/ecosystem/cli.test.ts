@@ -1,0 +1,269 @@
+/**
+ * The real CLI, spawned (`node --import tsx src/cli.ts …`), against the run's shared Redis. Each
+ * test writes with its own registry under its own prefix, then checks what the CLI shows, serves
+ * or deletes.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Counter, Gauge, Histogram, Registry } from '../../src/index.js';
+import { Keys } from '../../src/flush/keys.js';
+import { redisClient, redisUrl, testRegistry } from '../support/helpers.js';
+import { describeChild, pollUntil, runTs, type ChildResult } from '../system/processes.js';
+import { startTs } from './spawn.js';
+
+const CLI = 'src/cli.ts';
+const redis = redisClient();
+const registries: Registry[] = [];
+
+afterAll(async () => {
+  for (const r of registries) await r.close();
+  redis.disconnect();
+});
+
+function cli(...args: string[]): Promise<ChildResult> {
+  return runTs(CLI, args, { timeoutMs: 20_000 });
+}
+
+/** A registry on a fresh prefix holding jobs (counter), inflight (gauge) and job_seconds (histogram). */
+async function populated(): Promise<{ registry: Registry; prefix: string; keys: Keys }> {
+  const { registry, prefix } = testRegistry();
+  registries.push(registry);
+  const jobs = new Counter({ name: 'jobs_total', help: 'Jobs', labelNames: ['queue', 'status'], registry });
+  const inflight = new Gauge({ name: 'inflight', help: 'In flight', labelNames: ['queue'], registry });
+  const seconds = new Histogram({
+    name: 'job_seconds',
+    help: 'Job time',
+    labelNames: ['queue'],
+    buckets: [0.1, 1],
+    registry,
+  });
+  jobs.inc({ queue: 'mail', status: 'ok' }, 3);
+  jobs.inc({ queue: 'mail', status: 'failed' });
+  jobs.inc({ queue: 'sms', status: 'ok' }, 2);
+  inflight.set({ queue: 'mail' }, 4);
+  seconds.observe({ queue: 'mail' }, 0.5);
+  seconds.observe({ queue: 'sms' }, 0.05);
+  await registry.flush();
+  return { registry, prefix, keys: new Keys(prefix) };
+}
+
+/** What a reader with no metrics of its own sees under a prefix. */
+async function exposition(prefix: string): Promise<string> {
+  const reader = new Registry({ redis: redisUrl(), prefix, selfMetrics: false });
+  try {
+    return await reader.metrics();
+  } finally {
+    await reader.close();
+  }
+}
+
+const common = (prefix: string): string[] => ['--redis', redisUrl(), '--prefix', prefix];
+
+describe('CLI usage', () => {
+  it('prints --help for the program and each command, exit 0', async () => {
+    const results = await Promise.all([
+      cli('--help'),
+      cli('serve', '--help'),
+      cli('inspect', '-h'),
+      cli('purge', '--help'),
+    ]);
+    const [main, serve, inspect, purge] = results.map((r) => {
+      expect(r.code, describeChild(r)).toBe(0);
+      return r.stdout;
+    });
+    expect(main).toMatch(/^Usage: prometheus-redis-client <command>/);
+    expect(main).toMatch(/serve .*\n.*inspect .*\n.*purge /);
+    expect(serve).toContain('Usage: prometheus-redis-client serve --redis URL --prefix P');
+    expect(serve).toContain('--port N');
+    expect(inspect).toContain('Usage: prometheus-redis-client inspect');
+    expect(purge).toContain('--match L=V');
+    expect(purge).toContain('--yes');
+  });
+
+  it('explains bad flags and arguments on stderr, exit 2', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['serve', '--bogus'], /serve: Unknown option '--bogus'/],
+      [
+        ['serve', '--redis', 'localhost:6379', '--port', '1'],
+        /--redis must be a redis:\/\/ or rediss:\/\/ URL/,
+      ],
+      [
+        ['serve', '--redis', 'redis://x', '--port', 'abc'],
+        /--port must be an integer from 0 to 65535, got "abc"/,
+      ],
+      [['inspect', '--redis', 'redis://x', '--prefix', 'a{b}'], /--prefix/],
+      [['purge', '--redis', 'redis://x', '--prefix', 'p', '--match', 'a=b'], /--match needs --family/],
+      [['purge', '--redis', 'redis://x', '--prefix', 'p', '--family'], /--family/],
+      [['frobnicate'], /unknown command "frobnicate"/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => cli(...args)));
+    results.forEach((r, i) => {
+      const [args, message] = cases[i]!;
+      expect(r.code, `${args.join(' ')}\n${describeChild(r)}`).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain('--help');
+      expect(r.stdout).toBe('');
+    });
+  });
+
+  it('exits 1 with a clear message when Redis cannot be reached', async () => {
+    const r = await cli('inspect', '--redis', 'redis://127.0.0.1:1', '--prefix', 'nowhere');
+    expect(r.code, describeChild(r)).toBe(1);
+    expect(r.stderr).toMatch(
+      /^prometheus-redis-client inspect: cannot connect to Redis at redis:\/\/127\.0\.0\.1:1/,
+    );
+  });
+});
+
+describe('CLI serve', () => {
+  it('serves what another process wrote, in both formats, and stops on SIGTERM', async () => {
+    const { prefix } = await populated();
+    const exporter = startTs(CLI, ['serve', ...common(prefix), '--port', '0']);
+    try {
+      const line = await pollUntil(
+        () => /http:\/\/127\.0\.0\.1:\d+\/metrics/.exec(exporter.stderr())?.[0],
+        (url) => url !== undefined,
+        { timeoutMs: 15_000, what: 'the exporter announcing its URL' },
+      );
+      const url = line!;
+      expect(exporter.stderr()).toContain(`serving prefix "${prefix}"`);
+      const text = await fetch(url);
+      expect(text.status).toBe(200);
+      const body = await text.text();
+      expect(body).toContain('jobs_total{queue="mail",status="ok"} 3\n');
+      expect(body).toContain('inflight{queue="mail",gauge_index="0"} 4\n');
+      expect(body).toBe(await exposition(prefix));
+
+      const om = await fetch(url, { headers: { Accept: 'application/openmetrics-text; version=1.0.0' } });
+      expect(om.headers.get('content-type')).toMatch(/^application\/openmetrics-text/);
+      expect(await om.text()).toMatch(/# EOF\n$/);
+
+      expect((await fetch(url.replace('/metrics', '/elsewhere'))).status).toBe(404);
+    } finally {
+      const result = await exporter.stop();
+      expect(result.code, describeChild(result)).toBe(0);
+    }
+  });
+});
+
+describe('CLI inspect', () => {
+  it('shows each family with its type and series count, and the live process', async () => {
+    const { registry, prefix } = await populated();
+    const r = await cli('inspect', ...common(prefix));
+    expect(r.code, describeChild(r)).toBe(0);
+    expect(r.stdout).toContain(`Prefix "${prefix}"`);
+    expect(r.stdout).toContain('3 families, 1 process (1 gauge lease held)');
+    expect(r.stdout).toMatch(/^FAMILY\s+TYPE\s+SERIES\s+DETAILS$/m);
+    expect(r.stdout).toMatch(/^jobs\s+counter\s+3\s+labels queue,status$/m);
+    expect(r.stdout).toMatch(/^inflight\s+gauge\s+1\s+per process/m);
+    expect(r.stdout).toMatch(/^job_seconds\s+histogram\s+2\s+2 buckets/m);
+    expect(r.stdout).toMatch(/^PROCESS\s+GAUGE INDEX\s+LEASE\s+LAST FLUSH$/m);
+    const escaped = registry.processId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    expect(r.stdout).toMatch(new RegExp(`^${escaped}\\s+0\\s+held\\s+\\d{4}-\\d\\d-\\d\\dT`, 'm'));
+  });
+});
+
+describe('CLI purge', () => {
+  it('without --yes prints what it would delete, deletes nothing, exit 2', async () => {
+    const { prefix, keys } = await populated();
+    const before = (await redis.keys(`{${prefix}}:*`)).sort();
+    const [all, family, match] = await Promise.all([
+      cli('purge', ...common(prefix)),
+      cli('purge', ...common(prefix), '--family', 'jobs_total'),
+      cli('purge', ...common(prefix), '--family', 'jobs', '--match', 'queue=mail'),
+    ]);
+    for (const r of [all, family, match]) {
+      expect(r.code, describeChild(r)).toBe(2);
+      expect(r.stdout).toContain('Nothing was deleted: add --yes to delete.');
+    }
+    expect(all.stdout).toContain(`Would delete ${before.length} keys under prefix "${prefix}"`);
+    expect(family.stdout).toContain(`Would delete family "jobs" (counter)`);
+    expect(family.stdout).toContain(keys.family('jobs'));
+    expect(match.stdout).toContain('Would delete 2 series of "jobs" (2 fields)');
+    expect(match.stdout).toContain('{queue="mail",status="failed"}');
+    expect((await redis.keys(`{${prefix}}:*`)).sort()).toEqual(before);
+  });
+
+  it('--family --yes deletes that family, its metadata and sample names, nothing else', async () => {
+    const { prefix, keys } = await populated();
+    const r = await cli('purge', ...common(prefix), '--family', 'jobs', '--yes');
+    expect(r.code, describeChild(r)).toBe(0);
+    expect(r.stdout).toContain('Deleted family "jobs".');
+    expect(await redis.exists(keys.family('jobs'))).toBe(0);
+    expect(await redis.hexists(keys.meta, 'jobs')).toBe(0);
+    expect(Object.values(await redis.hgetall(keys.samples))).not.toContain('jobs');
+    const text = await exposition(prefix);
+    expect(text).not.toContain('jobs');
+    expect(text).toContain('inflight{queue="mail",gauge_index="0"} 4\n');
+    expect(text).toContain('job_seconds_count{queue="sms"} 1\n');
+  });
+
+  it('--family of a per-process gauge deletes every process hash of it', async () => {
+    const { prefix, keys } = await populated();
+    expect(await redis.exists(keys.gauge('inflight', 0))).toBe(1);
+    const r = await cli('purge', ...common(prefix), '--family', 'inflight', '--yes');
+    expect(r.code, describeChild(r)).toBe(0);
+    expect(await redis.exists(keys.gauge('inflight', 0))).toBe(0);
+    expect(await exposition(prefix)).not.toContain('inflight');
+  });
+
+  it('--match --yes deletes exactly the series whose labels all match', async () => {
+    const { prefix } = await populated();
+    const one = await cli(
+      'purge',
+      ...common(prefix),
+      '--family',
+      'jobs',
+      '--match',
+      'queue=mail',
+      '--match',
+      'status=failed',
+      '--yes',
+    );
+    expect(one.code, describeChild(one)).toBe(0);
+    expect(one.stdout).toContain('Deleted 1 series.');
+    let text = await exposition(prefix);
+    expect(text).not.toContain('status="failed"');
+    expect(text).toContain('jobs_total{queue="mail",status="ok"} 3\n');
+    expect(text).toContain('jobs_total{queue="sms",status="ok"} 2\n');
+
+    const histogram = await cli(
+      'purge',
+      ...common(prefix),
+      '--family',
+      'job_seconds',
+      '--match',
+      'queue=mail',
+      '--yes',
+    );
+    expect(histogram.code, describeChild(histogram)).toBe(0);
+    text = await exposition(prefix);
+    expect(text).not.toContain('job_seconds_bucket{queue="mail"');
+    expect(text).not.toContain('job_seconds_sum{queue="mail"}');
+    expect(text).toContain('job_seconds_count{queue="sms"} 1\n');
+    expect(text).toContain('jobs_total{queue="mail",status="ok"} 3\n');
+  });
+
+  it('--match refuses a label the family does not have, exit 2', async () => {
+    const { prefix } = await populated();
+    const r = await cli('purge', ...common(prefix), '--family', 'jobs', '--match', 'region=eu', '--yes');
+    expect(r.code, describeChild(r)).toBe(2);
+    expect(r.stderr).toContain('family "jobs" has no label "region" (its labels: queue, status)');
+    expect(await exposition(prefix)).toContain('jobs_total{queue="mail",status="ok"} 3\n');
+  });
+
+  it('an unknown family is an error, exit 1', async () => {
+    const { prefix } = await populated();
+    const r = await cli('purge', ...common(prefix), '--family', 'nope', '--yes');
+    expect(r.code, describeChild(r)).toBe(1);
+    expect(r.stderr).toContain(`no family named "nope" under prefix "${prefix}"`);
+  });
+
+  it('--yes without --family deletes every key of the prefix, and only those', async () => {
+    const { prefix } = await populated();
+    const { prefix: other } = await populated();
+    const r = await cli('purge', ...common(prefix), '--yes');
+    expect(r.code, describeChild(r)).toBe(0);
+    expect(await redis.keys(`{${prefix}}:*`)).toEqual([]);
+    expect((await redis.keys(`{${other}}:*`)).length).toBeGreaterThan(0);
+  });
+});

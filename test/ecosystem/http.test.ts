@@ -1,0 +1,229 @@
+/**
+ * metricsHandler over real HTTP: a node:http server on a free port, real requests, a real Redis
+ * (the run's shared server, and a private one that is stopped for the outage case).
+ */
+import { once } from 'node:events';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Counter,
+  Histogram,
+  OPENMETRICS_CONTENT_TYPE,
+  Registry,
+  TEXT_CONTENT_TYPE,
+  metricsHandler,
+  type MetricsHandlerOptions,
+} from '../../src/index.js';
+import { testRegistry } from '../support/helpers.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+
+interface Reply {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Buffer;
+}
+
+/** One HTTP request; fails (instead of hanging) if no complete answer comes within 15 s. */
+function fetchRaw(
+  url: string,
+  options: { method?: string; headers?: Record<string, string> } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers, timeout: 15_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within 15 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const servers: Server[] = [];
+
+/** Serve `registry` on a free loopback port; the server is closed after the test file. */
+async function serve(
+  registry: Parameters<typeof metricsHandler>[0],
+  options?: MetricsHandlerOptions,
+): Promise<string> {
+  const handler = metricsHandler(registry, options);
+  const server = createServer((req, res) => void handler(req, res));
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+}
+
+afterAll(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+describe('metricsHandler against the shared Redis', () => {
+  const { registry } = testRegistry();
+  let url = '';
+
+  beforeAll(async () => {
+    const jobs = new Counter({ name: 'jobs_total', help: 'Jobs done', labelNames: ['queue'], registry });
+    const duration = new Histogram({
+      name: 'job_duration_seconds',
+      help: 'Job duration',
+      unit: 'seconds',
+      buckets: [0.1, 1],
+      registry,
+    });
+    jobs.inc({ queue: 'mail' }, 3);
+    duration.observe(0.5);
+    await registry.flush();
+    url = await serve(registry);
+  });
+
+  afterAll(() => registry.close());
+
+  it('serves the merged text exposition on GET', async () => {
+    const reply = await fetchRaw(url);
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-type']).toBe(TEXT_CONTENT_TYPE);
+    expect(reply.headers['content-encoding']).toBeUndefined();
+    expect(reply.headers.vary).toBe('Accept, Accept-Encoding');
+    const text = reply.body.toString('utf8');
+    expect(text).toContain('jobs_total{queue="mail"} 3\n');
+    expect(text).toContain('job_duration_seconds_bucket{le="1"} 1\n');
+    expect(text).toBe(await registry.metrics());
+  });
+
+  it('gzips when Accept-Encoding allows it, and only then', async () => {
+    const zipped = await fetchRaw(url, { headers: { 'Accept-Encoding': 'br;q=1.0, gzip;q=0.8, *;q=0.1' } });
+    expect(zipped.status).toBe(200);
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(Number(zipped.headers['content-length'])).toBe(zipped.body.length);
+    expect(gunzipSync(zipped.body).toString('utf8')).toBe(await registry.metrics());
+
+    for (const refused of ['gzip;q=0', 'identity', 'br', '*;q=0']) {
+      const plain = await fetchRaw(url, { headers: { 'Accept-Encoding': refused } });
+      expect(plain.headers['content-encoding'], refused).toBeUndefined();
+      expect(plain.body.toString('utf8')).toContain('jobs_total{queue="mail"} 3\n');
+    }
+  });
+
+  it('answers OpenMetrics to a scraper that prefers it', async () => {
+    const reply = await fetchRaw(url, {
+      headers: {
+        Accept:
+          'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,' +
+          'text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
+      },
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-type']).toBe(OPENMETRICS_CONTENT_TYPE);
+    const text = reply.body.toString('utf8');
+    expect(text).toContain('# TYPE jobs counter\n');
+    expect(text).toContain('# UNIT job_duration_seconds seconds\n');
+    expect(text).toContain('job_duration_seconds_bucket{le="1.0"} 1\n');
+    expect(text.endsWith('# EOF\n')).toBe(true);
+  });
+
+  it('answers HEAD with the headers of GET and no body', async () => {
+    const get = await fetchRaw(url);
+    const head = await fetchRaw(url, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers['content-type']).toBe(TEXT_CONTENT_TYPE);
+    expect(head.headers['content-length']).toBe(String(get.body.length));
+    expect(head.body.length).toBe(0);
+  });
+
+  it('refuses other methods with 405 and Allow', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const reply = await fetchRaw(url, { method });
+      expect(reply.status, method).toBe(405);
+      expect(reply.headers.allow).toBe('GET, HEAD');
+    }
+  });
+});
+
+describe('metricsHandler when the metrics cannot be read', () => {
+  let redis: RedisServer | undefined;
+  const registries: Registry[] = [];
+
+  afterEach(async () => {
+    for (const r of registries.splice(0)) await r.close();
+    await redis?.stop();
+    redis = undefined;
+  });
+
+  function expectOneLine503(reply: Reply): string {
+    expect(reply.status).toBe(503);
+    expect(reply.headers['content-type']).toBe('text/plain; charset=utf-8');
+    const body = reply.body.toString('utf8');
+    expect(body).toMatch(/^Metrics unavailable: [^\n]+\n$/);
+    return body;
+  }
+
+  it('answers 503 with a one-line reason, without hanging, once Redis is stopped', async () => {
+    redis = await startRedisServer();
+    const registry = new Registry({
+      redis: redis.url,
+      prefix: 'http-outage',
+      selfMetrics: false,
+      flushTimeoutMs: 300,
+      onError: () => {},
+    });
+    registries.push(registry);
+    new Counter({ name: 'outage_total', help: 'x', registry }).inc();
+    await registry.flush();
+    const url = await serve(registry, { timeoutMs: 2000 });
+    expect((await fetchRaw(url)).status).toBe(200);
+
+    await redis.stop();
+    expectOneLine503(await fetchRaw(url));
+    const head = await fetchRaw(url, { method: 'HEAD' });
+    expect(head.status).toBe(503);
+    expect(head.body.length).toBe(0);
+  });
+
+  it('answers 503 naming timeoutMs when a scrape takes longer', async () => {
+    const stuck = {
+      metrics: () => new Promise<string>(() => {}),
+      contentTypeFor: () => TEXT_CONTENT_TYPE,
+    };
+    const url = await serve(stuck, { timeoutMs: 50 });
+    expect(expectOneLine503(await fetchRaw(url))).toContain('timeoutMs (50 ms)');
+  });
+
+  it('answers 503 for a registry without a Redis connection', async () => {
+    const registry = new Registry({ selfMetrics: false });
+    registries.push(registry);
+    const url = await serve(registry);
+    expect(expectOneLine503(await fetchRaw(url))).toContain('No Redis connection');
+  });
+
+  it('flattens a multi-line failure into one line', async () => {
+    const failing = {
+      metrics: () => Promise.reject(new Error('first line\nsecond line')),
+      contentTypeFor: () => TEXT_CONTENT_TYPE,
+    };
+    const url = await serve(failing);
+    expect(expectOneLine503(await fetchRaw(url))).toBe('Metrics unavailable: first line second line\n');
+  });
+});
+
+describe('metricsHandler options', () => {
+  it('rejects bad options at construction, naming them', () => {
+    const registry = new Registry({ selfMetrics: false });
+    expect(() => metricsHandler(registry, { timeoutMs: 0 })).toThrow(/`timeoutMs`.*got 0/);
+    expect(() => metricsHandler(registry, { gzip: 'yes' as unknown as boolean })).toThrow(/`gzip`/);
+    expect(() => metricsHandler({} as Registry)).toThrow(/`registry`/);
+  });
+});

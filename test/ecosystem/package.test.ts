@@ -1,0 +1,205 @@
+/**
+ * The package as npm publishes it: `npm pack` (of the dist/ that `npm test` builds first) must
+ * hold only package.json, README, LICENSE and dist/**; the tarball must install into a fresh
+ * project next to ioredis; from there an ESM `import` and a CommonJS `require` both count to Redis
+ * and back, and a `strict` TypeScript consumer (ESM and CommonJS flavours) compiles against the
+ * shipped declarations with the repository's tsc. Without a build the suite is skipped with a
+ * message, as test/system/package.test.ts does.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purgePrefix, randomPrefix, redisClient, redisUrl } from '../support/helpers.js';
+import { parseText, valueOf } from '../system/exposition.js';
+import { ROOT, describeChild, run, type ChildResult } from '../system/processes.js';
+
+const DIST = join(ROOT, 'dist');
+const hasDist = ['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts'].every((f) =>
+  existsSync(join(DIST, f)),
+);
+if (!hasDist) {
+  console.warn(
+    `[ecosystem/package.test] skipped: ${DIST} is incomplete — run \`npm run build\` (npm test does).`,
+  );
+}
+
+/** This environment without npm's own variables (set when running under `npm test`), so the
+ * nested npm works on the temporary project only, never on the repository. */
+function npmEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!/^npm_/i.test(key)) env[key] = value;
+  return { ...env, npm_config_update_notifier: 'false', npm_config_loglevel: 'warn' };
+}
+
+async function npm(args: readonly string[], cwd: string): Promise<ChildResult> {
+  const result = await run('npm', args, { cwd, env: npmEnv(), timeoutMs: 120_000 });
+  expect(result.code, `npm ${args.join(' ')}\n${describeChild(result)}`).toBe(0);
+  return result;
+}
+
+/** Records with the installed package, closes, and prints what a fresh reader registry sees. */
+const roundTrip = (flavour: string): string => `
+const [url, prefix] = process.argv.slice(2);
+const redis = new Redis(url); // the consumer's own ioredis client: the registry leaves it open
+const registry = new Registry({ redis, prefix, selfMetrics: false });
+const jobs = new Counter({ name: 'pack_jobs_total', help: 'Jobs.', labelNames: ['flavour'], registry });
+const latency = new Histogram({ name: 'pack_latency_seconds', help: 'Latency.', buckets: [1], registry });
+const child = jobs.labels('${flavour}');
+for (let i = 0; i < 1000; i++) child.inc();
+latency.observe(0.5);
+await registry.close();
+await redis.quit();
+const reader = new Registry({ redis: url, prefix, selfMetrics: false });
+process.stdout.write(await reader.metrics());
+await reader.close();
+`;
+
+/** A strict consumer of the types; the @ts-expect-error lines fail the build if the types are too loose. */
+const typed = (from: string): string => `
+${from}
+
+const options: RegistryOptions = {
+  redis: new Redis('redis://127.0.0.1:6379', { lazyConnect: true }),
+  prefix: 'shop',
+  flushIntervalMs: 500,
+  onError: (error: Error) => console.error(error.message),
+};
+const registry = new Registry(options);
+const requests = new Counter({ name: 'requests_total', help: 'Requests.', labelNames: ['route', 'status'], registry });
+requests.inc({ route: '/', status: 200 });
+requests.labels('/', '200').inc(2);
+// @ts-expect-error 'path' is not one of this counter's label names
+requests.inc({ path: '/' });
+// @ts-expect-error a label value is a string or a number
+requests.inc({ route: '/', status: true });
+const latency = new Histogram({ name: 'latency_seconds', help: 'Latency.', buckets: [0.1, 1], registry });
+const seconds: number = latency.startTimer()();
+const depth = new Gauge({ name: 'queue_depth', help: 'Depth.', registry });
+depth.set(3);
+const shared = new CommonGauge({ name: 'build_info', help: 'Build.', labelNames: ['version'], registry });
+shared.set({ version: '1.2.3' }, 1);
+const labels: Labels<'route'> = { route: '/' };
+const stats: Readonly<FlushStats> = registry.flushStats;
+const text: Promise<string> = registry.metrics({ format: 'openmetrics' });
+const uninstall: () => void = installShutdownHooks(registry);
+const isBase: boolean = new FlushTimeoutError('x') instanceof PrometheusRedisError;
+export { labels, stats, text, uninstall, seconds, isBase };
+`;
+const NAMES =
+  'Registry, Counter, Gauge, CommonGauge, Histogram, installShutdownHooks, FlushTimeoutError, PrometheusRedisError, type Labels, type RegistryOptions, type FlushStats';
+
+const FILES: Record<string, string> = {
+  'esm.mjs': `import { Redis } from 'ioredis';\nimport { Registry, Counter, Histogram } from 'prometheus-redis-client';\n${roundTrip('esm')}`,
+  'cjs.cjs': `const { Redis } = require('ioredis');\nconst { Registry, Counter, Histogram } = require('prometheus-redis-client');\n(async () => {${roundTrip('cjs')}})().catch((e) => { console.error(e); process.exitCode = 1; });`,
+  'consumer.mts': typed(
+    `import { Redis } from 'ioredis';\nimport { ${NAMES} } from 'prometheus-redis-client';`,
+  ),
+  'consumer.cts': typed(
+    `import { Redis } from 'ioredis';\nimport { ${NAMES} } from 'prometheus-redis-client';`,
+  ),
+  'tsconfig.json': JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      strict: true,
+      noUncheckedIndexedAccess: true,
+      exactOptionalPropertyTypes: true,
+      skipLibCheck: false,
+      noEmit: true,
+      // @types/node from the repository: the consumer needs no extra download.
+      typeRoots: [join(ROOT, 'node_modules', '@types')],
+      types: ['node'],
+    },
+    include: ['consumer.mts', 'consumer.cts'],
+  }),
+};
+
+let dir: string;
+let tarball: string;
+let consumer: string;
+beforeAll(async () => {
+  if (!hasDist) return;
+  dir = mkdtempSync(join(tmpdir(), 'prc-pack-'));
+  const packed = await npm(['pack', '--pack-destination', dir, '--json', '--ignore-scripts'], ROOT);
+  tarball = join(dir, (JSON.parse(packed.stdout) as Array<{ filename: string }>)[0]!.filename);
+  consumer = join(dir, 'consumer');
+  mkdirSync(consumer);
+  writeFileSync(
+    join(consumer, 'package.json'),
+    JSON.stringify({ name: 'consumer', version: '0.0.0', private: true }),
+  );
+  for (const [name, source] of Object.entries(FILES)) writeFileSync(join(consumer, name), source);
+  await npm(
+    ['install', tarball, 'ioredis', '--prefix', consumer, '--prefer-offline', '--no-audit', '--no-fund'],
+    consumer,
+  );
+}, 180_000);
+afterAll(() => {
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+async function countsThroughRedis(file: string, flavour: string): Promise<void> {
+  const prefix = randomPrefix('pack');
+  const admin = redisClient();
+  try {
+    const result = await run(process.execPath, [file, redisUrl(), prefix], {
+      cwd: consumer,
+      timeoutMs: 30_000,
+    });
+    expect(result.code, describeChild(result)).toBe(0);
+    const exposition = parseText(result.stdout);
+    expect(valueOf(exposition, 'pack_jobs_total', { flavour })).toBe(1000);
+    expect(valueOf(exposition, 'pack_latency_seconds_bucket', { le: '1' })).toBe(1);
+    expect(valueOf(exposition, 'pack_latency_seconds_sum')).toBe(0.5);
+  } finally {
+    await purgePrefix(admin, prefix);
+    await admin.quit();
+  }
+}
+
+describe.skipIf(!hasDist)('the npm package', () => {
+  it('npm pack ships only package.json, README, LICENSE and dist/**', async () => {
+    const listed = await run('tar', ['-tzf', tarball], { timeoutMs: 30_000 });
+    expect(listed.code, describeChild(listed)).toBe(0);
+    const files = listed.stdout
+      .split('\n')
+      .filter((line) => line !== '' && !line.endsWith('/'))
+      .map((line) => line.replace(/^package\//, ''))
+      .sort();
+    const unexpected = files.filter(
+      (f) => !['package.json', 'README.md', 'LICENSE'].includes(f) && !f.startsWith('dist/'),
+    );
+    expect(unexpected).toEqual([]);
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'README.md',
+        'LICENSE',
+        'dist/index.js',
+        'dist/index.cjs',
+        'dist/index.d.ts',
+        'dist/index.d.cts',
+      ]),
+    );
+    const installed = JSON.parse(
+      readFileSync(join(consumer, 'node_modules', 'prometheus-redis-client', 'package.json'), 'utf8'),
+    ) as { license?: string };
+    expect(installed.license).toBe('MIT');
+  });
+
+  it('installed from the tarball: an ESM import counts to Redis and back', async () => {
+    await countsThroughRedis('esm.mjs', 'esm');
+  });
+
+  it('installed from the tarball: a CommonJS require counts to Redis and back', async () => {
+    await countsThroughRedis('cjs.cjs', 'cjs');
+  });
+
+  it('a strict TypeScript consumer (ESM and CommonJS) compiles against the shipped types', async () => {
+    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const result = await run(process.execPath, [tsc, '--noEmit', '-p', consumer], { timeoutMs: 60_000 });
+    expect(result.code, describeChild(result)).toBe(0);
+  });
+});
