@@ -65,9 +65,9 @@ Delete every key of the prefix; or, with --family, one family's data and metadat
 --family and --match, only the series of that family whose labels match every filter.
 Without --yes nothing is deleted: it prints what would be deleted and exits with status 2.
 
-Processes still running with the family keep recording: a purged series comes back with
-their next increments, and a purged family's data comes back without its metadata (so it is
-not exported) until those processes restart. Purge what is no longer recorded.
+Processes still running keep recording: a purged series comes back with their next update,
+and a purged family (or prefix) comes back without its metadata, so it is not exported, until
+those processes restart. Purge what is no longer recorded.
 
 Options:
 ${COMMON}
@@ -82,6 +82,7 @@ ${COMMON}
 class UsageError extends Error {}
 
 const write = (line: string): boolean => process.stdout.write(`${line}\n`);
+const print = (lines: readonly string[]): void => void lines.forEach(write);
 const warn = (line: string): boolean => process.stderr.write(`${line}\n`);
 
 interface Common {
@@ -148,12 +149,15 @@ async function connect(url: string): Promise<Redis> {
     maxRetriesPerRequest: 1,
     retryStrategy: () => null,
   });
-  redis.on('error', () => {});
+  // The 'error' event carries the cause (ECONNREFUSED, auth); connect() only says the connection closed.
+  let cause: Error | undefined;
+  redis.on('error', (error: Error) => (cause ??= error));
   try {
     await redis.connect();
   } catch (error) {
-    redis.disconnect();
-    throw new Error(`cannot connect to Redis at ${redact(url)}: ${(error as Error).message}`);
+    // Not disconnect(): on a connection that never opened, ioredis waits 2 s for a close that never comes.
+    const reason = (cause ?? (error as Error)).message;
+    throw new Error(`cannot connect to Redis at ${redact(url)}: ${reason}`);
   }
   return redis;
 }
@@ -203,6 +207,35 @@ async function scan(redis: Redis, pattern: string): Promise<string[]> {
   return [...found].sort();
 }
 
+/** Run `command` over `items` in slices of 1000 (one Redis call each). */
+async function inSlices(
+  items: readonly string[],
+  command: (slice: string[]) => Promise<unknown>,
+): Promise<void> {
+  for (let i = 0; i < items.length; i += 1000) await command(items.slice(i, i + 1000));
+}
+
+interface ProcessRow {
+  readonly id: string;
+  readonly index: string;
+  readonly lease: string;
+  readonly lastFlushMs: number;
+}
+
+async function processes(redis: Redis, keys: Keys): Promise<ProcessRow[]> {
+  const rows = await Promise.all(
+    (await scan(redis, keys.processPattern)).map(async (key): Promise<ProcessRow> => {
+      const id = keys.processIdOf(key);
+      const [index, t] = await redis.hmget(key, 'idx', 't');
+      if (index === null || index === undefined)
+        return { id, index: '-', lease: '-', lastFlushMs: Number(t ?? 0) };
+      const owner = await redis.get(keys.lease(Number(index)));
+      return { id, index, lease: owner === id ? 'held' : 'lapsed', lastFlushMs: Number(t ?? 0) };
+    }),
+  );
+  return rows.sort((a, b) => b.lastFlushMs - a.lastFlushMs);
+}
+
 async function inspect(args: string[]): Promise<number> {
   const values = parse(args, { redis: { type: 'string' }, prefix: { type: 'string' } });
   if (values.help === true) return help('inspect');
@@ -211,38 +244,29 @@ async function inspect(args: string[]): Promise<number> {
   try {
     const keys = new Keys(prefix);
     const { families, unreadable } = await readFamilies(redis, keys);
+    const procs = await processes(redis, keys);
     const [seconds, micros] = await redis.time();
     const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    const processes: string[][] = [];
-    for (const key of await scan(redis, keys.processPattern)) {
-      const [idx, t] = await redis.hmget(key, 'idx', 't');
-      const id = keys.processIdOf(key);
-      const owner = idx === null ? null : await redis.get(keys.lease(Number(idx)));
-      const lease = idx === null ? '-' : owner === id ? 'held' : 'lapsed';
-      const last = t === null ? '-' : `${new Date(Number(t)).toISOString()} (${ago(now - Number(t))})`;
-      processes.push([id, idx ?? '-', lease, last, t ?? '0']);
-    }
-    processes.sort((a, b) => Number(b[4]) - Number(a[4]));
-    const held = processes.filter((p) => p[2] === 'held').length;
+    const count = families.length + unreadable.length;
+    const held = procs.filter((p) => p.lease === 'held').length;
     write(
-      `Prefix "${prefix}" on ${redact(url)}: ${plural(families.length + unreadable.length, 'family', 'families')}, ` +
-        `${plural(processes.length, 'process', 'processes')} (${plural(held, 'gauge lease', 'gauge leases')} held)`,
+      `Prefix "${prefix}" on ${redact(url)}: ${plural(count, 'family', 'families')}, ` +
+        `${plural(procs.length, 'process', 'processes')} (${plural(held, 'gauge lease', 'gauge leases')} held)\n`,
     );
-    write('');
     const rows = [['FAMILY', 'TYPE', 'SERIES', 'DETAILS']];
-    for (const f of families)
-      rows.push([f.meta.name, typeOf(f.meta.kind), String(f.rows.length), details(f.meta)]);
+    for (const { meta, rows: series } of families) {
+      rows.push([meta.name, typeOf(meta.kind), String(series.length), details(meta)]);
+    }
     for (const u of unreadable) rows.push([u.name, '?', '?', `unreadable: ${u.error.message}`]);
-    for (const line of rows.length > 1 ? table(rows, [2]) : ['No metric families under this prefix.'])
-      write(line);
+    print(count === 0 ? ['No metric families under this prefix.'] : table(rows, [2]));
     write('');
-    if (processes.length === 0) write('No process has flushed into this prefix.');
-    else
-      for (const line of table([
-        ['PROCESS', 'GAUGE INDEX', 'LEASE', 'LAST FLUSH'],
-        ...processes.map((p) => p.slice(0, 4)),
-      ]))
-        write(line);
+    const lines = [['PROCESS', 'GAUGE INDEX', 'LEASE', 'LAST FLUSH']];
+    for (const p of procs) {
+      const last =
+        p.lastFlushMs === 0 ? '-' : `${new Date(p.lastFlushMs).toISOString()} (${ago(now - p.lastFlushMs)})`;
+      lines.push([p.id, p.index, p.lease, last]);
+    }
+    print(procs.length === 0 ? ['No process has flushed into this prefix.'] : table(lines));
     return 0;
   } finally {
     redis.disconnect();
@@ -256,26 +280,158 @@ function seriesKeyOf(field: string): string {
   return bar < 0 ? field : field.slice(0, bar);
 }
 
-function parseMatch(raw: readonly string[], meta: FamilyMeta | undefined): Array<[string, string]> {
+function parseMatch(raw: readonly string[]): Array<[string, string]> {
   return raw.map((m) => {
     const eq = m.indexOf('=');
-    const name = m.slice(0, eq);
-    if (eq < 0 || !/^[a-zA-Z_]\w*$/.test(name)) {
+    if (eq < 1 || !/^[a-zA-Z_]\w*$/.test(m.slice(0, eq))) {
       throw new UsageError(`--match expects LABEL=VALUE, got ${JSON.stringify(m)}`);
     }
-    const known = [...(meta?.labelNames ?? []), ...(meta?.kind === 'gauge' ? ['gauge_index'] : [])];
-    if (meta !== undefined && !known.includes(name)) {
-      const list = known.length === 0 ? 'it has no labels' : `its labels: ${known.join(', ')}`;
-      throw new UsageError(`family "${meta.name}" has no label "${name}" (${list})`);
-    }
-    return [name, m.slice(eq + 1)];
+    return [m.slice(0, eq), m.slice(eq + 1)];
   });
 }
 
 /** Print at most 20 items of a list, then how many more. */
 function list(items: readonly string[]): void {
-  for (const item of items.slice(0, 20)) write(`  ${item}`);
+  print(items.slice(0, 20).map((item) => `  ${item}`));
   if (items.length > 20) write(`  ... and ${items.length - 20} more`);
+}
+
+function dryRun(): number {
+  write('Nothing was deleted: add --yes to delete.');
+  return 2;
+}
+
+interface Target {
+  readonly redis: Redis;
+  readonly keys: Keys;
+  readonly yes: boolean;
+}
+
+async function purgePrefix({ redis, keys, yes }: Target): Promise<number> {
+  const found = await scan(redis, keys.pattern);
+  write(`${yes ? 'Deleting' : 'Would delete'} ${found.length} keys under prefix "${keys.prefix}":`);
+  list(found);
+  if (!yes) return dryRun();
+  await inSlices(found, (slice) => redis.unlink(...slice));
+  write(`Deleted ${found.length} keys.`);
+  return 0;
+}
+
+interface FamilyTarget extends Target {
+  readonly name: string;
+  readonly meta: FamilyMeta | undefined;
+  readonly stored: boolean;
+  /** The family's data keys that exist. */
+  readonly present: readonly string[];
+}
+
+async function findFamily(target: Target, family: string): Promise<FamilyTarget> {
+  const { redis, keys } = target;
+  let name = family;
+  let stored = await redis.hget(keys.meta, name);
+  if (stored === null && name.endsWith('_total')) {
+    stored = await redis.hget(keys.meta, name.slice(0, -6));
+    if (stored !== null) name = name.slice(0, -6);
+  }
+  let meta: FamilyMeta | undefined;
+  try {
+    meta = stored === null ? undefined : decodeMeta(name, stored);
+  } catch {
+    meta = undefined; // a foreign layout can still be deleted, by key
+  }
+  const indexes = await redis.smembers(keys.gaugeIndexSet);
+  const candidates = [
+    keys.family(name),
+    keys.expiry(name),
+    ...indexes.map((i) => keys.gauge(name, Number(i))),
+  ];
+  const exists = await Promise.all(candidates.map((key) => redis.exists(key)));
+  const present = candidates.filter((_, i) => exists[i] === 1);
+  if (stored === null && present.length === 0) {
+    throw new Error(`no family named "${family}" under prefix "${keys.prefix}"`);
+  }
+  return { ...target, name, meta, stored: stored !== null, present };
+}
+
+async function purgeFamily(t: FamilyTarget): Promise<number> {
+  const { redis, keys, name } = t;
+  const samples = Object.entries(await redis.hgetall(keys.samples))
+    .filter(([, owner]) => owner === name)
+    .map(([sample]) => sample);
+  const type = t.meta === undefined ? '' : ` (${typeOf(t.meta.kind)})`;
+  write(`${t.yes ? 'Deleting' : 'Would delete'} family "${name}"${type} under prefix "${keys.prefix}":`);
+  list([
+    ...t.present,
+    ...(t.stored ? [`its metadata (field "${name}" of ${keys.meta})`] : []),
+    ...(samples.length === 0 ? [] : [`its sample names (${samples.join(', ')}) in ${keys.samples}`]),
+  ]);
+  if (!t.yes) return dryRun();
+  const tx = redis.multi();
+  if (t.present.length > 0) tx.del(...t.present);
+  tx.hdel(keys.meta, name);
+  if (samples.length > 0) tx.hdel(keys.samples, ...samples);
+  await tx.exec();
+  write(`Deleted family "${name}".`);
+  return 0;
+}
+
+async function purgeSeries(t: FamilyTarget, pairs: ReadonlyArray<[string, string]>): Promise<number> {
+  const { redis, keys, name, meta } = t;
+  if (meta === undefined)
+    throw new Error(`family "${name}" has no readable metadata: purge it without --match`);
+  const known = [...meta.labelNames, ...(meta.kind === 'gauge' ? ['gauge_index'] : [])];
+  for (const [label] of pairs) {
+    if (!known.includes(label)) {
+      const labels = known.length === 0 ? 'it has no labels' : `its labels: ${known.join(', ')}`;
+      throw new UsageError(`family "${name}" has no label "${label}" (${labels})`);
+    }
+  }
+  const parsed = new Map<string, Map<string, string> | undefined>();
+  const labelsOf = (seriesKey: string): Map<string, string> | undefined => {
+    if (!parsed.has(seriesKey)) {
+      try {
+        parsed.set(seriesKey, new Map(parseLabels(seriesKey)));
+      } catch {
+        parsed.set(seriesKey, undefined); // not a label set this library wrote: never matched
+      }
+    }
+    return parsed.get(seriesKey);
+  };
+  const series = new Set<string>();
+  const doomed = new Map<string, string[]>();
+  for (const key of t.present) {
+    if (key === keys.expiry(name)) continue;
+    const index = key.startsWith(keys.gaugePrefix) ? key.slice(key.lastIndexOf(':') + 1) : undefined;
+    const fields = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, flat] = await redis.hscan(key, cursor, 'COUNT', 1000);
+      for (let i = 0; i < flat.length; i += 2) {
+        const seriesKey = seriesKeyOf(flat[i]!);
+        const labels = labelsOf(seriesKey);
+        if (labels === undefined) continue;
+        if (!pairs.every(([l, v]) => (l === 'gauge_index' ? index : labels.get(l)) === v)) continue;
+        fields.add(flat[i]!);
+        series.add(index === undefined ? `{${seriesKey}}` : `{${seriesKey}} (gauge_index ${index})`);
+      }
+      cursor = next;
+    } while (cursor !== '0');
+    if (fields.size > 0) doomed.set(key, [...fields]);
+  }
+  const fieldCount = [...doomed.values()].reduce((n, f) => n + f.length, 0);
+  write(`${t.yes ? 'Deleting' : 'Would delete'} ${series.size} series of "${name}" (${fieldCount} fields):`);
+  list([...series].sort());
+  if (!t.yes) return dryRun();
+  for (const [key, fields] of doomed) {
+    await inSlices(fields, (slice) => redis.hdel(key, ...slice));
+    if (key === keys.family(name) && meta.kind === 'common_gauge') {
+      await inSlices([...new Set(fields.map(seriesKeyOf))], (slice) =>
+        redis.zrem(keys.expiry(name), ...slice),
+      );
+    }
+  }
+  write(`Deleted ${series.size} series.`);
+  return 0;
 }
 
 async function purge(args: string[]): Promise<number> {
@@ -289,128 +445,20 @@ async function purge(args: string[]): Promise<number> {
   if (values.help === true) return help('purge');
   const { url, prefix } = common(values);
   const family = text(values, 'family');
-  const filters = Array.isArray(values.match) ? values.match : [];
-  if (filters.length > 0 && family === undefined) throw new UsageError('--match needs --family');
+  const pairs = parseMatch(Array.isArray(values.match) ? values.match : []);
+  if (pairs.length > 0 && family === undefined) throw new UsageError('--match needs --family');
   if (family !== undefined && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(family)) {
     throw new UsageError(`--family must be a metric name, got ${JSON.stringify(family)}`);
   }
-  const yes = values.yes === true;
   const redis = await connect(url);
   try {
-    const keys = new Keys(prefix);
-    if (family === undefined) {
-      const found = await scan(redis, keys.pattern);
-      write(`${yes ? 'Deleting' : 'Would delete'} ${found.length} keys under prefix "${prefix}":`);
-      list(found);
-      if (!yes) return dryRun();
-      for (let i = 0; i < found.length; i += 500) await redis.unlink(...found.slice(i, i + 500));
-      write(`Deleted ${found.length} keys.`);
-      return 0;
-    }
-    let name = family;
-    let stored = await redis.hget(keys.meta, name);
-    if (stored === null && name.endsWith('_total')) {
-      const bare = name.slice(0, -6);
-      stored = await redis.hget(keys.meta, bare);
-      if (stored !== null) name = bare;
-    }
-    let meta: FamilyMeta | undefined;
-    try {
-      meta = stored === null ? undefined : decodeMeta(name, stored);
-    } catch {
-      meta = undefined; // a foreign layout can still be deleted, by key
-    }
-    const indexes = await redis.smembers(keys.gaugeIndexSet);
-    const candidates = [
-      keys.family(name),
-      keys.expiry(name),
-      ...indexes.map((i) => keys.gauge(name, Number(i))),
-    ];
-    const present: string[] = [];
-    for (const key of candidates) if ((await redis.exists(key)) === 1) present.push(key);
-    if (stored === null && present.length === 0) {
-      throw new Error(`no family named "${family}" under prefix "${prefix}"`);
-    }
-    if (filters.length === 0) {
-      const samples = Object.entries(await redis.hgetall(keys.samples))
-        .filter(([, owner]) => owner === name)
-        .map(([sample]) => sample);
-      const type = meta === undefined ? '' : ` (${typeOf(meta.kind)})`;
-      write(`${yes ? 'Deleting' : 'Would delete'} family "${name}"${type} under prefix "${prefix}":`);
-      list([
-        ...present,
-        ...(stored === null ? [] : [`its metadata (field "${name}" of ${keys.meta})`]),
-        ...(samples.length === 0 ? [] : [`its sample names (${samples.join(', ')}) in ${keys.samples}`]),
-      ]);
-      if (!yes) return dryRun();
-      const tx = redis.multi();
-      if (present.length > 0) tx.del(...present);
-      tx.hdel(keys.meta, name);
-      if (samples.length > 0) tx.hdel(keys.samples, ...samples);
-      await tx.exec();
-      write(`Deleted family "${name}".`);
-      return 0;
-    }
-    if (stored === null)
-      throw new Error(`family "${name}" has data but no metadata: purge it without --match`);
-    const pairs = parseMatch(filters, meta);
-    const series = new Set<string>();
-    const doomed = new Map<string, string[]>();
-    const parsed = new Map<string, Map<string, string> | undefined>();
-    for (const key of present) {
-      if (key === keys.expiry(name)) continue;
-      const index = key.startsWith(keys.gaugePrefix) ? key.slice(key.lastIndexOf(':') + 1) : undefined;
-      const fields: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, flat] = await redis.hscan(key, cursor, 'COUNT', 1000);
-        for (let i = 0; i < flat.length; i += 2) {
-          const field = flat[i]!;
-          const seriesKey = seriesKeyOf(field);
-          if (!parsed.has(seriesKey)) {
-            let labels: Map<string, string> | undefined;
-            try {
-              labels = new Map(parseLabels(seriesKey));
-            } catch {
-              labels = undefined; // not a label set this library wrote: never matched
-            }
-            parsed.set(seriesKey, labels);
-          }
-          const labels = parsed.get(seriesKey);
-          if (labels === undefined) continue;
-          const match = pairs.every(
-            ([l, v]) => (l === 'gauge_index' && index !== undefined ? index : labels.get(l)) === v,
-          );
-          if (!match) continue;
-          fields.push(field);
-          series.add(index === undefined ? `{${seriesKey}}` : `{${seriesKey}} (gauge_index ${index})`);
-        }
-        cursor = next;
-      } while (cursor !== '0');
-      if (fields.length > 0) doomed.set(key, [...new Set(fields)]);
-    }
-    const fieldCount = [...doomed.values()].reduce((n, f) => n + f.length, 0);
-    write(`${yes ? 'Deleting' : 'Would delete'} ${series.size} series of "${name}" (${fieldCount} fields):`);
-    list([...series].sort());
-    if (!yes) return dryRun();
-    for (const [key, fields] of doomed) {
-      for (let i = 0; i < fields.length; i += 1000) await redis.hdel(key, ...fields.slice(i, i + 1000));
-      if (key === keys.family(name) && meta?.kind === 'common_gauge') {
-        const members = [...new Set(fields.map(seriesKeyOf))];
-        for (let i = 0; i < members.length; i += 1000)
-          await redis.zrem(keys.expiry(name), ...members.slice(i, i + 1000));
-      }
-    }
-    write(`Deleted ${series.size} series.`);
-    return 0;
+    const target: Target = { redis, keys: new Keys(prefix), yes: values.yes === true };
+    if (family === undefined) return await purgePrefix(target);
+    const found = await findFamily(target, family);
+    return await (pairs.length === 0 ? purgeFamily(found) : purgeSeries(found, pairs));
   } finally {
     redis.disconnect();
   }
-}
-
-function dryRun(): number {
-  write('Nothing was deleted: add --yes to delete.');
-  return 2;
 }
 
 async function serve(args: string[]): Promise<number | undefined> {

@@ -33,7 +33,8 @@ function parseRange(part: string): MediaRange | undefined {
 
 /**
  * The weight a header gives a media type: that of the most specific matching range (`type/sub`
- * over `type/*` over `*\/*`; the highest weight among equally specific ones), 0 when none matches.
+ * over `type/*` over the any-type wildcard; the highest weight among equally specific ones), 0 when
+ * none matches.
  */
 function weightOf(ranges: readonly MediaRange[], type: string): number {
   const [major] = type.split('/');
@@ -56,11 +57,11 @@ function weightOf(ranges: readonly MediaRange[], type: string): number {
  * Pick the exposition format for an HTTP `Accept` header, as Prometheus negotiates it:
  * OpenMetrics 1.0 only when `application/openmetrics-text` (without a version, or
  * `version=1.0.0`) is listed explicitly with a weight above 0 that is at least that of
- * `text/plain`; anything else — no header, `*\/*`, malformed input — gets text format 0.0.4,
+ * `text/plain`; anything else — no header, only wildcards, malformed input — gets text format 0.0.4,
  * which every scraper understands. Pure and total: it never throws.
  *
  * @example
- * negotiateFormat('application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*\/*;q=0.2');
+ * negotiateFormat('application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3');
  * // → 'openmetrics'
  */
 export function negotiateFormat(acceptHeader?: string): ExpositionFormat {

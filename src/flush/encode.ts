@@ -8,7 +8,7 @@ import type { Keys } from './keys.js';
 import { quantileSectionConfig } from './quantile-window.js';
 
 /** Cells encoded between two yields to the event loop (keeps a 100k-series flush from stalling it). */
-const CELLS_PER_SLICE = 4096;
+const CELLS_PER_SLICE = 2048;
 
 /** Everything a flush script call needs besides the deltas. */
 export interface BatchContext {
@@ -23,7 +23,7 @@ export interface BatchContext {
 /** One flush: a sequence number and the exact script arguments, kept until Redis acknowledges them. */
 export interface EncodedBatch {
   readonly seq: number;
-  readonly args: readonly string[];
+  readonly args: ReadonlyArray<string | Buffer>;
   /** Series carried (for self-metrics and for reporting undelivered data). */
   readonly series: number;
   /** Stores whose metadata the batch registers. */
@@ -41,7 +41,11 @@ function num(value: number): string {
 function drain(cell: Cell, sections: Sections): void {
   if (cell instanceof AddCell) {
     if (cell.hasSet) sections.set += `${cell.key}\n${num(cell.s + cell.v)}\n`;
-    else if (cell.v !== 0 || cell.fresh) sections.add += `${cell.key}\n${num(cell.v)}\n`;
+    else if (cell.v !== 0 || cell.fresh) {
+      // Whole deltas go through HINCRBY (exact, and about 1.6× cheaper for Redis than HINCRBYFLOAT).
+      if (Number.isSafeInteger(cell.v)) sections.int += `${cell.key}\n${num(cell.v)}\n`;
+      else sections.add += `${cell.key}\n${num(cell.v)}\n`;
+    }
     cell.v = 0;
     cell.s = 0;
     cell.hasSet = false;
@@ -94,8 +98,14 @@ function fieldsOf(store: SeriesStore, keys: readonly string[]): string[] {
   return keys.flatMap((key) => subs.map((sub) => `${key}|${sub}`));
 }
 
+function emptySections(): Sections {
+  return { add: '', int: '', set: '', gauge: '', hist: '' };
+}
+
 interface Sections {
   add: string;
+  /** Whole-number increments (op `I`). */
+  int: string;
   set: string;
   gauge: string;
   hist: string;
@@ -121,7 +131,7 @@ export async function encodeBatch(
 ): Promise<EncodedBatch> {
   const taken = stores.map((store) => ({ store, changes: store.take() }));
   const { keys } = context;
-  const sections: string[] = [];
+  const sections: Array<string | Buffer> = [];
   const metaStores = new Set<SeriesStore>(metaOnly);
   let series = 0;
   let dropped = 0;
@@ -133,7 +143,7 @@ export async function encodeBatch(
     const perProcess = kind === 'gauge';
     if (store.conflicted) {
       dropped += changes.cells.length;
-      for (const cell of changes.cells) drain(cell, { add: '', set: '', gauge: '', hist: '' });
+      for (const cell of changes.cells) drain(cell, emptySections());
       continue;
     }
     metaStores.add(store);
@@ -145,22 +155,34 @@ export async function encodeBatch(
       sections.push(perProcess ? 'd' : 'D', name, expire, `${fieldsOf(store, changes.removed).join('\n')}\n`);
       if (window !== undefined) sections.push('R', name, window, `${changes.removed.join('\n')}\n`);
     }
-    const out: Sections = { add: '', set: '', gauge: '', hist: '' };
+    let out = emptySections();
+    const emit = (): void => {
+      // Each slice becomes sections of its own, turned into Buffers now: ioredis would otherwise
+      // flatten and encode one multi-megabyte string in a single block when sending (measured
+      // 51 ms for 100k series as one string, 4 ms as Buffers).
+      const push = (op: string, extra: string, payload: string | undefined): void => {
+        if (payload !== undefined && payload !== '') sections.push(op, name, extra, Buffer.from(payload));
+      };
+      push('S', expire, out.set);
+      push('A', expire, out.add);
+      push('I', expire, out.int);
+      push('G', '', out.gauge);
+      push('T', '', out.stamped);
+      push('H', '', out.hist);
+      push('E', '', out.ex);
+      if (window !== undefined) push('Q', window, out.quantiles);
+      out = emptySections();
+    };
     for (const cell of changes.cells) {
       drain(cell, out);
       series++;
       if (++sinceYield >= CELLS_PER_SLICE) {
         sinceYield = 0;
+        emit();
         await yieldToEventLoop();
       }
     }
-    if (out.set !== '') sections.push('S', name, expire, out.set);
-    if (out.add !== '') sections.push('A', name, expire, out.add);
-    if (out.gauge !== '') sections.push('G', name, '', out.gauge);
-    if (out.stamped !== undefined) sections.push('T', name, '', out.stamped);
-    if (out.hist !== '') sections.push('H', name, '', out.hist);
-    if (out.ex !== undefined) sections.push('E', name, '', out.ex);
-    if (out.quantiles !== undefined && window !== undefined) sections.push('Q', name, window, out.quantiles);
+    emit();
   }
 
   const metas: string[] = [];

@@ -11,7 +11,7 @@ const suffix = VERSION.replace(/\W/g, '_');
 export const FLUSH_COMMAND = `prcFlush_${suffix}`;
 export const READ_COMMAND = `prcRead_${suffix}`;
 
-type ScriptCommand = (...args: string[]) => Promise<unknown>;
+type ScriptCommand = (...args: Array<string | Buffer>) => Promise<unknown>;
 
 const defined = new WeakSet<object>();
 
@@ -28,9 +28,13 @@ export function defineScripts(redis: RedisClient): void {
 }
 
 /** Call a defined script. */
-export function callScript(redis: RedisClient, name: string, args: readonly string[]): Promise<unknown> {
+export function callScript(
+  redis: RedisClient,
+  name: string,
+  args: ReadonlyArray<string | Buffer>,
+): Promise<unknown> {
   defineScripts(redis);
   const command = (redis as unknown as Record<string, ScriptCommand>)[name];
   if (command === undefined) throw new Error(`Script ${name} is not defined on this connection`);
-  return command.apply(redis, args as string[]);
+  return command.apply(redis, args as Array<string | Buffer>);
 }

@@ -213,8 +213,8 @@ describe('a removed series is not written back by the same flush', () => {
     expireSeconds: 60,
     gaugeFamilies: ['g'],
   };
-  const occurrences = (args: readonly string[], needle: string): number =>
-    args.join('\n').split(needle).length - 1;
+  const occurrences = (args: ReadonlyArray<string | Buffer>, needle: string): number =>
+    args.map(String).join('\n').split(needle).length - 1;
 
   it('counter: remove() after inc() sends only the removal', async () => {
     const buffer = new DeltaBuffer(1000, () => {});

@@ -21,6 +21,8 @@
            sample names ("\n"-separated; claimed when the family is first stored)
   then sections of 4 arguments: op, family name, expireSeconds or "", payload
     A  HINCRBYFLOAT   payload: field \n delta \n ...
+    I  HINCRBY of whole deltas, falling back to HINCRBYFLOAT for a field that holds a fraction
+       (or would overflow 64 bits); payload as A
     S  HSET           payload: field \n value \n ...
     H  histogram/summary records: field \n sum \n sub:n,sub:n \n ...
          -> HINCRBYFLOAT field|s sum ; HINCRBY field|sub n
@@ -238,6 +240,11 @@ while pos <= #ARGV do
       for field, delta in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n') do
         check(redis.pcall('HINCRBYFLOAT', key, field, delta))
       end
+    elseif op == 'I' then
+      for field, delta in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n') do
+        local reply = redis.pcall('HINCRBY', key, field, delta)
+        if type(reply) == 'table' and reply.err then check(redis.pcall('HINCRBYFLOAT', key, field, delta)) end
+      end
     elseif op == 'S' then
       hsetPairs(key, payload)
     elseif op == 'H' then
@@ -320,7 +327,7 @@ while pos <= #ARGV do
     elseif op == 'x' then
       if idx >= 0 then redis.call('DEL', gaugePrefix .. name .. ':' .. idx) end
     end
-    if expire ~= '' and (op == 'A' or op == 'S') then touchExpiry(name, expire, payload, 2) end
+    if expire ~= '' and (op == 'A' or op == 'I' or op == 'S') then touchExpiry(name, expire, payload, 2) end
   end
 end
 
