@@ -5,7 +5,13 @@ import { callScript, READ_COMMAND, type RedisClient } from '../flush/scripts.js'
 import { parseStoredExemplar, type BucketExemplar } from './exemplar-format.js';
 import { GaugeMerger } from './gauge-merge.js';
 import { MergedSketch } from './quantiles.js';
-import type { FamilyData, HistogramRow, ScalarRow, SummaryRow } from './text-format.js';
+import {
+  renderScalarChunk,
+  type FamilyData,
+  type HistogramRow,
+  type ScalarRow,
+  type SummaryRow,
+} from './text-format.js';
 
 /** Fields per chunk the read script packs into one string (a slice of parsing work here). */
 const FIELDS_PER_CHUNK = 4096;
@@ -161,6 +167,20 @@ export async function readFamilies(
       merger:
         meta.kind === 'gauge' && meta.aggregate !== undefined ? new GaugeMerger(meta.aggregate) : undefined,
     };
+    if (
+      (meta.kind === 'counter' || meta.kind === 'common_gauge') &&
+      data.length * FIELDS_PER_CHUNK > SORT_LIMIT
+    ) {
+      // Too big to sort anyway: render each chunk straight to text, keeping no per-series objects
+      // alive across the scrape (they made the garbage collector stall the event loop).
+      const prerendered: string[] = [];
+      for (const chunk of data) {
+        prerendered.push(renderScalarChunk(meta, chunk));
+        await yieldToEventLoop();
+      }
+      families.push({ meta, rows: [], prerendered });
+      continue;
+    }
     if (meta.kind === 'gauge') {
       for (let c = 0; c + 1 < data.length; c += 2) {
         parseChunk(acc, data[c + 1]!, String(data[c]));

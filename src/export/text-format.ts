@@ -33,9 +33,38 @@ export interface SummaryRow {
 
 /** The merged state of one family, as read from Redis. */
 export type FamilyData =
-  | { readonly meta: FamilyMeta; readonly rows: readonly ScalarRow[] }
+  | {
+      readonly meta: FamilyMeta;
+      readonly rows: readonly ScalarRow[];
+      /**
+       * Sample lines already rendered (big counter and common-gauge families, whose lines are the
+       * same in both formats): rendered straight from Redis's packed chunks, with no row objects.
+       */
+      readonly prerendered?: readonly string[];
+    }
   | { readonly meta: FamilyMeta & { readonly kind: 'histogram' }; readonly rows: readonly HistogramRow[] }
   | { readonly meta: FamilyMeta & { readonly kind: 'summary' }; readonly rows: readonly SummaryRow[] };
+
+/** Render one packed `field\nvalue\n…` chunk of a counter or common gauge as sample lines. */
+export function renderScalarChunk(meta: FamilyMeta, chunk: string): string {
+  const sample = meta.kind === 'counter' ? `${meta.name}_total` : meta.name;
+  const open = `${sample}{`;
+  const bare = `${sample} `;
+  let out = '';
+  let at = 0;
+  while (at < chunk.length) {
+    const nl = chunk.indexOf('\n', at);
+    const end = chunk.indexOf('\n', nl + 1);
+    const key = chunk.slice(at, nl);
+    const raw = chunk.slice(nl + 1, end < 0 ? chunk.length : end);
+    const value = Number(raw);
+    const text = value - value === 0 ? String(value) : formatValue(value);
+    out += key === '' ? `${bare}${text}\n` : `${open}${key}} ${text}\n`;
+    if (end < 0) break;
+    at = end + 1;
+  }
+  return out;
+}
 
 /** Series rendered per slice; the async formatter yields to the event loop between slices. */
 const ROWS_PER_SLICE = 2000;
@@ -66,6 +95,11 @@ function header(meta: FamilyMeta, format: ExpositionFormat): string {
 export function* renderFamily(family: FamilyData, format: ExpositionFormat): Generator<string> {
   const { meta } = family;
   let out = header(meta, format);
+  if ('prerendered' in family && family.prerendered !== undefined) {
+    yield out;
+    yield* family.prerendered;
+    return;
+  }
   const bound = format === 'openmetrics' ? formatCanonical : formatValue;
   const rows = family.rows;
   for (let start = 0; start < rows.length; start += ROWS_PER_SLICE) {
