@@ -35,7 +35,7 @@ describe('a family too big to sort (rendered straight from Redis chunks)', () =>
         expect(counters.get(String(i))).toBe(i % 7 === 0 ? 0.5 : i);
         expect(levels.get(String(i))).toBe(i === 0 ? 0 : -i);
       }
-      expect(text.split('\n').filter((l) => l.startsWith('# TYPE big_')).length).toBe(2);
+      expect(text.split('\n').filter((l) => l.startsWith('# TYPE big')).length).toBe(2);
       if (format === 'openmetrics') expect(text.endsWith('# EOF\n')).toBe(true);
     }
   });
