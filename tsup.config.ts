@@ -9,7 +9,8 @@ const shared: Options = {
 };
 
 export default defineConfig([
-  { ...shared, format: ['esm'], clean: true },
+  // The CLI (`bin`) ships as ESM only: it is run, never required.
+  { ...shared, entry: ['src/index.ts', 'src/cli.ts'], format: ['esm'], clean: true },
   // p-queue ships ESM only: bundle it into the CommonJS build so `require()` works on every Node 20
   // (before 20.19 Node cannot require ESM; after, tsup's interop would see a namespace, not the class).
   { ...shared, format: ['cjs'], noExternal: ['p-queue'] },

@@ -82,7 +82,9 @@ ${COMMON}
 class UsageError extends Error {}
 
 const write = (line: string): boolean => process.stdout.write(`${line}\n`);
-const print = (lines: readonly string[]): void => void lines.forEach(write);
+const print = (lines: readonly string[]): void => {
+  for (const line of lines) write(line);
+};
 const warn = (line: string): boolean => process.stderr.write(`${line}\n`);
 
 interface Common {
@@ -191,6 +193,9 @@ function details(meta: FamilyMeta): string {
     parts.push(meta.expireSeconds === undefined ? 'shared' : `shared, expires ${meta.expireSeconds}s`);
   }
   if (meta.kind === 'histogram') parts.push(`${meta.buckets?.length ?? 0} buckets`);
+  if (meta.percentiles !== undefined) {
+    parts.push(`quantiles ${meta.percentiles.join(',')} over ${meta.maxAgeSeconds ?? '?'}s`);
+  }
   if (meta.unit !== undefined) parts.push(`unit ${meta.unit}`);
   if (meta.labelNames.length > 0) parts.push(`labels ${meta.labelNames.join(',')}`);
   return parts.join('; ');
@@ -346,7 +351,8 @@ async function findFamily(target: Target, family: string): Promise<FamilyTarget>
     ...indexes.map((i) => keys.gauge(name, Number(i))),
   ];
   const exists = await Promise.all(candidates.map((key) => redis.exists(key)));
-  const present = candidates.filter((_, i) => exists[i] === 1);
+  const windows = (await scan(redis, keys.quantilePattern(name))).filter((k) => keys.isQuantileKey(name, k));
+  const present = [...candidates.filter((_, i) => exists[i] === 1), ...windows];
   if (stored === null && present.length === 0) {
     throw new Error(`no family named "${family}" under prefix "${keys.prefix}"`);
   }
@@ -401,6 +407,7 @@ async function purgeSeries(t: FamilyTarget, pairs: ReadonlyArray<[string, string
   const doomed = new Map<string, string[]>();
   for (const key of t.present) {
     if (key === keys.expiry(name)) continue;
+    // Per-process gauge hashes end in their gauge index; quantile windows (summaries) in a slot.
     const index = key.startsWith(keys.gaugePrefix) ? key.slice(key.lastIndexOf(':') + 1) : undefined;
     const fields = new Set<string>();
     let cursor = '0';

@@ -200,7 +200,11 @@ export class Registry {
     if (redis === undefined) {
       throw new RedisUnavailableError('No Redis connection: pass `redis` to the Registry or call setRedis()');
     }
-    await this.flush().catch((error: unknown) => this.#report(error as Error));
+    await this.flush().catch((error: unknown) => {
+      // Unreachable Redis: the flush already waited for it; reading would only wait again.
+      if (error instanceof RedisUnavailableError) throw error;
+      this.#report(error as Error);
+    });
     await whenReady(redis, this.#options.flushTimeoutMs);
     const { families, unreadable } = await keepAlive(readFamilies(redis, this.#keys));
     for (const { error } of unreadable) this.#report(error);

@@ -91,6 +91,18 @@ export class Keys {
   quantileWindow(name: string): string {
     return `${this.quantilePrefix}${name}:`;
   }
+  /**
+   * A SCAN pattern for a family's quantile-window keys. It also matches family `<name>:x`'s keys:
+   * keep only those whose rest is a slot number (`isQuantileKey`).
+   */
+  quantilePattern(name: string): string {
+    return `${this.quantileWindow(name).replace(/[*?[\]\\]/g, '\\$&')}*`;
+  }
+  /** Whether `key` is one of family `name`'s quantile-window keys. */
+  isQuantileKey(name: string, key: string): boolean {
+    const base = this.quantileWindow(name);
+    return key.startsWith(base) && /^\d+$/.test(key.slice(base.length));
+  }
   /** The quantile buckets of one family in one time slot. */
   quantile(name: string, slot: number): string {
     return this.quantileWindow(name) + String(slot);

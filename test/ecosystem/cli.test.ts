@@ -4,7 +4,7 @@
  * or deletes.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Counter, Gauge, Histogram, Registry } from '../../src/index.js';
+import { Counter, Gauge, Histogram, Registry, Summary } from '../../src/index.js';
 import { Keys } from '../../src/flush/keys.js';
 import { redisClient, redisUrl, testRegistry } from '../support/helpers.js';
 import { describeChild, pollUntil, runTs, type ChildResult } from '../system/processes.js';
@@ -240,6 +240,55 @@ describe('CLI purge', () => {
     expect(text).not.toContain('job_seconds_sum{queue="mail"}');
     expect(text).toContain('job_seconds_count{queue="sms"} 1\n');
     expect(text).toContain('jobs_total{queue="mail",status="ok"} 3\n');
+  });
+
+  it('purges a summary with quantiles: its quantile windows too, by family and by series', async () => {
+    const { registry, prefix, keys } = await populated();
+    const latency = new Summary({
+      name: 'latency_seconds',
+      help: 'Latency',
+      labelNames: ['route'],
+      percentiles: [0.5, 0.9],
+      registry,
+    });
+    const other = new Summary({ name: 'latency_seconds:x', help: 'x', percentiles: [0.5], registry });
+    for (const v of [0.1, 0.2, 0.3]) latency.observe({ route: '/a' }, v);
+    latency.observe({ route: '/b' }, 0.4);
+    other.observe(1);
+    await registry.flush();
+    const windows = async (name: string): Promise<string[]> =>
+      (await redis.keys(`${keys.quantileWindow(name)}*`)).filter((k) => keys.isQuantileKey(name, k));
+    expect((await windows('latency_seconds')).length).toBeGreaterThan(0);
+
+    const inspect = await cli('inspect', ...common(prefix));
+    expect(inspect.stdout).toMatch(/^latency_seconds\s+summary\s+2\s+quantiles 0\.5,0\.9 over 600s/m);
+
+    const series = await cli(
+      'purge',
+      ...common(prefix),
+      '--family',
+      'latency_seconds',
+      '--match',
+      'route=/a',
+      '--yes',
+    );
+    expect(series.code, describeChild(series)).toBe(0);
+    let text = await exposition(prefix);
+    expect(text).not.toContain('route="/a"');
+    expect(text).toContain('latency_seconds{route="/b",quantile="0.5"} ');
+    expect(text).toContain('latency_seconds_count{route="/b"} 1\n');
+    for (const key of await windows('latency_seconds')) {
+      expect(Object.keys(await redis.hgetall(key)).some((f) => f.startsWith('route="/a"'))).toBe(false);
+    }
+
+    const family = await cli('purge', ...common(prefix), '--family', 'latency_seconds', '--yes');
+    expect(family.code, describeChild(family)).toBe(0);
+    expect(await windows('latency_seconds')).toEqual([]);
+    text = await exposition(prefix);
+    expect(text).not.toContain('latency_seconds{');
+    // A family whose name extends this one's (`latency_seconds:x`) keeps its windows.
+    expect((await windows('latency_seconds:x')).length).toBeGreaterThan(0);
+    expect(text).toContain('latency_seconds:x_count 1\n');
   });
 
   it('--match refuses a label the family does not have, exit 2', async () => {

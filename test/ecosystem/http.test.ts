@@ -65,10 +65,12 @@ async function serve(
 }
 
 afterAll(async () => {
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections();
-    server.close();
-  }
+  await Promise.all(
+    servers.splice(0).map((server) => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    }),
+  );
 });
 
 describe('metricsHandler against the shared Redis', () => {
