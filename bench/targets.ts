@@ -45,13 +45,14 @@ export const TARGETS: readonly Target[] = [
     context: (f) => `; ${formatValue(num(f['counter_child_inc.vs_floor']), 'ratio')} a field add`,
   },
   {
-    figure: 'bytes allocated per bound-child call (counter, histogram, gauge)',
+    figure: 'bytes allocated per bound-child call (counter, histogram, gauge, quantile summary)',
     target: '0',
     group: 'hot',
     keys: [
       'counter_child_inc.lib_bytes_per_call',
       'histogram_child_observe.lib_bytes_per_call',
       'gauge_child_set.lib_bytes_per_call',
+      'summary_quantiles_child_observe.lib_bytes_per_call',
     ],
     // Below 0.01 B per call is a few KB over millions of calls: V8 bookkeeping, not the call.
     op: '<=',
@@ -81,6 +82,16 @@ export const TARGETS: readonly Target[] = [
     target: '≤ 0.05×',
     group: 'hot',
     keys: ['histogram_child_observe.ratio'],
+    op: '<=',
+    limit: 0.05,
+    format: 'ratio',
+  },
+  {
+    // Issue 7: the quantile summary's bound observe stays within the bound-observe target.
+    figure: 'summary-with-quantiles `observe`, bound, vs prom-client (percentiles, same window)',
+    target: '≤ 0.05×',
+    group: 'hot',
+    keys: ['summary_quantiles_child_observe.ratio'],
     op: '<=',
     limit: 0.05,
     format: 'ratio',
