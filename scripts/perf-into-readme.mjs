@@ -8,7 +8,7 @@ const targets = md.match(/## Targets[^\n]*\n\n(\|[\s\S]*?)\n\n/)?.[1] ?? '';
 const pick = (header) => md.match(new RegExp(`(\\| ${header}[\\s\\S]*?)\\n\\n`))?.[1] ?? '';
 const block = [
   '<!-- PERF-TABLE -->',
-  'From `npm run bench` on this project\'s 2-core CI machine (shared: absolute times wander, the',
+  "From `npm run bench` on this project's 2-core CI machine (shared: absolute times wander, the",
   'ratios are measured side by side in the same run). `npm run bench:quick` takes under a minute;',
   '`npm run bench -- <group>` runs one group; every run writes `bench/results/latest.{json,md,svg}`.',
   'See [bench/README.md](bench/README.md) for what each group measures.',

@@ -348,6 +348,7 @@ async function findFamily(target: Target, family: string): Promise<FamilyTarget>
   const candidates = [
     keys.family(name),
     keys.expiry(name),
+    keys.created(name),
     ...indexes.map((i) => keys.gauge(name, Number(i))),
   ];
   const exists = await Promise.all(candidates.map((key) => redis.exists(key)));

@@ -206,7 +206,7 @@ export class Registry {
       this.#report(error as Error);
     });
     await whenReady(redis, this.#options.flushTimeoutMs);
-    const { families, unreadable } = await keepAlive(readFamilies(redis, this.#keys));
+    const { families, unreadable } = await keepAlive(readFamilies(redis, this.#keys, [], format));
     for (const { error } of unreadable) this.#report(error);
     return formatFamiliesAsync(families, format);
   }

@@ -6,7 +6,11 @@ import { parseStoredExemplar, type BucketExemplar } from './exemplar-format.js';
 import { GaugeMerger } from './gauge-merge.js';
 import { MergedSketch } from './quantiles.js';
 import {
+  collectCreated,
+  countCreated,
+  CREATED_SUFFIX,
   renderScalarChunk,
+  type ExpositionFormat,
   type FamilyData,
   type HistogramRow,
   type ScalarRow,
@@ -51,6 +55,8 @@ interface Accumulator {
   >;
   /** Per-process gauges with an `aggregate` mode: merged over processes instead of listed. */
   merger?: GaugeMerger | undefined;
+  /** Series creation times (`<key>|created` fields), seconds, by label key. */
+  created?: Map<string, number>;
 }
 
 function parseChunk(acc: Accumulator, chunk: string, gaugeIndex: string | undefined): void {
@@ -63,6 +69,11 @@ function parseChunk(acc: Accumulator, chunk: string, gaugeIndex: string | undefi
       const bar = field.lastIndexOf('|');
       const key = field.slice(0, bar);
       const sub = field.slice(bar + 1);
+      if (sub === 'created') {
+        // Kept apart: a creation time alone (no `s`/`c` fields) is no series.
+        (acc.created ??= new Map()).set(key, Number(parts[i + 1]));
+        continue;
+      }
       let series = acc.grouped.get(key);
       if (series === undefined) {
         series = { counts: new Array<number>(slots).fill(0), sum: 0, count: 0 };
@@ -89,17 +100,23 @@ function parseChunk(acc: Accumulator, chunk: string, gaugeIndex: string | undefi
     return;
   }
   for (let i = 0; i + 1 < parts.length; i += 2) {
-    const key = gaugeIndex === undefined ? parts[i]! : gaugeKey(parts[i]!, gaugeIndex);
+    const field = parts[i]!;
+    // Counters: a label key is empty or ends with `"`, so `…|created` is a creation time.
+    if (gaugeIndex === undefined && field.endsWith(CREATED_SUFFIX)) {
+      (acc.created ??= new Map()).set(field.slice(0, -CREATED_SUFFIX.length), Number(parts[i + 1]));
+      continue;
+    }
+    const key = gaugeIndex === undefined ? field : gaugeKey(field, gaugeIndex);
     acc.scalar.push([key, Number(parts[i + 1])]);
   }
 }
 
 function finish(acc: Accumulator): FamilyData {
-  const { meta } = acc;
+  const { meta, created } = acc;
   if (meta.kind === 'histogram') {
     const rows: HistogramRow[] = [];
     for (const [key, s] of acc.grouped)
-      rows.push({ key, counts: s.counts, sum: s.sum, exemplars: s.exemplars });
+      rows.push({ key, counts: s.counts, sum: s.sum, exemplars: s.exemplars, created: created?.get(key) });
     if (rows.length <= SORT_LIMIT) rows.sort(byKey((r) => r.key));
     return { meta: meta as FamilyMeta & { kind: 'histogram' }, rows };
   }
@@ -107,28 +124,51 @@ function finish(acc: Accumulator): FamilyData {
     const rows: SummaryRow[] = [];
     const { percentiles } = meta;
     for (const [key, s] of acc.grouped) {
-      if (percentiles === undefined) rows.push({ key, count: s.count, sum: s.sum });
+      if (percentiles === undefined)
+        rows.push({ key, count: s.count, sum: s.sum, created: created?.get(key) });
       else {
         const quantiles = (s.sketch ?? new MergedSketch()).quantiles(percentiles);
-        rows.push({ key, count: s.count, sum: s.sum, quantiles });
+        rows.push({ key, count: s.count, sum: s.sum, quantiles, created: created?.get(key) });
       }
     }
     if (rows.length <= SORT_LIMIT) rows.sort(byKey((r) => r.key));
     return { meta: meta as FamilyMeta & { kind: 'summary' }, rows };
   }
   if (acc.merger !== undefined) acc.scalar = acc.merger.rows();
+  if (created !== undefined) {
+    acc.scalar = acc.scalar.map((row) => {
+      const at = created.get(row[0]);
+      return at === undefined ? row : [row[0], row[1], at];
+    });
+  }
   if (acc.scalar.length <= SORT_LIMIT) acc.scalar.sort(byKey((r) => r[0]));
   return { meta, rows: acc.scalar };
 }
 
 /**
+ * The number of series a counter's or common gauge's packed chunks hold: every chunk but the
+ * last holds exactly `FIELDS_PER_CHUNK` fields, and counters' `|created` fields are no series.
+ */
+function scalarSeries(meta: FamilyMeta, data: readonly string[]): number {
+  const last = data.at(-1) ?? '';
+  let lines = 1;
+  for (let at = last.indexOf('\n'); at >= 0; at = last.indexOf('\n', at + 1)) lines++;
+  let fields = (data.length - 1) * FIELDS_PER_CHUNK + lines / 2;
+  if (meta.kind === 'counter') for (const chunk of data) fields -= countCreated(chunk);
+  return fields;
+}
+
+/**
  * Read the merged state of every family under a prefix (or of `names`) in one round trip, and
- * parse it chunk by chunk, yielding to the event loop between chunks.
+ * parse it chunk by chunk, yielding to the event loop between chunks. Big counter and common
+ * gauge families come back prerendered for `format` (counters' `_created` lines are
+ * OpenMetrics-only); the other families render in either format.
  */
 export async function readFamilies(
   redis: RedisClient,
   keys: Keys,
   names: readonly string[] = [],
+  format: ExpositionFormat = 'text',
 ): Promise<ReadResult> {
   const reply = (await callScript(redis, READ_COMMAND, [
     keys.meta,
@@ -139,6 +179,8 @@ export async function readFamilies(
     keys.expiryPrefix,
     String(FIELDS_PER_CHUNK),
     keys.quantilePrefix,
+    // Creation times are only exported in OpenMetrics: text scrapes do not read them at all.
+    format === 'openmetrics' ? keys.createdPrefix : '',
     ...names,
   ])) as unknown[];
   const families: FamilyData[] = [];
@@ -169,13 +211,25 @@ export async function readFamilies(
     };
     if (
       (meta.kind === 'counter' || meta.kind === 'common_gauge') &&
-      data.length * FIELDS_PER_CHUNK > SORT_LIMIT
+      data.length * FIELDS_PER_CHUNK > SORT_LIMIT &&
+      // As many chunks as the series alone fill (not counting `|created` fields): which families
+      // are sorted does not depend on creation times.
+      Math.ceil(scalarSeries(meta, data) / FIELDS_PER_CHUNK) * FIELDS_PER_CHUNK > SORT_LIMIT
     ) {
       // Too big to sort anyway: render each chunk straight to text, keeping no per-series objects
       // alive across the scrape (they made the garbage collector stall the event loop).
+      let created: Map<string, string> | undefined;
+      if (format === 'openmetrics' && meta.kind === 'counter') {
+        // A series' `|created` field may sit in any chunk: gather them all first (strings only).
+        created = new Map();
+        for (const chunk of data) {
+          collectCreated(chunk, created);
+          await yieldToEventLoop();
+        }
+      }
       const prerendered: string[] = [];
       for (const chunk of data) {
-        prerendered.push(renderScalarChunk(meta, chunk));
+        prerendered.push(renderScalarChunk(meta, chunk, created));
         await yieldToEventLoop();
       }
       families.push({ meta, rows: [], prerendered });

@@ -12,8 +12,11 @@ export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1
 /** Exposition format: Prometheus text 0.0.4 or OpenMetrics 1.0. */
 export type ExpositionFormat = 'text' | 'openmetrics';
 
-/** A series of a counter or gauge: its rendered label set and value. */
-export type ScalarRow = readonly [key: string, value: number];
+/**
+ * A series of a counter or gauge: its rendered label set and value, and for counters when the
+ * series was created (Unix time in seconds; OpenMetrics `_created`), if known.
+ */
+export type ScalarRow = readonly [key: string, value: number, created?: number];
 /** A histogram series: per-bucket (non-cumulative) counts, the last one `+Inf`, and the sum. */
 export interface HistogramRow {
   readonly key: string;
@@ -21,6 +24,8 @@ export interface HistogramRow {
   readonly sum: number;
   /** Latest exemplar per bucket (same indexes as `counts`); OpenMetrics output only. */
   readonly exemplars?: ReadonlyArray<BucketExemplar | undefined> | undefined;
+  /** When the series was created, Unix time in seconds; OpenMetrics output only (`_created`). */
+  readonly created?: number | undefined;
 }
 /** A summary series. */
 export interface SummaryRow {
@@ -29,6 +34,8 @@ export interface SummaryRow {
   readonly sum: number;
   /** Summaries with `percentiles`: one value per percentile (same order), NaN for an empty window. */
   readonly quantiles?: readonly number[] | undefined;
+  /** When the series was created, Unix time in seconds; OpenMetrics output only (`_created`). */
+  readonly created?: number | undefined;
 }
 
 /** The merged state of one family, as read from Redis. */
@@ -37,16 +44,57 @@ export type FamilyData =
       readonly meta: FamilyMeta;
       readonly rows: readonly ScalarRow[];
       /**
-       * Sample lines already rendered (big counter and common-gauge families, whose lines are the
-       * same in both formats): rendered straight from Redis's packed chunks, with no row objects.
+       * Sample lines already rendered (big counter and common-gauge families): rendered straight
+       * from Redis's packed chunks, with no row objects, for the format the family was read for
+       * (they differ only by counters' `_created` lines, which only OpenMetrics has).
        */
       readonly prerendered?: readonly string[];
     }
   | { readonly meta: FamilyMeta & { readonly kind: 'histogram' }; readonly rows: readonly HistogramRow[] }
   | { readonly meta: FamilyMeta & { readonly kind: 'summary' }; readonly rows: readonly SummaryRow[] };
 
-/** Render one packed `field\nvalue\n…` chunk of a counter or common gauge as sample lines. */
-export function renderScalarChunk(meta: FamilyMeta, chunk: string): string {
+/**
+ * The suffix of a counter's, histogram's or summary's hash field holding a series' creation
+ * time (`<labelKey>|created`). A counter hash otherwise holds only label keys, and a label key is
+ * either empty or ends with `"` (`a="x",b="y"`), so a field ending in `|created` is never a series.
+ */
+export const CREATED_SUFFIX = '|created';
+/** `|created` followed by the line feed that always separates a packed field from its value. */
+const CREATED_FIELD_END = `${CREATED_SUFFIX}\n`;
+
+/** How many `|created` fields a packed `field\nvalue\n…` chunk holds. */
+export function countCreated(chunk: string): number {
+  let n = 0;
+  for (let at = chunk.indexOf(CREATED_FIELD_END); at >= 0; at = chunk.indexOf(CREATED_FIELD_END, at + 1)) n++;
+  return n;
+}
+
+/** Add the `|created` fields of a packed chunk to `into`: label key -> stored value (seconds). */
+export function collectCreated(chunk: string, into: Map<string, string>): void {
+  for (let at = chunk.indexOf(CREATED_FIELD_END); at >= 0; at = chunk.indexOf(CREATED_FIELD_END, at + 1)) {
+    // Fields and values never hold a raw line feed, so the field starts after the previous one.
+    const start = chunk.lastIndexOf('\n', at) + 1;
+    const valueAt = at + CREATED_FIELD_END.length;
+    const end = chunk.indexOf('\n', valueAt);
+    into.set(chunk.slice(start, at), chunk.slice(valueAt, end < 0 ? chunk.length : end));
+  }
+}
+
+/** The OpenMetrics `_created` line of a series created at `seconds`. */
+function createdLine(name: string, key: string, seconds: number): string {
+  return `${name}_created${braces(key)} ${formatValue(seconds)}\n`;
+}
+
+/**
+ * Render one packed `field\nvalue\n…` chunk of a counter or common gauge as sample lines.
+ * Counters' `|created` fields are skipped; with `created` (OpenMetrics: every creation time of
+ * the family, by label key, see `collectCreated`) a series' `_created` line follows its sample.
+ */
+export function renderScalarChunk(
+  meta: FamilyMeta,
+  chunk: string,
+  created?: ReadonlyMap<string, string>,
+): string {
   const sample = meta.kind === 'counter' ? `${meta.name}_total` : meta.name;
   const open = `${sample}{`;
   const bare = `${sample} `;
@@ -56,10 +104,15 @@ export function renderScalarChunk(meta: FamilyMeta, chunk: string): string {
     const nl = chunk.indexOf('\n', at);
     const end = chunk.indexOf('\n', nl + 1);
     const key = chunk.slice(at, nl);
-    const raw = chunk.slice(nl + 1, end < 0 ? chunk.length : end);
-    const value = Number(raw);
-    const text = value - value === 0 ? String(value) : formatValue(value);
-    out += key === '' ? `${bare}${text}\n` : `${open}${key}} ${text}\n`;
+    // A label key ends with `"` or is empty: a last character "d" can only be `|created`.
+    if (key.charCodeAt(key.length - 1) !== 100 /* d */ || !key.endsWith(CREATED_SUFFIX)) {
+      const raw = chunk.slice(nl + 1, end < 0 ? chunk.length : end);
+      const value = Number(raw);
+      const text = value - value === 0 ? String(value) : formatValue(value);
+      out += key === '' ? `${bare}${text}\n` : `${open}${key}} ${text}\n`;
+      const seconds = created?.get(key);
+      if (seconds !== undefined) out += createdLine(meta.name, key, Number(seconds));
+    }
     if (end < 0) break;
     at = end + 1;
   }
@@ -101,6 +154,8 @@ export function* renderFamily(family: FamilyData, format: ExpositionFormat): Gen
     return;
   }
   const bound = format === 'openmetrics' ? formatCanonical : formatValue;
+  // `_created` samples exist only in OpenMetrics; text 0.0.4 output is unchanged by them.
+  const om = format === 'openmetrics' && meta.kind !== 'gauge' && meta.kind !== 'common_gauge';
   const rows = family.rows;
   for (let start = 0; start < rows.length; start += ROWS_PER_SLICE) {
     const end = Math.min(rows.length, start + ROWS_PER_SLICE);
@@ -121,6 +176,7 @@ export function* renderFamily(family: FamilyData, format: ExpositionFormat): Gen
         out += ex === undefined ? '\n' : `${renderExemplar(ex[buckets.length])}\n`;
         out += `${meta.name}_sum${braces(row.key)} ${formatValue(row.sum)}\n`;
         out += `${meta.name}_count${braces(row.key)} ${cumulative}\n`;
+        if (om && row.created !== undefined) out += createdLine(meta.name, row.key, row.created);
       }
     } else if (meta.kind === 'summary') {
       const percentiles = meta.percentiles ?? [];
@@ -136,6 +192,7 @@ export function* renderFamily(family: FamilyData, format: ExpositionFormat): Gen
         }
         out += `${meta.name}_sum${braces(row.key)} ${formatValue(row.sum)}\n`;
         out += `${meta.name}_count${braces(row.key)} ${row.count}\n`;
+        if (om && row.created !== undefined) out += createdLine(meta.name, row.key, row.created);
       }
     } else {
       const sample = meta.kind === 'counter' ? `${meta.name}_total` : meta.name;
@@ -148,6 +205,7 @@ export function* renderFamily(family: FamilyData, format: ExpositionFormat): Gen
         // The hottest loop of a big scrape: plain concatenation, finite values without a call.
         const text = value - value === 0 ? String(value) : formatValue(value);
         out += key === '' ? `${bare}${text}\n` : `${open}${key}} ${text}\n`;
+        if (om && row[2] !== undefined) out += createdLine(meta.name, key, row[2]);
       }
     }
     yield out;

@@ -3,7 +3,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { AddCell, GaugeCell, HistogramCell, type Cell } from '../buffer/cells.js';
 import { encodeExemplars } from '../buffer/exemplars.js';
 import type { SeriesStore } from '../buffer/series-store.js';
-import { encodeMeta, sampleNames } from '../family.js';
+import { encodeMeta, sampleNames, type FamilyKind } from '../family.js';
 import type { Keys } from './keys.js';
 import { quantileSectionConfig } from './quantile-window.js';
 
@@ -38,7 +38,10 @@ function num(value: number): string {
 }
 
 /** Read a cell's pending values into `out` (by section) and zero them. */
-function drain(cell: Cell, sections: Sections): void {
+function drain(cell: Cell, sections: Sections, created: boolean): void {
+  // A new (or re-created) series of a counter, histogram or summary: the script stamps its
+  // `|created` field (op `C`) unless another process already did.
+  if (created && cell.fresh) sections.created = `${sections.created ?? ''}${cell.key}\n`;
   if (cell instanceof AddCell) {
     if (cell.hasSet) sections.set += `${cell.key}\n${num(cell.s + cell.v)}\n`;
     else if (cell.v !== 0 || cell.fresh) {
@@ -115,6 +118,13 @@ interface Sections {
   stamped?: string;
   /** Summary sketch bucket counts (op `Q`): field \n token:n,token:n \n ... */
   quantiles?: string;
+  /** Label keys of series created since the last flush (op `C`): field \n ... */
+  created?: string;
+}
+
+/** Families whose series expose `<name>_created` (OpenMetrics): counters, histograms, summaries. */
+function hasCreated(kind: FamilyKind): boolean {
+  return kind === 'counter' || kind === 'histogram' || kind === 'summary';
 }
 
 /**
@@ -141,18 +151,23 @@ export async function encodeBatch(
     const { name, kind, expireSeconds } = store.meta;
     const expire = expireSeconds === undefined ? '' : String(expireSeconds);
     const perProcess = kind === 'gauge';
+    const created = hasCreated(kind);
     if (store.conflicted) {
       dropped += changes.cells.length;
-      for (const cell of changes.cells) drain(cell, emptySections());
+      for (const cell of changes.cells) drain(cell, emptySections(), false);
       continue;
     }
     metaStores.add(store);
     if (changes.reset) sections.push(perProcess ? 'x' : 'X', name, expire, '');
+    // Creation times live in a hash of their own (read only for OpenMetrics): reset and remove it too.
+    const createdKey = created ? keys.created(name) : '';
+    if (changes.reset && created) sections.push('Z', name, createdKey, '');
     // A summary's quantile window lives in time-slot keys of its own: wiped and pruned alike.
     const window = store.meta.percentiles === undefined ? undefined : quantileSectionConfig(keys, store.meta);
     if (changes.reset && window !== undefined) sections.push('W', name, window, '');
     if (changes.removed.length > 0) {
       sections.push(perProcess ? 'd' : 'D', name, expire, `${fieldsOf(store, changes.removed).join('\n')}\n`);
+      if (created) sections.push('K', name, createdKey, `${changes.removed.join('\n')}\n`);
       if (window !== undefined) sections.push('R', name, window, `${changes.removed.join('\n')}\n`);
     }
     let out = emptySections();
@@ -171,10 +186,12 @@ export async function encodeBatch(
       push('H', '', out.hist);
       push('E', '', out.ex);
       if (window !== undefined) push('Q', window, out.quantiles);
+      // After this family's X/D sections (pushed above): a re-created series gets a new time.
+      push('C', createdKey, out.created);
       out = emptySections();
     };
     for (const cell of changes.cells) {
-      drain(cell, out);
+      drain(cell, out, created);
       series++;
       if (++sinceYield >= CELLS_PER_SLICE) {
         sinceYield = 0;

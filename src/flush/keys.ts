@@ -7,6 +7,8 @@
  * - `P f:<family>`      hash  series field → value (counters, common gauges, histograms, summaries;
  *                             histograms: `<field>|e<slot>` → the bucket's latest exemplar)
  * - `P x:<family>`      zset  series field → expiry time in ms (common gauges with expireSeconds)
+ * - `P cr:<family>`     hash  series field → creation time in s (counters, histograms, summaries;
+ *                             read only for OpenMetrics scrapes, so text scrapes never pay for it)
  * - `P g:<family>:<i>`  hash  series field → value of the per-process gauge of gauge index i
  *                             (`aggregate: "last"` gauges: also `<field>|t` → write time, µs)
  * - `P gi:<i>`          string lease of gauge index i: the owning process id, expires
@@ -39,6 +41,13 @@ export class Keys {
   /** Prefix that scripts append a family name to. */
   get familyPrefix(): string {
     return `${this.base}f:`;
+  }
+  /** Prefix of the hashes of series creation times (`_created`, OpenMetrics only). */
+  get createdPrefix(): string {
+    return `${this.base}cr:`;
+  }
+  created(name: string): string {
+    return this.createdPrefix + name;
   }
   get expiryPrefix(): string {
     return `${this.base}x:`;

@@ -177,7 +177,8 @@ describe('CLI purge', () => {
     expect(all.stdout).toContain(`Would delete ${before.length} keys under prefix "${prefix}"`);
     expect(family.stdout).toContain(`Would delete family "jobs" (counter)`);
     expect(family.stdout).toContain(keys.family('jobs'));
-    expect(match.stdout).toContain('Would delete 2 series of "jobs" (2 fields)');
+    // Each counter series is its value field and its `|created` field.
+    expect(match.stdout).toContain('Would delete 2 series of "jobs" (4 fields)');
     expect(match.stdout).toContain('{queue="mail",status="failed"}');
     expect((await redis.keys(`{${prefix}}:*`)).sort()).toEqual(before);
   });

@@ -609,6 +609,7 @@ describe('LESSONS.md', () => {
     const limits = errors.filter((e) => e instanceof CardinalityLimitError);
     expect(limits).toHaveLength(1);
     expect(limits[0]).toMatchObject({ metric: 'card', limit: 3 });
+    // Three series; creation times live in a hash of their own.
     expect(await redis.hlen(`{${prefix}}:f:card`)).toBe(3);
     // Removing a series frees its slot and its Redis field.
     c.remove({ user: 'a' });
@@ -623,6 +624,7 @@ describe('LESSONS.md', () => {
     ]);
     expect(s.get('card_total{user="d"}')).toBe(5);
     expect(await redis.hkeys(`{${prefix}}:f:card`)).not.toContain('user="a"');
+    expect(await redis.hkeys(`{${prefix}}:f:card`)).not.toContain('user="a"|created');
     expect(await redis.exists(`{${prefix}}:f:cg13`)).toBe(0);
     expect([...s.keys()].filter((k) => k.startsWith('cg13'))).toEqual([]);
   });

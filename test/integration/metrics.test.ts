@@ -257,8 +257,9 @@ describe('Counter', () => {
     const c = new Counter({ name: 'events_total', help: 'Events "seen"', registry });
     c.inc(2);
     await registry.flush();
-    expect(await registry.metrics({ format: 'openmetrics' })).toBe(
-      '# TYPE events counter\n# HELP events Events \\"seen\\"\nevents_total 2\n# EOF\n',
+    // `_created`: when the series was first flushed, by the server's clock (seconds, ms decimals).
+    expect(await registry.metrics({ format: 'openmetrics' })).toMatch(
+      /^# TYPE events counter\n# HELP events Events \\"seen\\"\nevents_total 2\nevents_created \d+(\.\d{1,3})?\n# EOF\n$/,
     );
     expect(registry.contentType).toBe(TEXT_CONTENT_TYPE);
     expect(registry.contentTypeFor('openmetrics')).toBe(OPENMETRICS_CONTENT_TYPE);
@@ -564,6 +565,7 @@ describe('Histogram', () => {
     await a!.registry.flush();
     expect([...samples(await b!.registry.metrics()).keys()].filter((k) => k.includes('"x"'))).toEqual([]);
     expect((await redis.hkeys(`{${a!.prefix}}:f:rm`)).sort()).toEqual(['k="y"|1', 'k="y"|s']);
+    expect(await redis.hkeys(`{${a!.prefix}}:cr:rm`)).toEqual(['k="y"']);
   });
 
   it('times with startTimer (labels at either end) and timeit (sync, async, throwing)', async () => {

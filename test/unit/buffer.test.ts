@@ -223,8 +223,12 @@ describe('a removed series is not written back by the same flush', () => {
     write(store, 'gone', 5);
     store.remove(['gone']);
     const { args } = await encodeBatch(buffer.take(), [], 1, context);
-    expect(occurrences(args, 'a="gone"')).toBe(1);
-    expect(occurrences(args, 'a="keep"')).toBe(1);
+    // The removal deletes the series' field (D) and its creation time (K); nothing writes it back.
+    expect(occurrences(args, 'a="gone"')).toBe(2);
+    expect(args.map(String)).toContain('K');
+    // The kept series: its increment and its creation (op C).
+    expect(occurrences(args, 'a="keep"')).toBe(2);
+    expect(args.map(String)).toContain('C');
   });
 
   it('gauge: remove() after set() sends only the removal', async () => {

@@ -6,8 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { formatCanonical, formatValue, renderLabels } from '../../src/export/escape.js';
 import {
+  collectCreated,
+  countCreated,
   formatFamilies,
   formatFamiliesAsync,
+  renderFamily,
+  renderScalarChunk,
   type FamilyData,
   type HistogramRow,
   type ScalarRow,
@@ -295,6 +299,127 @@ describe('OpenMetrics 1.0', () => {
 
   it('has the OpenMetrics 1.0 content type', () => {
     expect(OPENMETRICS_CONTENT_TYPE).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
+  });
+});
+
+describe('OpenMetrics _created', () => {
+  const T = 1712345678.123;
+  const createdCounter: FamilyData = {
+    meta: counter.meta,
+    rows: [
+      ['code="200",method="GET"', 3, T],
+      ['code="500",method="POST"', 1.5],
+      ['', 2, 1712345679],
+    ],
+  };
+  const createdHist = histogram(
+    'job_seconds',
+    'Job duration.',
+    [0.1, 1],
+    [
+      { key: '', counts: [1, 0, 2], sum: 5.5, created: T },
+      { key: 'queue="b"', counts: [0, 0, 0], sum: 0 },
+    ],
+  );
+  const createdSummary: FamilyData = {
+    meta: {
+      ...meta('rpc_seconds', 'summary', 'RPC time.', { labelNames: ['svc'], percentiles: [0.5] }),
+      kind: 'summary',
+    },
+    rows: [
+      { key: 'svc="a"', count: 2, sum: 3.5, quantiles: [1.5], created: T },
+      { key: 'svc="b"', count: 0, sum: 0, quantiles: [NaN], created: 1e9 },
+    ],
+  };
+  const gaugeWithTime: FamilyData = {
+    meta: meta('workers', 'common_gauge', 'Workers alive.'),
+    rows: [['', 4, T]],
+  };
+
+  it('follows each counter series that has a creation time', () => {
+    expect(formatFamilies([createdCounter], 'openmetrics')).toBe(
+      '# TYPE http_requests counter\n' +
+        '# HELP http_requests Requests served.\n' +
+        'http_requests_total{code="200",method="GET"} 3\n' +
+        'http_requests_created{code="200",method="GET"} 1712345678.123\n' +
+        'http_requests_total{code="500",method="POST"} 1.5\n' +
+        'http_requests_total 2\n' +
+        'http_requests_created 1712345679\n' +
+        '# EOF\n',
+    );
+  });
+
+  it('follows each histogram and summary series after its _count', () => {
+    expect(formatFamilies([createdHist, createdSummary], 'openmetrics')).toBe(
+      '# TYPE job_seconds histogram\n' +
+        '# HELP job_seconds Job duration.\n' +
+        'job_seconds_bucket{le="0.1"} 1\n' +
+        'job_seconds_bucket{le="1.0"} 1\n' +
+        'job_seconds_bucket{le="+Inf"} 3\n' +
+        'job_seconds_sum 5.5\n' +
+        'job_seconds_count 3\n' +
+        'job_seconds_created 1712345678.123\n' +
+        'job_seconds_bucket{queue="b",le="0.1"} 0\n' +
+        'job_seconds_bucket{queue="b",le="1.0"} 0\n' +
+        'job_seconds_bucket{queue="b",le="+Inf"} 0\n' +
+        'job_seconds_sum{queue="b"} 0\n' +
+        'job_seconds_count{queue="b"} 0\n' +
+        '# TYPE rpc_seconds summary\n' +
+        '# HELP rpc_seconds RPC time.\n' +
+        'rpc_seconds{svc="a",quantile="0.5"} 1.5\n' +
+        'rpc_seconds_sum{svc="a"} 3.5\n' +
+        'rpc_seconds_count{svc="a"} 2\n' +
+        'rpc_seconds_created{svc="a"} 1712345678.123\n' +
+        'rpc_seconds{svc="b",quantile="0.5"} NaN\n' +
+        'rpc_seconds_sum{svc="b"} 0\n' +
+        'rpc_seconds_count{svc="b"} 0\n' +
+        'rpc_seconds_created{svc="b"} 1000000000\n' +
+        '# EOF\n',
+    );
+  });
+
+  it('leaves the text format byte-identical', () => {
+    const strip = (f: FamilyData): FamilyData =>
+      f.meta.kind === 'histogram' || f.meta.kind === 'summary'
+        ? ({ ...f, rows: f.rows.map((r) => ({ ...r, created: undefined })) } as unknown as FamilyData)
+        : { ...f, rows: (f.rows as ScalarRow[]).map((r) => [r[0], r[1]] as const) };
+    const families = [createdCounter, createdHist, createdSummary, gaugeWithTime];
+    const text = formatFamilies(families, 'text');
+    expect(text).not.toContain('_created');
+    expect(text).toBe(formatFamilies(families.map(strip), 'text'));
+  });
+
+  it('is never rendered for gauges', () => {
+    expect(formatFamilies([gaugeWithTime], 'openmetrics')).not.toContain('_created');
+  });
+
+  it('renders big counter chunks: skips |created fields, adds _created lines only when given', () => {
+    // Packed as the read script returns them: creation fields anywhere, even in another chunk.
+    const chunk = 'a="1"|created\n1712345678.5\na="1"\n3\n\n2\nb="x|created"\n4\n|created\n1700000000';
+    expect(countCreated(chunk)).toBe(2);
+    expect(countCreated('a="1"\n3')).toBe(0);
+    const created = new Map<string, string>();
+    collectCreated(chunk, created);
+    expect([...created]).toEqual([
+      ['a="1"', '1712345678.5'],
+      ['', '1700000000'],
+    ]);
+    expect(renderScalarChunk(counter.meta, chunk)).toBe(
+      'http_requests_total{a="1"} 3\nhttp_requests_total 2\nhttp_requests_total{b="x|created"} 4\n',
+    );
+    expect(renderScalarChunk(counter.meta, chunk, created)).toBe(
+      'http_requests_total{a="1"} 3\n' +
+        'http_requests_created{a="1"} 1712345678.5\n' +
+        'http_requests_total 2\n' +
+        'http_requests_created 1700000000\n' +
+        'http_requests_total{b="x|created"} 4\n',
+    );
+    const family: FamilyData = {
+      meta: counter.meta,
+      rows: [],
+      prerendered: [renderScalarChunk(counter.meta, chunk, created)],
+    };
+    expect([...renderFamily(family, 'openmetrics')].join('')).toContain('http_requests_created 1700000000\n');
   });
 });
 

@@ -42,6 +42,15 @@
     R  HDEL every bucket of the given series from the window's slot keys; payload: field \n ...
          (3rd argument as for Q)
     W  DEL every slot key of the window (3rd argument as for Q)
+    D  HDEL fields of the family hash (and ZREM them from its expiry zset when the 3rd argument
+         is set); payload: field \n ... — every field of each removed series
+    C  series created (fresh) in this process since its last flush, counters, histograms and
+         summaries only; 3rd argument: the family's creation-time hash; payload: label key \n ...
+         -> set field <label key> to the server time (seconds, millisecond decimals) unless
+         present, so the earliest creation across processes is kept. Sent after the family's
+         X/D/Z/K sections of the same batch, so a series removed and re-created gets a new time.
+    K  HDEL label keys from the creation-time hash (3rd argument); payload: label key \n ...
+    Z  DEL the creation-time hash (3rd argument)
     d  HDEL fields of this process's gauge hash; payload as D
     X  DEL the family hash and its expiry zset
     x  DEL this process's gauge hash of the family
@@ -95,6 +104,8 @@ do
   while p <= #ARGV do
     probe(familyPrefix .. ARGV[p + 1])
     probe(expiryPrefix .. ARGV[p + 1])
+    local op = ARGV[p]
+    if op == 'C' or op == 'K' or op == 'Z' then probe(ARGV[p + 2]) end
     local op = ARGV[p]
     if op == 'Q' or op == 'R' or op == 'W' then
       local base, _, slots, slot = windowOf(ARGV[p + 2])
@@ -317,6 +328,20 @@ while pos <= #ARGV do
     elseif op == 'W' then
       local base, _, slots, slot = windowOf(expire)
       for s = slot - slots, slot do redis.call('DEL', slotKey(base, s)) end
+    elseif op == 'C' then
+      -- The 3rd argument is the family's creation-time hash (kept apart from the values, so that
+      -- text-format scrapes never read it).
+      local created = now[1] .. string.format('.%03d', math.floor(tonumber(now[2]) / 1000))
+      for field in string.gmatch(payload, '([^\n]*)\n') do
+        -- HSETNX in effect, with HGET and HSET: the commands of the README's minimal ACL.
+        local held = redis.pcall('HGET', expire, field)
+        if type(held) == 'table' and held.err then check(held)
+        elseif not held then check(redis.pcall('HSET', expire, field, created)) end
+      end
+    elseif op == 'K' then
+      removeFields('HDEL', expire, payload)
+    elseif op == 'Z' then
+      redis.call('DEL', expire)
     elseif op == 'D' then
       removeFields('HDEL', key, payload)
       if expire ~= '' then removeFields('ZREM', expiryPrefix .. name, payload) end

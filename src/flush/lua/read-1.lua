@@ -11,7 +11,9 @@
   ARGV[5]  expiry zset prefix  (expiry zset = prefix .. name)
   ARGV[6]  fields per chunk
   ARGV[7]  quantile window key prefix (slot key = prefix .. name .. ":" .. slot)
-  ARGV[8..] family names to read; none means every family in the meta hash
+  ARGV[8]  creation-time hash prefix (hash = prefix .. name), or "" to skip creation times
+           (they are only exported in OpenMetrics)
+  ARGV[9..] family names to read; none means every family in the meta hash
 
   Returns a flat list: name, encoded metadata, data, name, encoded metadata, data, ...
   data is a list of chunks, each "field\nvalue\nfield\nvalue..." (fields never hold a raw
@@ -21,13 +23,16 @@
   data { "\0" .. error message } instead, so one bad family never fails the whole scrape.
   A summary with quantiles also gets its window's sketch buckets, summed over the slots inside
   the window (the current slot by the server's clock and the ageBuckets - 1 before it), as
-  "field|bucket\ncount" pairs in further chunks of its data.
+  "field|bucket\ncount" pairs in further chunks of its data. With ARGV[8] set, counters,
+  histograms and summaries also get "labelkey|created\nseconds" pairs in further chunks (a
+  label key is empty or ends with '"', so "...|created" can never be a series of its own).
   Reads only: nothing is deleted while reading.
 ]]
 local metaKey = KEYS[1]
 local familyPrefix, gaugePrefix, leasePrefix, gidxKey, expiryPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local chunkSize = tonumber(ARGV[6])
 local quantilePrefix = ARGV[7]
+local createdPrefix = ARGV[8]
 
 local now = redis.call('TIME')
 local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -93,8 +98,8 @@ local function readWindow(name, encoded, fetch, data)
 end
 
 local names = {}
-if #ARGV > 7 then
-  for i = 8, #ARGV do names[#names + 1] = ARGV[i] end
+if #ARGV > 8 then
+  for i = 9, #ARGV do names[#names + 1] = ARGV[i] end
 else
   names = redis.call('HKEYS', metaKey)
 end
@@ -133,6 +138,11 @@ for _, name in ipairs(names) do
       end
       pack(fetch('HGETALL', familyPrefix .. name), skip, data)
       if kind == 'summary' then readWindow(name, encoded, fetch, data) end
+      if createdPrefix ~= '' and (kind == 'counter' or kind == 'histogram' or kind == 'summary') then
+        local flat = fetch('HGETALL', createdPrefix .. name)
+        for i = 1, #flat, 2 do flat[i] = flat[i] .. '|created' end
+        pack(flat, nil, data)
+      end
     end
     if failed then data = { '\0' .. failed } end
     result[#result + 1] = name
