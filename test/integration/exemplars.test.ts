@@ -3,34 +3,17 @@
  * the observation (server clock), exposed only in OpenMetrics output.
  */
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Histogram, type ExemplarLabels, type Registry, type RegistryOptions } from '../../src/index.js';
-import { purgePrefix, randomPrefix, redisClient, testRegistry } from '../support/helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Histogram, type ExemplarLabels } from '../../src/index.js';
+import { randomPrefix, useTestRegistries } from '../support/helpers.js';
 import { checkOpenMetrics } from '../system/exposition.js';
 
+const registries = useTestRegistries();
+const make = registries.make;
 let redis: Redis;
-const open: Array<{ registry: Registry; prefix: string }> = [];
-
 beforeAll(() => {
-  redis = redisClient();
+  redis = registries.redis;
 });
-afterAll(async () => {
-  await redis.quit();
-});
-afterEach(async () => {
-  const prefixes = new Set<string>();
-  for (const { registry, prefix } of open.splice(0)) {
-    await registry.close();
-    prefixes.add(prefix);
-  }
-  for (const prefix of prefixes) await purgePrefix(redis, prefix);
-});
-
-function make(options: RegistryOptions = {}): ReturnType<typeof testRegistry> {
-  const made = testRegistry(options);
-  open.push(made);
-  return made;
-}
 
 /** A bucket sample with an OpenMetrics exemplar: labels, value and a timestamp in seconds. */
 const EXEMPLAR_LINE =

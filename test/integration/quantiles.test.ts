@@ -9,39 +9,22 @@
  */
 import { spawnSync } from 'node:child_process';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { RELATIVE_ACCURACY } from '../../src/buffer/sketch.js';
 import { quantileRank } from '../../src/export/quantiles.js';
 import { Keys } from '../../src/flush/keys.js';
-import { MetadataConflictError, Summary, type Registry, type RegistryOptions } from '../../src/index.js';
+import { MetadataConflictError, Summary, type Registry } from '../../src/index.js';
 import { DISTRIBUTIONS, observations, QUANTILE_SUMMARY } from '../fixtures/quantile-workload.js';
-import { purgePrefix, randomPrefix, redisClient, redisUrl, testRegistry } from '../support/helpers.js';
+import { randomPrefix, redisUrl, useTestRegistries } from '../support/helpers.js';
 import { checkOpenMetrics, maybeValueOf, parseText, valueOf, type Exposition } from '../system/exposition.js';
 import { describeChild, pollUntil, runTs } from '../system/processes.js';
 
+const registries = useTestRegistries();
+const make = registries.make;
 let redis: Redis;
-const open: Array<{ registry: Registry; prefix: string }> = [];
-
 beforeAll(() => {
-  redis = redisClient();
+  redis = registries.redis;
 });
-afterAll(async () => {
-  await redis.quit();
-});
-afterEach(async () => {
-  const prefixes = new Set<string>();
-  for (const { registry, prefix } of open.splice(0)) {
-    await registry.close();
-    prefixes.add(prefix);
-  }
-  for (const prefix of prefixes) await purgePrefix(redis, prefix);
-});
-
-function make(options: RegistryOptions = {}): ReturnType<typeof testRegistry> {
-  const made = testRegistry(options);
-  open.push(made);
-  return made;
-}
 
 const relativeError = (reported: number, exact: number): number =>
   exact === 0 ? Math.abs(reported) : Math.abs(reported - exact) / Math.abs(exact);

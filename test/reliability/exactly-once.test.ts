@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Counter, FlushTimeoutError, Histogram, Registry } from '../../src/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
-import { randomPrefix } from '../support/helpers.js';
+import { randomPrefix, sample, settle } from '../support/helpers.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 let server: RedisServer;
@@ -37,26 +37,6 @@ async function setup(options: { flushTimeoutMs?: number } = {}) {
   const reader = new Registry({ redis: server.url, prefix, selfMetrics: false, flushIntervalMs: 60_000 });
   open.push(reader);
   return { registry, reader, errors, prefix };
-}
-
-/** Value of one sample line in an exposition, or undefined. */
-function sample(text: string, line: string): number | undefined {
-  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
-  return found === undefined ? undefined : Number(found.slice(line.length + 1));
-}
-
-async function settle(registry: Registry): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      await registry.flush();
-      if (registry.undeliveredSeries === 0) return;
-    } catch {
-      // retried below
-    }
-    if (Date.now() > deadline) throw new Error('registry did not settle');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('exactly-once flushes through a faulty network', () => {

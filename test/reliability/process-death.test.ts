@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Gauge, Registry } from '../../src/index.js';
-import { randomPrefix, redisClient, redisUrl } from '../support/helpers.js';
+import { randomPrefix, redisClient, redisUrl, sample } from '../support/helpers.js';
 
 interface Worker {
   readonly child: ChildProcess;
@@ -49,11 +49,6 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
       );
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-function sample(text: string, line: string): number | undefined {
-  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
-  return found === undefined ? undefined : Number(found.slice(line.length + 1));
 }
 
 describe('process death', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Counter, Histogram, Registry, RedisUnavailableError } from '../../src/index.js';
-import { randomPrefix } from '../support/helpers.js';
+import { randomPrefix, sample, settle } from '../support/helpers.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 let server: RedisServer;
@@ -39,25 +39,6 @@ function registries() {
   const reader = new Registry({ redis: server.url, prefix, flushIntervalMs: 60_000, selfMetrics: false });
   open.push(registry, reader);
   return { registry, reader, errors };
-}
-
-function sample(text: string, line: string): number | undefined {
-  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
-  return found === undefined ? undefined : Number(found.slice(line.length + 1));
-}
-
-async function settle(registry: Registry): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      await registry.flush();
-      if (registry.undeliveredSeries === 0) return;
-    } catch {
-      // Redis still coming back: try again.
-    }
-    if (Date.now() > deadline) throw new Error('registry did not settle');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function readWhenUp(reader: Registry): Promise<string> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CommonGauge, Counter, Gauge, Histogram, Registry, Summary } from '../../src/index.js';
-import { randomPrefix, redisClient, testRegistry } from '../support/helpers.js';
+import { randomPrefix, redisClient, sample, testRegistry } from '../support/helpers.js';
 import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 /** The commands the library needs, as documented in the README's minimal ACL. */
@@ -26,11 +26,6 @@ function recordEveryType(registry: Registry): void {
   new Histogram({ name: 'h', help: 'h', buckets: [1], registry }).observe(0.5);
   new Summary({ name: 's', help: 's', registry }).observe(4);
   cg.remove({ x: 'a' });
-}
-
-function sample(text: string, line: string): number | undefined {
-  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
-  return found === undefined ? undefined : Number(found.slice(line.length + 1));
 }
 
 describe('a Redis user limited to the documented ACL', () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Counter, Gauge, Histogram, Registry } from '../../src/index.js';
-import { randomPrefix } from '../support/helpers.js';
+import { randomPrefix, sample } from '../support/helpers.js';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.js';
 
 let cluster: RedisClusterHandle;
@@ -10,11 +10,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-function sample(text: string, line: string): number | undefined {
-  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
-  return found === undefined ? undefined : Number(found.slice(line.length + 1));
-}
 
 describe('Redis Cluster (default: one hash tag, one slot per registry)', () => {
   it('merges exact totals from several processes through an ioredis Cluster client', async () => {

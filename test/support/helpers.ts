@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { inject } from 'vitest';
+import { afterAll, afterEach, inject } from 'vitest';
 import { Registry, type RegistryOptions } from '../../src/index.js';
 
 /** A random prefix so tests sharing one Redis never see each other's keys. */
@@ -48,4 +48,74 @@ export function testRegistry(options: RegistryOptions = {}): {
     prefix,
   });
   return { registry, errors, prefix };
+}
+
+/** Sample lines of an exposition: `name{labels}` → value (`+Inf`/`-Inf` understood). */
+export function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const cut = line.lastIndexOf(' ');
+    const raw = line.slice(cut + 1);
+    out.set(line.slice(0, cut), raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw));
+  }
+  return out;
+}
+
+/** The value of one sample line (`name{labels}` exactly as printed), or undefined. */
+export function sample(text: string, line: string): number | undefined {
+  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
+  return found === undefined ? undefined : Number(found.slice(line.length + 1));
+}
+
+/** Flush until nothing is left undelivered (Redis may still be coming back), or fail after `ms`. */
+export async function settle(registry: Registry, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      await registry.flush();
+      if (registry.undeliveredSeries === 0) return;
+    } catch {
+      // Redis still unreachable or failing: try again.
+    }
+    if (Date.now() > deadline) throw new Error('registry did not settle');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Registries for one test file: each is closed, and its prefix purged, after every test. */
+export interface TestRegistries {
+  /** `testRegistry(options)`, cleaned up after the test. */
+  readonly make: (options?: RegistryOptions) => ReturnType<typeof testRegistry>;
+  /** A client of the shared server for raw assertions (quit after the file). */
+  readonly redis: Redis;
+}
+
+/** Call at the top level of a test file. */
+export function useTestRegistries(): TestRegistries {
+  const open: Array<{ registry: Registry; prefix: string }> = [];
+  let client: Redis | undefined;
+  const api: TestRegistries = {
+    make: (options = {}) => {
+      const made = testRegistry(options);
+      open.push(made);
+      return made;
+    },
+    get redis() {
+      client ??= redisClient();
+      return client;
+    },
+  };
+  afterEach(async () => {
+    const prefixes = new Set<string>();
+    for (const { registry, prefix } of open.splice(0)) {
+      await registry.close();
+      prefixes.add(prefix);
+    }
+    for (const prefix of prefixes) await purgePrefix(api.redis, prefix);
+  });
+  afterAll(async () => {
+    await client?.quit();
+  });
+  return api;
 }
