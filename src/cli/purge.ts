@@ -1,0 +1,200 @@
+/** `purge`: delete a prefix, one family, or the series of a family matching label filters. */
+
+import { Redis } from 'ioredis';
+import { parseLabels } from '../export/escape.js';
+
+import { decodeMeta, typeOf, type FamilyMeta } from '../family.js';
+import { Keys } from '../flush/keys.js';
+
+import { UsageError, write, print, parse, text, common, connect, scan, inSlices, help } from './shared.js';
+
+/** The label set (series key) a stored hash field belongs to: fields are `key` or `key|sub`. */
+function seriesKeyOf(field: string): string {
+  if (field === '' || field.endsWith('"')) return field;
+  const bar = field.lastIndexOf('|');
+  return bar < 0 ? field : field.slice(0, bar);
+}
+
+function parseMatch(raw: readonly string[]): Array<[string, string]> {
+  return raw.map((m) => {
+    const eq = m.indexOf('=');
+    if (eq < 1 || !/^[a-zA-Z_]\w*$/.test(m.slice(0, eq))) {
+      throw new UsageError(`--match expects LABEL=VALUE, got ${JSON.stringify(m)}`);
+    }
+    return [m.slice(0, eq), m.slice(eq + 1)];
+  });
+}
+
+/** Print at most 20 items of a list, then how many more. */
+function list(items: readonly string[]): void {
+  print(items.slice(0, 20).map((item) => `  ${item}`));
+  if (items.length > 20) write(`  ... and ${items.length - 20} more`);
+}
+
+function dryRun(): number {
+  write('Nothing was deleted: add --yes to delete.');
+  return 2;
+}
+
+interface Target {
+  readonly redis: Redis;
+  readonly keys: Keys;
+  readonly yes: boolean;
+}
+
+async function purgePrefix({ redis, keys, yes }: Target): Promise<number> {
+  const found = await scan(redis, keys.pattern);
+  write(`${yes ? 'Deleting' : 'Would delete'} ${found.length} keys under prefix "${keys.prefix}":`);
+  list(found);
+  if (!yes) return dryRun();
+  await inSlices(found, (slice) => redis.unlink(...slice));
+  write(`Deleted ${found.length} keys.`);
+  return 0;
+}
+
+interface FamilyTarget extends Target {
+  readonly name: string;
+  readonly meta: FamilyMeta | undefined;
+  readonly stored: boolean;
+  /** The family's data keys that exist. */
+  readonly present: readonly string[];
+}
+
+async function findFamily(target: Target, family: string): Promise<FamilyTarget> {
+  const { redis, keys } = target;
+  let name = family;
+  let stored = await redis.hget(keys.meta, name);
+  if (stored === null && name.endsWith('_total')) {
+    stored = await redis.hget(keys.meta, name.slice(0, -6));
+    if (stored !== null) name = name.slice(0, -6);
+  }
+  let meta: FamilyMeta | undefined;
+  try {
+    meta = stored === null ? undefined : decodeMeta(name, stored);
+  } catch {
+    meta = undefined; // a foreign layout can still be deleted, by key
+  }
+  const indexes = await redis.smembers(keys.gaugeIndexSet);
+  const candidates = [
+    keys.family(name),
+    keys.expiry(name),
+    keys.created(name),
+    ...indexes.map((i) => keys.gauge(name, Number(i))),
+  ];
+  const exists = await Promise.all(candidates.map((key) => redis.exists(key)));
+  const windows = (await scan(redis, keys.quantilePattern(name))).filter((k) => keys.isQuantileKey(name, k));
+  const present = [...candidates.filter((_, i) => exists[i] === 1), ...windows];
+  if (stored === null && present.length === 0) {
+    throw new Error(`no family named "${family}" under prefix "${keys.prefix}"`);
+  }
+  return { ...target, name, meta, stored: stored !== null, present };
+}
+
+async function purgeFamily(t: FamilyTarget): Promise<number> {
+  const { redis, keys, name } = t;
+  const samples = Object.entries(await redis.hgetall(keys.samples))
+    .filter(([, owner]) => owner === name)
+    .map(([sample]) => sample);
+  const type = t.meta === undefined ? '' : ` (${typeOf(t.meta.kind)})`;
+  write(`${t.yes ? 'Deleting' : 'Would delete'} family "${name}"${type} under prefix "${keys.prefix}":`);
+  list([
+    ...t.present,
+    ...(t.stored ? [`its metadata (field "${name}" of ${keys.meta})`] : []),
+    ...(samples.length === 0 ? [] : [`its sample names (${samples.join(', ')}) in ${keys.samples}`]),
+  ]);
+  if (!t.yes) return dryRun();
+  const tx = redis.multi();
+  if (t.present.length > 0) tx.del(...t.present);
+  tx.hdel(keys.meta, name);
+  if (samples.length > 0) tx.hdel(keys.samples, ...samples);
+  await tx.exec();
+  write(`Deleted family "${name}".`);
+  return 0;
+}
+
+async function purgeSeries(t: FamilyTarget, pairs: ReadonlyArray<[string, string]>): Promise<number> {
+  const { redis, keys, name, meta } = t;
+  if (meta === undefined)
+    throw new Error(`family "${name}" has no readable metadata: purge it without --match`);
+  const known = [...meta.labelNames, ...(meta.kind === 'gauge' ? ['gauge_index'] : [])];
+  for (const [label] of pairs) {
+    if (!known.includes(label)) {
+      const labels = known.length === 0 ? 'it has no labels' : `its labels: ${known.join(', ')}`;
+      throw new UsageError(`family "${name}" has no label "${label}" (${labels})`);
+    }
+  }
+  const parsed = new Map<string, Map<string, string> | undefined>();
+  const labelsOf = (seriesKey: string): Map<string, string> | undefined => {
+    if (!parsed.has(seriesKey)) {
+      try {
+        parsed.set(seriesKey, new Map(parseLabels(seriesKey)));
+      } catch {
+        parsed.set(seriesKey, undefined); // not a label set this library wrote: never matched
+      }
+    }
+    return parsed.get(seriesKey);
+  };
+  const series = new Set<string>();
+  const doomed = new Map<string, string[]>();
+  for (const key of t.present) {
+    if (key === keys.expiry(name)) continue;
+    // Per-process gauge hashes end in their gauge index; quantile windows (summaries) in a slot.
+    const index = key.startsWith(keys.gaugePrefix) ? key.slice(key.lastIndexOf(':') + 1) : undefined;
+    const fields = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, flat] = await redis.hscan(key, cursor, 'COUNT', 1000);
+      for (let i = 0; i < flat.length; i += 2) {
+        const seriesKey = seriesKeyOf(flat[i]!);
+        const labels = labelsOf(seriesKey);
+        if (labels === undefined) continue;
+        if (!pairs.every(([l, v]) => (l === 'gauge_index' ? index : labels.get(l)) === v)) continue;
+        fields.add(flat[i]!);
+        series.add(index === undefined ? `{${seriesKey}}` : `{${seriesKey}} (gauge_index ${index})`);
+      }
+      cursor = next;
+    } while (cursor !== '0');
+    if (fields.size > 0) doomed.set(key, [...fields]);
+  }
+  const fieldCount = [...doomed.values()].reduce((n, f) => n + f.length, 0);
+  write(`${t.yes ? 'Deleting' : 'Would delete'} ${series.size} series of "${name}" (${fieldCount} fields):`);
+  list([...series].sort());
+  if (!t.yes) return dryRun();
+  for (const [key, fields] of doomed) {
+    await inSlices(fields, (slice) => redis.hdel(key, ...slice));
+    if (key === keys.family(name) && meta.kind === 'common_gauge') {
+      await inSlices([...new Set(fields.map(seriesKeyOf))], (slice) =>
+        redis.zrem(keys.expiry(name), ...slice),
+      );
+    }
+  }
+  write(`Deleted ${series.size} series.`);
+  return 0;
+}
+
+export async function purge(args: string[]): Promise<number> {
+  const values = parse(args, {
+    redis: { type: 'string' },
+    prefix: { type: 'string' },
+    family: { type: 'string' },
+    match: { type: 'string', multiple: true },
+    yes: { type: 'boolean' },
+  });
+  if (values.help === true) return help('purge');
+  const { url, prefix } = common(values);
+  const family = text(values, 'family');
+  const pairs = parseMatch(Array.isArray(values.match) ? values.match : []);
+  if (pairs.length > 0 && family === undefined) throw new UsageError('--match needs --family');
+  if (family !== undefined && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(family)) {
+    throw new UsageError(`--family must be a metric name, got ${JSON.stringify(family)}`);
+  }
+  const redis = await connect(url);
+  try {
+    const target: Target = { redis, keys: new Keys(prefix), yes: values.yes === true };
+    if (family === undefined) return await purgePrefix(target);
+    const found = await findFamily(target, family);
+    return await (pairs.length === 0 ? purgeFamily(found) : purgeSeries(found, pairs));
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,68 @@
+/** `serve`: the standalone exporter. */
+import { createServer } from 'node:http';
+
+import { metricsHandler } from '../http.js';
+
+import { Registry } from '../registry.js';
+import { VERSION } from '../version.js';
+import { BIN, UsageError, warn, parse, text, common, integer, redact, help } from './shared.js';
+
+export async function serve(args: string[]): Promise<number | undefined> {
+  const values = parse(args, {
+    redis: { type: 'string' },
+    prefix: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    path: { type: 'string' },
+    'timeout-ms': { type: 'string' },
+  });
+  if (values.help === true) return help('serve');
+  const { url, prefix } = common(values);
+  const port = integer('--port', text(values, 'port'), 9464, 0, 65535);
+  const timeoutMs = integer('--timeout-ms', text(values, 'timeout-ms'), 10_000, 1, 3_600_000);
+  const host = text(values, 'host') ?? '127.0.0.1';
+  const path = text(values, 'path') ?? '/metrics';
+  if (!path.startsWith('/')) throw new UsageError(`--path must start with "/", got ${JSON.stringify(path)}`);
+  let lastError = '';
+  const registry = new Registry({
+    redis: url,
+    prefix,
+    selfMetrics: false,
+    // A scrape waits this long for a reconnecting Redis; keeping it under the scrape timeout
+    // makes the 503 name the real cause ("Redis is not reachable") rather than the timeout.
+    flushTimeoutMs: Math.max(1, Math.min(5000, Math.floor(timeoutMs / 3))),
+    onError: (error) => {
+      // One line per distinct problem, not one per scrape while Redis is down.
+      if (error.message === lastError) return;
+      lastError = error.message;
+      warn(`${BIN}: ${error.message}`);
+    },
+  });
+  const handler = metricsHandler(registry, { timeoutMs });
+  const server = createServer((req, res) => {
+    const route = (req.url ?? '/').split('?')[0];
+    if (route === path) {
+      void handler(req, res);
+      return;
+    }
+    const body =
+      route === '/' ? `${BIN} ${VERSION}: metrics of prefix "${prefix}" at ${path}\n` : 'Not found\n';
+    res.writeHead(route === '/' ? 200 : 404, { 'Content-Type': 'text/plain; charset=utf-8' }).end(body);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) => reject(new Error(`cannot listen on ${host}:${port}: ${error.message}`)));
+    server.listen(port, host, resolve);
+  });
+  const address = server.address();
+  const bound = typeof address === 'object' && address !== null ? address.port : port;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  warn(`${BIN}: serving prefix "${prefix}" from ${redact(url)} at http://${shown}:${bound}${path}`);
+  const stop = (): void => {
+    server.close();
+    server.closeAllConnections();
+    void registry.close();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return undefined;
+}
