@@ -62,6 +62,15 @@ export interface RegistryOptions {
    */
   readonly maxBackoffMs?: number;
   /**
+   * Count a flush as delivered only once `replicas` replicas acknowledge it (Redis `WAIT`, up to
+   * `timeoutMs`); until then the batch is kept and retried under the same token. With it, a
+   * primary that fails over right after a flush loses nothing that was acknowledged — without
+   * it, asynchronous replication can lose the last flushes before a failover (never double them).
+   * A single Redis or a Sentinel-managed primary; not for Redis Cluster clients.
+   * @default undefined
+   */
+  readonly durability?: { readonly replicas: number; readonly timeoutMs?: number };
+  /**
    * Export the library's own metrics (`prometheus_redis_client_*`: flushes by outcome, flush
    * duration and size, retries, dropped series, buffered series, last flush time).
    * @default true
@@ -87,6 +96,7 @@ export interface ResolvedOptions {
   readonly maxSeriesPerMetric: number;
   readonly maxBackoffMs: number;
   readonly selfMetrics: boolean;
+  readonly durability: { readonly replicas: number; readonly timeoutMs: number } | undefined;
   readonly onError: (error: Error) => void;
 }
 
@@ -102,6 +112,7 @@ const KNOWN = new Set([
   'maxSeriesPerMetric',
   'maxBackoffMs',
   'selfMetrics',
+  'durability',
   'onError',
 ]);
 
@@ -109,6 +120,20 @@ function validateBoolean(option: string, value: unknown): boolean {
   if (typeof value !== 'boolean')
     throw new TypeError(`Expected \`${option}\` to be a boolean, got ${describeValue(value)}`);
   return value;
+}
+
+function resolveDurability(value: unknown): ResolvedOptions['durability'] {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(
+      `Expected \`durability\` to be { replicas, timeoutMs? }, got ${describeValue(value)}`,
+    );
+  }
+  const { replicas, timeoutMs } = value as { replicas?: unknown; timeoutMs?: unknown };
+  return {
+    replicas: validatePositiveInteger('durability.replicas', replicas),
+    timeoutMs: validatePositiveInteger('durability.timeoutMs', timeoutMs ?? 1000),
+  };
 }
 
 /** Validate options and apply defaults; errors name the option, what was expected and what was given. */
@@ -143,6 +168,7 @@ export function resolveOptions(options: RegistryOptions): ResolvedOptions {
     maxSeriesPerMetric: validatePositiveInteger('maxSeriesPerMetric', options.maxSeriesPerMetric ?? 10_000),
     maxBackoffMs: validatePositiveInteger('maxBackoffMs', options.maxBackoffMs ?? 30_000),
     selfMetrics: validateBoolean('selfMetrics', options.selfMetrics ?? true),
+    durability: resolveDurability(options.durability),
     onError,
   };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Cell, CellKind } from './buffer/cells.js';
 import { DeltaBuffer } from './buffer/delta-buffer.js';
 import { SeriesStore } from './buffer/series-store.js';
@@ -127,6 +127,11 @@ export class Registry {
     } else {
       throw new TypeError(
         `Expected \`redis\` to be an ioredis Redis or Cluster, or a redis:// URL, got ${typeof redis}`,
+      );
+    }
+    if (this.#options.durability !== undefined && client instanceof Cluster) {
+      throw new TypeError(
+        'The `durability` option (WAIT for replicas) is not supported with a Redis Cluster client',
       );
     }
     const previous = this.#owned ? this.#redis : undefined;

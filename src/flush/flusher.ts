@@ -14,6 +14,7 @@ import { encodeBatch, type EncodedBatch } from './encode.js';
 import { withTimeout } from './timeout.js';
 import type { SelfMetrics } from '../self-metrics.js';
 import type { Keys } from './keys.js';
+import type { Redis } from 'ioredis';
 import { callScript, FLUSH_COMMAND, type RedisClient } from './scripts.js';
 
 /** Resolved flusher settings (see RegistryOptions for their meaning and defaults). */
@@ -23,6 +24,13 @@ export interface FlusherSettings {
   readonly expireSeconds: number;
   readonly tokenTtlSeconds: number;
   readonly maxBackoffMs: number;
+  readonly durability?: Durability | undefined;
+}
+
+/** Wait for replicas after each flush (see RegistryOptions.durability). */
+export interface Durability {
+  readonly replicas: number;
+  readonly timeoutMs: number;
 }
 
 /** What the flusher needs from its registry. */
@@ -282,6 +290,20 @@ export class Flusher {
       throw new FlushError(
         `Flush deferred while the Redis Cluster slot moves; its ${batch.series} series are kept and retried: ${String(reply[5])}`,
       );
+    }
+    const durability = this.#host.settings.durability;
+    if (durability !== undefined) {
+      // Applied on the primary; count it acknowledged only once `replicas` replicas have it too.
+      // Otherwise keep the batch: a retry is recognised as a duplicate by a primary that has it,
+      // and applied by a newly promoted replica that never received it — exactly once either way.
+      const acked = await (redis as Redis).wait(durability.replicas, durability.timeoutMs).catch(() => -1);
+      if (acked < durability.replicas) {
+        this.#failed();
+        this.#host.selfMetrics?.flushed('error', (performance.now() - started) / 1000, 0);
+        throw new FlushError(
+          `Flush applied but acknowledged by ${Math.max(acked, 0)} of ${durability.replicas} replica(s) within ${durability.timeoutMs} ms; it is kept and retried`,
+        );
+      }
     }
     this.#pending = undefined;
     this.#failures = 0;
