@@ -211,7 +211,14 @@ export class Registry {
       this.#report(error as Error);
     });
     await whenReady(redis, this.#options.flushTimeoutMs);
-    const { families, unreadable } = await keepAlive(readFamilies(redis, this.#keys, [], format));
+    const ms = this.#options.flushTimeoutMs;
+    const { families, unreadable } = await keepAlive(
+      withTimeout(
+        readFamilies(redis, this.#keys, [], format),
+        ms,
+        () => new RedisUnavailableError(`Redis did not answer the scrape within flushTimeoutMs (${ms} ms)`),
+      ),
+    );
     for (const { error } of unreadable) this.#report(error);
     return formatFamiliesAsync(families, format);
   }

@@ -221,12 +221,12 @@ export class SeriesStore<C extends Cell = Cell> {
     let node: Node = this.#root;
     for (let i = 0; i < values.length - 1; i++) {
       const next = node.get(values[i]!);
-      if (next === undefined) return this.#recordRemove(values);
+      if (next === undefined) return this.#removeDetached(values);
       path.push(node);
       node = next as Node;
     }
     const cell = node.get(values[values.length - 1]!) as C | undefined;
-    if (cell === undefined) return this.#recordRemove(values);
+    if (cell === undefined) return this.#removeDetached(values);
     node.delete(values[values.length - 1]!);
     // Drop maps left empty so a removed label value frees its memory.
     for (let i = path.length - 1; i >= 0 && node.size === 0; i--) {
@@ -236,6 +236,16 @@ export class SeriesStore<C extends Cell = Cell> {
     }
     this.#size--;
     this.#detach(cell);
+    return this.#recordRemove(values);
+  }
+
+  /**
+   * Remove a series this store does not hold: a cell removed earlier may still be written through
+   * a held child — detach it again so its newer value does not follow the deletion.
+   */
+  #removeDetached(values: readonly string[]): boolean {
+    const cell = this.#detached.get(renderLabels(this.labelNames, values))?.deref();
+    if (cell !== undefined) this.#detach(cell);
     return this.#recordRemove(values);
   }
 
@@ -260,7 +270,12 @@ export class SeriesStore<C extends Cell = Cell> {
   /** Remove every series of the family, here and (at the next flush) in Redis. */
   reset(): void {
     if (this.#single === undefined) {
-      for (const cell of this.#dirty) cell.d = false;
+      // Dirty cells include detached ones written through held children: zero them all.
+      for (const cell of this.#dirty) {
+        clearCell(cell);
+        cell.fresh = false;
+        cell.d = false;
+      }
       this.#dirty = [];
       this.forEach((cell) => this.#detach(cell));
     } else {

@@ -328,7 +328,8 @@ export class Flusher {
     );
     for (const store of batch.metaStores) this.#unconfirmed.delete(store);
     this.#gaugeIndex = Number(index);
-    if (fresh === '1') {
+    // A DUP may hide a lost first reply that said the index was (re)claimed: rewrite to be safe.
+    if (fresh === '1' || status === 'DUP') {
       // A new or re-claimed gauge index starts empty: write every per-process gauge again.
       for (const store of this.#host.stores()) if (store.meta.kind === 'gauge') store.touchAll();
     }

@@ -39,7 +39,10 @@ function addCell(
   if (typeof value !== 'number' || value - value !== 0) badValue(metric, 'amount', value);
   // Validate before the lookup: a rejected call must not create the series it names.
   const cell = target ?? store.fromObject(labels!);
-  cell.v += sign * value;
+  const next = cell.v + sign * value;
+  // The delta (and, after a set(), the value it is added to) must stay finite, as Redis requires.
+  if (next - next !== 0 || cell.s + next - (cell.s + next) !== 0) badValue(metric, 'resulting value', next);
+  cell.v = next;
   if (!cell.d) store.touch(cell);
 }
 

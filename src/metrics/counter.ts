@@ -17,8 +17,17 @@ function add(
     badIncrement(metric, 'increment', value);
   // Validate before the lookup: a rejected call must not create the series it names.
   const cell = target ?? store.fromObject(labels!);
-  cell.v += value;
+  const next = cell.v + value;
+  if (next === Infinity) overflow(metric, value);
+  cell.v = next;
   if (!cell.d) store.touch(cell);
+}
+
+/** An increment that would make the buffered delta infinite: refused, nothing recorded. */
+function overflow(metric: string, value: number): never {
+  throw new RangeError(
+    `Metric "${metric}": increment ${value} would overflow the counter (beyond ${Number.MAX_VALUE})`,
+  );
 }
 
 function setCell(
@@ -58,6 +67,7 @@ export class CounterChild {
       if (typeof value !== 'number' || !(value >= 0) || value === Infinity) {
         badIncrement(this.#metric, 'increment', value);
       }
+      if (cell.v + value === Infinity) overflow(this.#metric, value);
       cell.v += value;
     }
     if (!cell.d) this.#store.touch(cell);

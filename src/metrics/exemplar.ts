@@ -46,9 +46,16 @@ export function renderExemplarLabels(metric: string, exemplar: unknown): string 
   }
   let out = '';
   let chars = 0;
+  const seen = new Set<string>();
   for (const name of Object.keys(record)) {
     const value = record[name];
     const label = RENAMED[name] ?? name;
+    if (seen.has(label)) {
+      throw new TypeError(
+        `Metric "${metric}": exemplar label "${label}" is given twice (${JSON.stringify(name)})`,
+      );
+    }
+    seen.add(label);
     if (!LABEL_NAME.test(label) || label.startsWith('__')) {
       throw new TypeError(`Metric "${metric}": invalid exemplar label name ${JSON.stringify(name)}`);
     }

@@ -164,6 +164,13 @@ local function check(reply)
   end
 end
 
+-- Every write after the sequence number is recorded goes through pcall: an error (a key of the
+-- wrong type under the prefix, say) is counted and reported, and the rest of the batch still
+-- applies, instead of aborting the script half-way with the batch already marked as applied.
+local function write(...)
+  check(redis.pcall(...))
+end
+
 local skip, conflicts = {}, {}
 local pos = 12
 for _ = 1, tonumber(ARGV[11]) do
@@ -185,13 +192,13 @@ for _ = 1, tonumber(ARGV[11]) do
       conflicts[#conflicts + 1] = name
       conflicts[#conflicts + 1] = clash
     else
-      redis.call('HSET', metaKey, name, encoded)
-      for sample in string.gmatch(samples, '[^\n]+') do redis.call('HSET', samplesKey, sample, name) end
+      write('HSET', metaKey, name, encoded)
+      for sample in string.gmatch(samples, '[^\n]+') do write('HSET', samplesKey, sample, name) end
     end
   elseif stored ~= encoded then
     local storedShape = string.match(stored, '^[^\n]*')
     if storedShape == string.match(encoded, '^[^\n]*') then
-      redis.call('HSET', metaKey, name, encoded)
+      write('HSET', metaKey, name, encoded)
     else
       skip[name] = true
       conflicts[#conflicts + 1] = name
@@ -219,11 +226,21 @@ local function removeFields(command, key, payload)
     n = n + 1
     args[n] = field
     if n >= 1000 then
-      redis.call(command, key, unpack(args, 1, n))
+      write(command, key, unpack(args, 1, n))
       n = 0
     end
   end
-  if n > 0 then redis.call(command, key, unpack(args, 1, n)) end
+  if n > 0 then write(command, key, unpack(args, 1, n)) end
+end
+
+-- A common-gauge series past its expiry is gone for readers; an increment must start it from
+-- zero, not from the stale value still stored (pruning is bounded per flush).
+local function dropIfExpired(name, key, field)
+  local at = redis.pcall('ZSCORE', expiryPrefix .. name, field)
+  if type(at) == 'string' and tonumber(at) <= nowMs then
+    write('HDEL', key, field)
+    write('ZREM', expiryPrefix .. name, field)
+  end
 end
 
 local function touchExpiry(name, seconds, payload, recordsPerField)
@@ -231,14 +248,16 @@ local function touchExpiry(name, seconds, payload, recordsPerField)
   local at = nowMs + tonumber(seconds) * 1000
   local i = 0
   for line in string.gmatch(payload, '([^\n]*)\n') do
-    if i % recordsPerField == 0 then redis.call('ZADD', xkey, at, line) end
+    if i % recordsPerField == 0 then write('ZADD', xkey, at, line) end
     i = i + 1
   end
   -- Prune series that expired (at most 1000 per flush; readers skip the rest).
-  local expired = redis.call('ZRANGEBYSCORE', xkey, '-inf', nowMs, 'LIMIT', 0, 1000)
-  if #expired > 0 then
-    redis.call('HDEL', familyPrefix .. name, unpack(expired))
-    redis.call('ZREM', xkey, unpack(expired))
+  local expired = redis.pcall('ZRANGEBYSCORE', xkey, '-inf', nowMs, 'LIMIT', 0, 1000)
+  if type(expired) == 'table' and expired.err then
+    check(expired)
+  elseif #expired > 0 then
+    write('HDEL', familyPrefix .. name, unpack(expired))
+    write('ZREM', xkey, unpack(expired))
   end
 end
 
@@ -249,10 +268,12 @@ while pos <= #ARGV do
     local key = familyPrefix .. name
     if op == 'A' then
       for field, delta in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n') do
+        if expire ~= '' then dropIfExpired(name, key, field) end
         check(redis.pcall('HINCRBYFLOAT', key, field, delta))
       end
     elseif op == 'I' then
       for field, delta in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n') do
+        if expire ~= '' then dropIfExpired(name, key, field) end
         local reply = redis.pcall('HINCRBY', key, field, delta)
         if type(reply) == 'table' and reply.err then check(redis.pcall('HINCRBYFLOAT', key, field, delta)) end
       end
@@ -284,7 +305,7 @@ while pos <= #ARGV do
           end
           hsetPairs(gkey, table.concat(records))
         end
-        redis.call('EXPIRE', gkey, leaseTtl)
+        write('EXPIRE', gkey, leaseTtl)
       end
     elseif op == 'E' then
       local nowUs = tonumber(now[1]) * 1000000 + tonumber(now[2])
@@ -327,7 +348,7 @@ while pos <= #ARGV do
       end
     elseif op == 'W' then
       local base, _, slots, slot = windowOf(expire)
-      for s = slot - slots, slot do redis.call('DEL', slotKey(base, s)) end
+      for s = slot - slots, slot do write('DEL', slotKey(base, s)) end
     elseif op == 'C' then
       -- The 3rd argument is the family's creation-time hash (kept apart from the values, so that
       -- text-format scrapes never read it).
@@ -341,16 +362,16 @@ while pos <= #ARGV do
     elseif op == 'K' then
       removeFields('HDEL', expire, payload)
     elseif op == 'Z' then
-      redis.call('DEL', expire)
+      write('DEL', expire)
     elseif op == 'D' then
       removeFields('HDEL', key, payload)
       if expire ~= '' then removeFields('ZREM', expiryPrefix .. name, payload) end
     elseif op == 'd' then
       if idx >= 0 then removeFields('HDEL', gaugePrefix .. name .. ':' .. idx, payload) end
     elseif op == 'X' then
-      redis.call('DEL', key, expiryPrefix .. name)
+      write('DEL', key, expiryPrefix .. name)
     elseif op == 'x' then
-      if idx >= 0 then redis.call('DEL', gaugePrefix .. name .. ':' .. idx) end
+      if idx >= 0 then write('DEL', gaugePrefix .. name .. ':' .. idx) end
     end
     if expire ~= '' and (op == 'A' or op == 'I' or op == 'S') then touchExpiry(name, expire, payload, 2) end
   end
