@@ -49,8 +49,9 @@ async function ready(port: number, check: (c: Redis) => Promise<boolean>, ms = 2
 
 export async function startSentinelSetup(): Promise<SentinelSetup> {
   const dir = mkdtempSync(join(tmpdir(), 'prc-sentinel-'));
-  const primary = await startRedisServer();
-  const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(primary.port)]);
+  // Replication syncs write an RDB file into the server's directory: keep it in the temp folder.
+  const primary = await startRedisServer(['--dir', dir]);
+  const replica = await startRedisServer(['--dir', dir, '--replicaof', '127.0.0.1', String(primary.port)]);
   await ready(replica.port, async (c) => /master_link_status:up/.test(await c.info('replication')));
   const children: ChildProcess[] = [];
   const sentinels: Array<{ host: string; port: number }> = [];
