@@ -157,6 +157,14 @@ export function resolveOptions(options: RegistryOptions): ResolvedOptions {
   if (typeof onError !== 'function') {
     throw new TypeError(`Expected \`onError\` to be a function, got ${describeValue(onError)}`);
   }
+  const tokenTtlSeconds = validatePositiveInteger('tokenTtlSeconds', options.tokenTtlSeconds ?? 86_400);
+  if (tokenTtlSeconds < expireSeconds) {
+    // The process key that remembers the last batch also remembers the gauge index: if it expired
+    // before the index lease, the process would claim a second index while the first is alive.
+    throw new RangeError(
+      `Expected \`tokenTtlSeconds\` (${tokenTtlSeconds}) to be at least \`expireSeconds\` (${expireSeconds})`,
+    );
+  }
   return {
     prefix,
     flushIntervalMs,
@@ -164,7 +172,7 @@ export function resolveOptions(options: RegistryOptions): ResolvedOptions {
     flushTimeoutMs: validatePositiveInteger('flushTimeoutMs', options.flushTimeoutMs ?? 5000),
     closeTimeoutMs: validatePositiveInteger('closeTimeoutMs', options.closeTimeoutMs ?? 5000, 0),
     expireSeconds,
-    tokenTtlSeconds: validatePositiveInteger('tokenTtlSeconds', options.tokenTtlSeconds ?? 86_400),
+    tokenTtlSeconds,
     maxSeriesPerMetric: validatePositiveInteger('maxSeriesPerMetric', options.maxSeriesPerMetric ?? 10_000),
     maxBackoffMs: validatePositiveInteger('maxBackoffMs', options.maxBackoffMs ?? 30_000),
     selfMetrics: validateBoolean('selfMetrics', options.selfMetrics ?? true),

@@ -340,6 +340,7 @@ describe('Registry options', () => {
     [{ expireSeconds: 0 }, /`expireSeconds`.*got 0/],
     [{ expireSeconds: 2.5 }, /`expireSeconds`.*got 2\.5/],
     [{ tokenTtlSeconds: 0 }, /`tokenTtlSeconds`.*got 0/],
+    [{ tokenTtlSeconds: 30, expireSeconds: 60 }, /`tokenTtlSeconds` \(30\).*`expireSeconds` \(60\)/],
     [{ maxSeriesPerMetric: 0 }, /`maxSeriesPerMetric`.*got 0/],
     [{ maxBackoffMs: Number.POSITIVE_INFINITY }, /`maxBackoffMs`.*got Infinity/],
   ])('rejects %j, naming the option and the value', (options, message) => {
