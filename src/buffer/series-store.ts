@@ -257,7 +257,10 @@ export class SeriesStore<C extends Cell = Cell> {
    */
   #detach(cell: C): void {
     clearCell(cell);
-    cell.fresh = false;
+    // Off the dirty list it writes nothing; once a held child writes again, it is a new series
+    // (with a new `_created`). A copy already being encoded may write a zero before the deletion
+    // of the next batch removes it again: the final state is the same.
+    cell.fresh = true;
     if (cell.d) {
       const at = this.#dirty.indexOf(cell);
       if (at >= 0) this.#dirty.splice(at, 1);
@@ -273,7 +276,7 @@ export class SeriesStore<C extends Cell = Cell> {
       // Dirty cells include detached ones written through held children: zero them all.
       for (const cell of this.#dirty) {
         clearCell(cell);
-        cell.fresh = false;
+        cell.fresh = true;
         cell.d = false;
       }
       this.#dirty = [];

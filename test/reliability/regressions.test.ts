@@ -166,3 +166,21 @@ describe('metrics() when Redis stops answering', () => {
     proxy.resetAll();
   });
 });
+
+describe('a series re-created by a held child after remove()', () => {
+  it('gets a new _created time and its value, and nothing of the old one', async () => {
+    const { registry } = make();
+    const c = new Counter({ name: 'rc', help: 'h', labelNames: ['a'], registry });
+    const child = c.labels('x');
+    child.inc(5);
+    await registry.flush();
+    c.remove('x');
+    await registry.flush();
+    const before = Date.now() / 1000;
+    child.inc(2);
+    await registry.flush();
+    const text = await registry.metrics({ format: 'openmetrics' });
+    expect(sample(text, 'rc_total{a="x"}')).toBe(2);
+    expect(sample(text, 'rc_created{a="x"}')).toBeGreaterThanOrEqual(before - 5);
+  });
+});
