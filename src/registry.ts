@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Cluster, Redis } from 'ioredis';
-import type { Cell, CellKind } from './buffer/cells.js';
+import type { Cell } from './buffer/cells.js';
 import { DeltaBuffer } from './buffer/delta-buffer.js';
 import { SeriesStore } from './buffer/series-store.js';
 import {
@@ -67,7 +67,7 @@ export class Registry {
     this.#buffer = new DeltaBuffer(this.#options.flushThreshold, () => this.#flusher.thresholdReached());
     const stores = (): readonly SeriesStore[] => [...this.#stores.values()];
     const selfMetrics = this.#options.selfMetrics
-      ? new SelfMetrics((meta, kind, create) => this.register(meta, kind, create, true))
+      ? new SelfMetrics((meta, create) => this.register(meta, create, true))
       : undefined;
     this.#flusher = new Flusher({
       selfMetrics,
@@ -142,12 +142,7 @@ export class Registry {
   }
 
   /** @internal Called by metric constructors. */
-  register<C extends Cell>(
-    meta: FamilyMeta,
-    _kind: CellKind,
-    create: (key: string) => C,
-    internal = false,
-  ): SeriesStore<C> {
+  register<C extends Cell>(meta: FamilyMeta, create: (key: string) => C, internal = false): SeriesStore<C> {
     if (this.#stores.has(meta.name)) {
       throw new TypeError(`A metric named "${meta.name}" is already registered in this registry`);
     }
@@ -162,7 +157,6 @@ export class Registry {
     }
     const store = new SeriesStore<C>({
       meta,
-      kind: _kind,
       labelNames: meta.labelNames,
       buffer: this.#buffer,
       maxSeries: this.#options.maxSeriesPerMetric,

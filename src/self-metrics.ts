@@ -1,14 +1,5 @@
 import { slotOf } from './buffer/buckets.js';
-import {
-  AddCell,
-  GaugeCell,
-  HistogramCell,
-  KIND_ADD,
-  KIND_GAUGE,
-  KIND_HISTOGRAM,
-  type Cell,
-  type CellKind,
-} from './buffer/cells.js';
+import { AddCell, GaugeCell, HistogramCell, type Cell } from './buffer/cells.js';
 import type { SeriesStore } from './buffer/series-store.js';
 import type { FamilyMeta } from './family.js';
 import { LAYOUT_VERSION } from './version.js';
@@ -16,11 +7,7 @@ import { LAYOUT_VERSION } from './version.js';
 /** How a flush attempt ended. */
 export type FlushOutcome = 'success' | 'duplicate' | 'error' | 'timeout' | 'unavailable';
 
-type Register = <C extends Cell>(
-  meta: FamilyMeta,
-  kind: CellKind,
-  create: (key: string) => C,
-) => SeriesStore<C>;
+type Register = <C extends Cell>(meta: FamilyMeta, create: (key: string) => C) => SeriesStore<C>;
 
 const PREFIX = 'prometheus_redis_client_';
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -67,38 +54,32 @@ export class SelfMetrics {
           labelNames: ['outcome'],
         },
       ),
-      KIND_ADD,
       (key) => new AddCell(key),
     );
     this.#duration = register(
       meta('flush_duration_seconds', 'histogram', 'Duration of acknowledged flushes (one round trip each).', {
         buckets: DURATION_BUCKETS,
       }),
-      KIND_HISTOGRAM,
       (key) => new HistogramCell(key, DURATION_BUCKETS.length + 1),
     );
     this.#series = register(
       meta('flush_series', 'histogram', 'Series carried by each acknowledged flush.', {
         buckets: SERIES_BUCKETS,
       }),
-      KIND_HISTOGRAM,
       (key) => new HistogramCell(key, SERIES_BUCKETS.length + 1),
     );
     this.#retries = register(
       meta('flush_retries', 'counter', 'Batches sent again after an unknown outcome (same token).'),
-      KIND_ADD,
       (key) => new AddCell(key),
     );
     this.#dropped = register(
       meta('dropped_series', 'counter', 'Label sets refused by maxSeriesPerMetric, by metric.', {
         labelNames: ['metric'],
       }),
-      KIND_ADD,
       (key) => new AddCell(key),
     );
     this.#buffered = register(
       meta('buffered_series', 'gauge', 'Series recorded in this process and not yet acknowledged by Redis.'),
-      KIND_GAUGE,
       (key) => new GaugeCell(key),
     );
     this.#lastFlush = register(
@@ -107,7 +88,6 @@ export class SelfMetrics {
         'gauge',
         'Unix time of the last acknowledged flush of this process.',
       ),
-      KIND_GAUGE,
       (key) => new GaugeCell(key),
     );
   }

@@ -9,12 +9,6 @@
 import type { ExemplarSlots } from './exemplars.js';
 import { SketchCounts } from './sketch.js';
 
-export const KIND_ADD = 0;
-export const KIND_GAUGE = 1;
-export const KIND_HISTOGRAM = 2;
-export const KIND_SUMMARY = 3;
-export type CellKind = typeof KIND_ADD | typeof KIND_GAUGE | typeof KIND_HISTOGRAM | typeof KIND_SUMMARY;
-
 /** What every cell carries besides its values. */
 export interface CellBase {
   /** Dirty: already on the buffer's dirty list. */

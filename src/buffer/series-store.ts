@@ -1,5 +1,5 @@
 import { renderLabels } from '../export/escape.js';
-import type { Cell, CellKind } from './cells.js';
+import type { Cell } from './cells.js';
 import { clearCell } from './cells.js';
 import type { DeltaBuffer } from './delta-buffer.js';
 import type { FamilyMeta } from '../family.js';
@@ -75,7 +75,6 @@ export interface TakenStore<C extends Cell = Cell> {
 /** Parameters of one metric family's store. */
 export interface SeriesStoreOptions<C extends Cell> {
   readonly meta: FamilyMeta;
-  readonly kind: CellKind;
   readonly labelNames: readonly string[];
   readonly buffer: DeltaBuffer;
   readonly maxSeries: number;
@@ -95,7 +94,6 @@ export interface SeriesStoreOptions<C extends Cell> {
 export class SeriesStore<C extends Cell = Cell> {
   readonly meta: FamilyMeta;
   readonly metric: string;
-  readonly kind: CellKind;
   readonly labelNames: readonly string[];
   /** Label sets refused because the store was full. */
   dropped = 0;
@@ -124,7 +122,6 @@ export class SeriesStore<C extends Cell = Cell> {
   constructor(options: SeriesStoreOptions<C>) {
     this.meta = options.meta;
     this.metric = options.meta.name;
-    this.kind = options.kind;
     this.labelNames = options.labelNames;
     this.#buffer = options.buffer;
     this.#create = options.create;
@@ -180,15 +177,19 @@ export class SeriesStore<C extends Cell = Cell> {
 
   /** The cell for positional label values, in `labelNames` order. */
   fromValues(values: readonly unknown[]): C {
+    const strings = this.valuesOfPositional(values);
+    return strings.length === 0 ? this.single : this.#lookupOrCreate(strings);
+  }
+
+  /** Positional label values → validated strings, one per label name. */
+  valuesOfPositional(values: readonly unknown[]): string[] {
     const names = this.labelNames;
     if (values.length !== names.length) {
       throw new TypeError(
         `Metric "${this.metric}" expects ${names.length} label value(s) (${names.join(', ') || 'none'}), got ${values.length}`,
       );
     }
-    if (names.length === 0) return this.single;
-    const strings = values.map((v, i) => this.#labelValue(names[i]!, v));
-    return this.#lookupOrCreate(strings);
+    return values.map((v, i) => this.#labelValue(names[i]!, v));
   }
 
   /** Labels object → ordered string values, validating names. */

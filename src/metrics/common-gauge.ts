@@ -1,4 +1,4 @@
-import { AddCell, KIND_ADD } from '../buffer/cells.js';
+import { AddCell } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
 import { Metric, type Labels, type MetricOptions } from './metric.js';
 import { badValue, validatePositiveInteger } from './validate.js';
@@ -93,7 +93,6 @@ export class CommonGauge<L extends string = string> extends Metric<L, AddCell> {
         : validatePositiveInteger(`expireSeconds` + ` of "${String(options.name)}"`, options.expireSeconds);
     super(options, {
       kind: 'common_gauge',
-      cellKind: KIND_ADD,
       create: (key) => new AddCell(key),
       ...(expireSeconds === undefined ? {} : { extra: { expireSeconds } }),
     });

@@ -1,4 +1,4 @@
-import { AddCell, KIND_ADD } from '../buffer/cells.js';
+import { AddCell } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
 import { Metric, type Labels, type MetricOptions } from './metric.js';
 import { badIncrement } from './validate.js';
@@ -93,7 +93,6 @@ export class Counter<L extends string = string> extends Metric<L, AddCell> {
   constructor(options: CounterOptions<L>) {
     super(options, {
       kind: 'counter',
-      cellKind: KIND_ADD,
       create: (key) => new AddCell(key),
       familyName: (name) => (name.endsWith('_total') && name !== '_total' ? name.slice(0, -6) : name),
     });

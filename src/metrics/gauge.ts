@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { GaugeCell, KIND_GAUGE } from '../buffer/cells.js';
+import { GaugeCell } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
 import { GAUGE_AGGREGATES, type GaugeAggregate } from '../family.js';
 import { Metric, type Labels, type MetricOptions } from './metric.js';
@@ -113,7 +113,6 @@ export class Gauge<L extends string = string> extends Metric<L, GaugeCell> {
     const aggregate = validateAggregate(options?.name, options?.aggregate);
     super(options, {
       kind: 'gauge',
-      cellKind: KIND_GAUGE,
       create: (key) => new GaugeCell(key, aggregate === 'last'),
       reserved: ['gauge_index'],
       ...(aggregate === 'all' ? {} : { extra: { aggregate } }),

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { slotOf } from '../buffer/buckets.js';
-import { HistogramCell, KIND_HISTOGRAM } from '../buffer/cells.js';
+import { HistogramCell } from '../buffer/cells.js';
 import { keepExemplar } from '../buffer/exemplars.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
 import { renderExemplarLabels, type ExemplarLabels } from './exemplar.js';
@@ -151,7 +151,6 @@ export class Histogram<L extends string = string> extends Metric<L, HistogramCel
         : validateBuckets(String(options.name), options.buckets);
     super(options, {
       kind: 'histogram',
-      cellKind: KIND_HISTOGRAM,
       create: (key) => new HistogramCell(key, buckets.length + 1),
       reserved: ['le'],
       extra: { buckets },

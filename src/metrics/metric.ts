@@ -1,4 +1,4 @@
-import type { Cell, CellKind } from '../buffer/cells.js';
+import type { Cell } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
 import type { FamilyKind, FamilyMeta } from '../family.js';
 import { REGISTRY, type Registry } from '../registry.js';
@@ -31,7 +31,6 @@ export interface MetricOptions<L extends string = string> {
 /** What a metric type tells the base class about itself. */
 export interface MetricSpec<C extends Cell> {
   readonly kind: FamilyKind;
-  readonly cellKind: CellKind;
   readonly create: (key: string) => C;
   /** Label names this type reserves (`le`, `quantile`, `gauge_index`). */
   readonly reserved?: readonly string[];
@@ -89,7 +88,7 @@ export abstract class Metric<L extends string, C extends Cell> {
       ...spec.extra,
       ...(options.unit === undefined ? {} : { unit: options.unit }),
     };
-    this.store = this.registry.register(meta, spec.cellKind, spec.create);
+    this.store = this.registry.register(meta, spec.create);
   }
 
   /**
@@ -102,7 +101,7 @@ export abstract class Metric<L extends string, C extends Cell> {
     const values =
       args.length === 1 && typeof args[0] === 'object' && args[0] !== null
         ? this.store.valuesOf(args[0])
-        : this.#positional(args);
+        : this.store.valuesOfPositional(args);
     if (values.length === 0) {
       throw new TypeError(`Metric "${this.name}" has no labels; use reset() to clear it`);
     }
@@ -120,14 +119,5 @@ export abstract class Metric<L extends string, C extends Cell> {
       return this.store.fromObject(args[0] as Record<string, unknown>);
     }
     return this.store.fromValues(args);
-  }
-
-  #positional(args: readonly unknown[]): string[] {
-    if (args.length !== this.labelNames.length) {
-      throw new TypeError(
-        `Metric "${this.name}" expects ${this.labelNames.length} label value(s) (${this.labelNames.join(', ') || 'none'}), got ${args.length}`,
-      );
-    }
-    return this.store.valuesOf(Object.fromEntries(this.labelNames.map((n, i) => [n, args[i]])));
   }
 }

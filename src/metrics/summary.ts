@@ -1,4 +1,4 @@
-import { KIND_SUMMARY, SummaryCell } from '../buffer/cells.js';
+import { SummaryCell } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
 import { Metric, type Labels, type MetricOptions } from './metric.js';
 import { startTimer, timeit, type EndTimer } from './timer.js';
@@ -125,7 +125,6 @@ export class Summary<L extends string = string> extends Metric<L, SummaryCell> {
     const quantiles = extra.percentiles !== undefined;
     super(options, {
       kind: 'summary',
-      cellKind: KIND_SUMMARY,
       create: (key) => new SummaryCell(key, quantiles),
       reserved: ['quantile'],
       extra,

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { slotOf } from '../../src/buffer/buckets.js';
-import { AddCell, GaugeCell, KIND_ADD, KIND_GAUGE, type Cell } from '../../src/buffer/cells.js';
+import { AddCell, GaugeCell, type Cell } from '../../src/buffer/cells.js';
 import { DeltaBuffer } from '../../src/buffer/delta-buffer.js';
 import { SeriesStore } from '../../src/buffer/series-store.js';
 import type { FamilyKind } from '../../src/family.js';
@@ -24,7 +24,6 @@ function addStore(
 ): SeriesStore<AddCell> {
   return new SeriesStore<AddCell>({
     meta: { v: LAYOUT_VERSION, name, kind: 'counter', help: 'h', labelNames },
-    kind: KIND_ADD,
     labelNames,
     buffer,
     maxSeries: extra.maxSeries ?? 1000,
@@ -37,7 +36,6 @@ function addStore(
 function gaugeStore(buffer: DeltaBuffer, kind: FamilyKind = 'gauge'): SeriesStore<GaugeCell> {
   return new SeriesStore<GaugeCell>({
     meta: { v: LAYOUT_VERSION, name: 'g', kind, help: 'h', labelNames: ['a'] },
-    kind: KIND_GAUGE,
     labelNames: ['a'],
     buffer,
     maxSeries: 1000,
