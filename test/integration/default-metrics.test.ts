@@ -4,37 +4,23 @@
  */
 import { spawnSync } from 'node:child_process';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { collectDefaultMetrics, type Registry, type RegistryOptions } from '../../src/index.js';
-import { purgePrefix, randomPrefix, redisClient, redisUrl, testRegistry } from '../support/helpers.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { collectDefaultMetrics, type Registry } from '../../src/index.js';
+import { purgePrefix, randomPrefix, redisUrl, useTestRegistries } from '../support/helpers.js';
 import { parseText, type Exposition } from '../system/exposition.js';
 import { pollUntil, run } from '../system/processes.js';
 
+const registries = useTestRegistries();
+/** A registry on the shared server, closed (and its keys purged) after the test. */
+const make = registries.make;
 let redis: Redis;
-const open: Array<{ registry: Registry; prefix: string }> = [];
 const stops: Array<() => void> = [];
-
 beforeAll(() => {
-  redis = redisClient();
+  redis = registries.redis;
 });
-afterAll(async () => {
-  await redis.quit();
-});
-afterEach(async () => {
+afterEach(() => {
   for (const stop of stops.splice(0)) stop();
-  const prefixes = new Set<string>();
-  for (const { registry, prefix } of open.splice(0)) {
-    await registry.close();
-    prefixes.add(prefix);
-  }
-  for (const prefix of prefixes) await purgePrefix(redis, prefix);
 });
-
-function make(options: RegistryOptions = {}): ReturnType<typeof testRegistry> {
-  const made = testRegistry(options);
-  open.push(made);
-  return made;
-}
 
 const COUNTERS = [
   'process_cpu_user_seconds_total',

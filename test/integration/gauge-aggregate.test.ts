@@ -6,55 +6,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Gauge,
-  MetadataConflictError,
-  Registry,
-  type GaugeAggregate,
-  type RegistryOptions,
-} from '../../src/index.js';
-import { purgePrefix, randomPrefix, redisClient, redisUrl, testRegistry } from '../support/helpers.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Gauge, MetadataConflictError, type GaugeAggregate } from '../../src/index.js';
+import { randomPrefix, redisUrl, samples, useTestRegistries } from '../support/helpers.js';
 import { pollUntil, ROOT } from '../system/processes.js';
 
 const MODES: readonly GaugeAggregate[] = ['all', 'sum', 'min', 'max', 'avg', 'last'];
 
+const registries = useTestRegistries();
+/** A registry on the shared server, closed (and its keys purged) after the test. */
+const make = registries.make;
 let redis: Redis;
-const open: Array<{ registry: Registry; prefix: string }> = [];
 const children: ChildProcess[] = [];
-
 beforeAll(() => {
-  redis = redisClient();
+  redis = registries.redis;
 });
-afterAll(async () => {
-  await redis.quit();
-});
-afterEach(async () => {
+afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
-  const prefixes = new Set<string>();
-  for (const { registry, prefix } of open.splice(0)) {
-    await registry.close();
-    prefixes.add(prefix);
-  }
-  for (const prefix of prefixes) await purgePrefix(redis, prefix);
 });
-
-function make(options: RegistryOptions = {}): ReturnType<typeof testRegistry> {
-  const made = testRegistry(options);
-  open.push(made);
-  return made;
-}
-
-/** Sample lines of a text exposition: `name{labels}` → value. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const cut = line.lastIndexOf(' ');
-    out.set(line.slice(0, cut), Number(line.slice(cut + 1)));
-  }
-  return out;
-}
 
 /** The `agg_*` sample lines of an exposition, for readable assertions. */
 function aggLines(text: string): string[] {

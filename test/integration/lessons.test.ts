@@ -16,53 +16,29 @@ import {
   PrometheusRedisError,
   Registry,
   Summary,
-  type RegistryOptions,
 } from '../../src/index.js';
-import { purgePrefix, randomPrefix, redisClient, redisUrl, testRegistry } from '../support/helpers.js';
+import { randomPrefix, redisUrl, samples, useTestRegistries } from '../support/helpers.js';
 import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
+const registries = useTestRegistries();
+/** A registry on the shared server, closed (and its keys purged) after the test. */
+const make = registries.make;
 let redis: Redis;
 /** A private server for the tests that stop it or read its command statistics. */
 let server: RedisServer;
-const open: Array<{ registry: Registry; prefix: string }> = [];
-
 beforeAll(async () => {
-  redis = redisClient();
+  redis = registries.redis;
   server = await startRedisServer();
 });
 afterAll(async () => {
-  await redis.quit();
   await server.stop();
 });
+// Runs before the registries are closed: a test may have left the private server stopped.
 afterEach(async () => {
   await server.start();
-  const prefixes = new Set<string>();
-  for (const { registry, prefix } of open.splice(0)) {
-    await registry.close();
-    prefixes.add(prefix);
-  }
-  for (const prefix of prefixes) await purgePrefix(redis, prefix);
 });
-
-function make(options: RegistryOptions = {}): ReturnType<typeof testRegistry> {
-  const made = testRegistry(options);
-  open.push(made);
-  return made;
-}
-
-/** Sample lines of an exposition: `name{labels}` → value. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const cut = line.lastIndexOf(' ');
-    const raw = line.slice(cut + 1);
-    out.set(line.slice(0, cut), raw === '+Inf' ? Infinity : Number(raw));
-  }
-  return out;
-}
 
 async function until<T>(
   probe: () => Promise<T>,

@@ -3,7 +3,7 @@
  * guarded so that two processes disagreeing on a family's shape never corrupt each other's data.
  */
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CommonGauge,
   Counter,
@@ -12,44 +12,16 @@ import {
   MetadataConflictError,
   Registry,
   Summary,
-  type RegistryOptions,
 } from '../../src/index.js';
-import { purgePrefix, randomPrefix, redisClient, redisUrl, testRegistry } from '../support/helpers.js';
+import { randomPrefix, redisUrl, samples, useTestRegistries } from '../support/helpers.js';
 
+const registries = useTestRegistries();
+/** A registry on the shared server, closed (and its keys purged) after the test. */
+const make = registries.make;
 let redis: Redis;
-const open: Array<{ registry: Registry; prefix: string }> = [];
-
 beforeAll(() => {
-  redis = redisClient();
+  redis = registries.redis;
 });
-afterAll(async () => {
-  await redis.quit();
-});
-afterEach(async () => {
-  const prefixes = new Set<string>();
-  for (const { registry, prefix } of open.splice(0)) {
-    await registry.close();
-    prefixes.add(prefix);
-  }
-  for (const prefix of prefixes) await purgePrefix(redis, prefix);
-});
-
-function make(options: RegistryOptions = {}): ReturnType<typeof testRegistry> {
-  const made = testRegistry(options);
-  open.push(made);
-  return made;
-}
-
-/** Sample lines of an exposition: `name{labels}` → value. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const cut = line.lastIndexOf(' ');
-    out.set(line.slice(0, cut), Number(line.slice(cut + 1)));
-  }
-  return out;
-}
 
 /** The lines of one family (from its HELP line to the next family) in a text exposition. */
 function family(text: string, name: string): string {
@@ -121,7 +93,7 @@ describe('metadata in Redis', () => {
     const metaBefore = await redis.hgetall(metaKey(writer.prefix));
     // Exactly how an exporter process would be set up: only a connection and the prefix.
     const reader = new Registry({ redis: redisUrl(), prefix: writer.prefix });
-    open.push({ registry: reader, prefix: writer.prefix });
+    registries.track(reader, writer.prefix);
     // It defines nothing but the library's own self-metrics (on by default).
     expect(reader.getMetricNames().filter((n) => !n.startsWith('prometheus_redis_client_'))).toEqual([]);
     expect(await reader.metrics()).toBe(text);

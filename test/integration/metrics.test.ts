@@ -4,7 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { Histogram as PromHistogram, Registry as PromRegistry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CommonGauge,
   Counter,
@@ -12,54 +12,24 @@ import {
   Gauge,
   Histogram,
   OPENMETRICS_CONTENT_TYPE,
-  Registry,
   Summary,
   TEXT_CONTENT_TYPE,
   type RegistryOptions,
 } from '../../src/index.js';
-import { purgePrefix, randomPrefix, redisClient, testRegistry } from '../support/helpers.js';
+import { randomPrefix, samples, testRegistry, useTestRegistries } from '../support/helpers.js';
 
-let redis: Redis;
-const open: Array<{ registry: Registry; prefix: string }> = [];
-
-beforeAll(() => {
-  redis = redisClient();
-});
-afterAll(async () => {
-  await redis.quit();
-});
-afterEach(async () => {
-  const prefixes = new Set<string>();
-  for (const { registry, prefix } of open.splice(0)) {
-    await registry.close();
-    prefixes.add(prefix);
-  }
-  for (const prefix of prefixes) await purgePrefix(redis, prefix);
-});
-
+const registries = useTestRegistries();
 /** A registry on the shared server, closed (and its keys purged) after the test. */
-function make(options: RegistryOptions = {}): ReturnType<typeof testRegistry> {
-  const made = testRegistry(options);
-  open.push(made);
-  return made;
-}
+const make = registries.make;
+let redis: Redis;
+beforeAll(() => {
+  redis = registries.redis;
+});
 
 /** `n` registries sharing one prefix: `n` processes of one application. */
 function processes(n: number, options: RegistryOptions = {}): Array<ReturnType<typeof testRegistry>> {
   const prefix = options.prefix ?? randomPrefix('m');
   return Array.from({ length: n }, () => make({ ...options, prefix }));
-}
-
-/** Sample lines of an exposition: `name{labels}` → value. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const cut = line.lastIndexOf(' ');
-    const raw = line.slice(cut + 1);
-    out.set(line.slice(0, cut), raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw));
-  }
-  return out;
 }
 
 /** The lines of one family (HELP, TYPE and samples) in a text-format exposition. */

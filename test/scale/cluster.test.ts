@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Counter, Gauge, Histogram, Registry } from '../../src/index.js';
-import { randomPrefix, sample } from '../support/helpers.js';
+import { flushUnderLoad, randomPrefix, sample, settle } from '../support/helpers.js';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.js';
 
 let cluster: RedisClusterHandle;
@@ -92,15 +92,7 @@ describe('Redis Cluster resharding', () => {
     const counters = registries.map((registry) =>
       new Counter({ name: 'jobs_total', help: 'jobs', labelNames: ['q'], registry }).labels('a'),
     );
-    let recorded = 0;
-    let running = true;
-    const load = (async () => {
-      while (running) {
-        counters.forEach((c) => c.inc());
-        recorded += counters.length;
-        await Promise.all(registries.map((r) => r.flush().catch(() => {})));
-      }
-    })();
+    const load = flushUnderLoad(counters, registries);
 
     await new Promise((r) => setTimeout(r, 300));
     await dst.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
@@ -115,21 +107,8 @@ describe('Redis Cluster resharding', () => {
       await direct(n.port).call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
     }
     await new Promise((r) => setTimeout(r, 300));
-    running = false;
-    await load;
-    for (const r of registries) {
-      const deadline = Date.now() + 15_000;
-      while (
-        r.undeliveredSeries > 0 ||
-        (await r.flush().then(
-          () => false,
-          () => true,
-        ))
-      ) {
-        if (Date.now() > deadline) throw new Error('did not settle');
-        await new Promise((res) => setTimeout(res, 100));
-      }
-    }
+    const recorded = await load.stop();
+    for (const r of registries) await settle(r, 15_000);
     const reader = new Registry({
       redis: cluster.client(),
       prefix,

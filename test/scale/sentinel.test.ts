@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Counter, Registry } from '../../src/index.js';
-import { randomPrefix, sample } from '../support/helpers.js';
+import { flushUnderLoad, randomPrefix, sample, settle } from '../support/helpers.js';
 import { startSentinelSetup, type SentinelSetup } from '../support/redis-sentinel.js';
 
 let setup: SentinelSetup;
@@ -31,33 +31,12 @@ describe('Sentinel failover', () => {
     const counters = registries.map((registry) =>
       new Counter({ name: 'jobs_total', help: 'jobs', registry }).labels(),
     );
-    let recorded = 0;
-    let running = true;
-    const load = (async () => {
-      while (running) {
-        counters.forEach((c) => c.inc());
-        recorded += counters.length;
-        await Promise.all(registries.map((r) => r.flush().catch(() => {})));
-      }
-    })();
+    const load = flushUnderLoad(counters, registries);
     await new Promise((r) => setTimeout(r, 500));
     await setup.failover();
     await new Promise((r) => setTimeout(r, 1500)); // flushing goes on against the new primary
-    running = false;
-    await load;
-    for (const r of registries) {
-      const deadline = Date.now() + 30_000;
-      while (
-        r.undeliveredSeries > 0 ||
-        (await r.flush().then(
-          () => false,
-          () => true,
-        ))
-      ) {
-        if (Date.now() > deadline) throw new Error('did not settle');
-        await new Promise((res) => setTimeout(res, 100));
-      }
-    }
+    const recorded = await load.stop();
+    for (const r of registries) await settle(r, 30_000);
     const reader = new Registry({
       redis: setup.client(),
       prefix,

@@ -87,6 +87,8 @@ export async function settle(registry: Registry, ms = 20_000): Promise<void> {
 export interface TestRegistries {
   /** `testRegistry(options)`, cleaned up after the test. */
   readonly make: (options?: RegistryOptions) => ReturnType<typeof testRegistry>;
+  /** Clean up a registry made some other way, with its prefix, after the test. */
+  readonly track: (registry: Registry, prefix: string) => void;
   /** A client of the shared server for raw assertions (quit after the file). */
   readonly redis: Redis;
 }
@@ -100,6 +102,9 @@ export function useTestRegistries(): TestRegistries {
       const made = testRegistry(options);
       open.push(made);
       return made;
+    },
+    track: (registry, prefix) => {
+      open.push({ registry, prefix });
     },
     get redis() {
       client ??= redisClient();
@@ -118,4 +123,31 @@ export function useTestRegistries(): TestRegistries {
     await client?.quit();
   });
   return api;
+}
+
+/**
+ * Increment every child once and flush every registry, over and over, until `stop()`; flush
+ * failures are expected (faults are being injected) and retried by the next round. `stop()`
+ * resolves to the number of increments recorded.
+ */
+export function flushUnderLoad(
+  children: ReadonlyArray<{ inc(): void }>,
+  registries: readonly Registry[],
+): { stop(): Promise<number> } {
+  let recorded = 0;
+  let running = true;
+  const load = (async () => {
+    while (running) {
+      for (const child of children) child.inc();
+      recorded += children.length;
+      await Promise.all(registries.map((r) => r.flush().catch(() => {})));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await load;
+      return recorded;
+    },
+  };
 }
