@@ -7,7 +7,7 @@
 import type { Redis } from 'ioredis';
 import { Counter, Histogram, Registry } from '../../src/index.js';
 import type { GroupContext, GroupResult } from '../lib/group.js';
-import { Latencies, measure, median, type Measured } from '../lib/measure.js';
+import { Latencies, distributionRow, measure, median, type Measured } from '../lib/measure.js';
 import {
   benchPrefix,
   ceiling,
@@ -213,16 +213,7 @@ export async function run(context: GroupContext): Promise<GroupResult> {
       naiveStall,
       redisMs: r.redisMsPerFlush,
     });
-    const s = r.durations.summary();
-    distribution.push({
-      kind: r.kind,
-      series: r.size,
-      rounds: s.count,
-      p50: s.p50,
-      p99: s.p99,
-      p999: s.p999,
-      max: s.max,
-    });
+    distribution.push(distributionRow(r.kind, r.size, r.durations));
     const id = `${r.kind}.${r.size}`;
     figures[`${id}.speedup_vs_multi`] = naiveMs / libMs;
     figures[`${id}.vs_ceiling`] = vsCeiling;

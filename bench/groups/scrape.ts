@@ -7,7 +7,7 @@
 import * as prom from 'prom-client';
 import { Counter, Histogram, Registry } from '../../src/index.js';
 import type { GroupContext, GroupResult } from '../lib/group.js';
-import { Latencies, measure, median, type Measured } from '../lib/measure.js';
+import { Latencies, distributionRow, measure, median, type Measured } from '../lib/measure.js';
 import { benchPrefix, connect, deleteKeys, prefixPattern, scriptUsec } from '../lib/redis.js';
 import type { Row, Table } from '../lib/table.js';
 import { LABEL_NAMES, labelSet, THREE_OBSERVATIONS } from '../lib/workload.js';
@@ -186,16 +186,7 @@ export async function run(context: GroupContext): Promise<GroupResult> {
     });
     const latencies = new Latencies();
     for (const m of r.lib) latencies.recordMs(m.ms);
-    const s = latencies.summary();
-    distribution.push({
-      kind: r.kind,
-      series: r.size,
-      rounds: s.count,
-      p50: s.p50,
-      p99: s.p99,
-      p999: s.p999,
-      max: s.max,
-    });
+    distribution.push(distributionRow(r.kind, r.size, latencies));
     const id = `${r.kind}.${r.size}`;
     figures[`${id}.ratio`] = libMs / peerMs;
     figures[`${id}.lib_ms`] = libMs;

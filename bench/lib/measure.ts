@@ -2,6 +2,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { build, type Histogram } from 'hdr-histogram-js';
+import type { Row } from './table.js';
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -57,6 +58,12 @@ export class Latencies {
       max: h.maxValue / 1000,
     };
   }
+}
+
+/** A row of a "duration distribution" table: one kind and size of series, with its percentiles. */
+export function distributionRow(kind: string, series: number, latencies: Latencies): Row {
+  const s = latencies.summary();
+  return { kind, series, rounds: s.count, p50: s.p50, p99: s.p99, p999: s.p999, max: s.max };
 }
 
 /** Sampling period of the stall probes (ms); a reported stall includes up to one period. */
