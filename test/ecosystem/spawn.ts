@@ -1,18 +1,7 @@
 /** Long-running child processes for the ecosystem tests: examples, the demo, the CLI exporter. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { ROOT, type ChildResult } from '../system/processes.js';
+import { start, type Started } from '../system/processes.js';
 
-export interface Started {
-  readonly child: ChildProcess;
-  /** Everything written to stdout so far. */
-  stdout(): string;
-  /** Everything written to stderr so far. */
-  stderr(): string;
-  /** Resolves when the process has exited (it is SIGKILLed past `timeoutMs`). */
-  readonly exited: Promise<ChildResult>;
-  /** SIGTERM, then wait for the exit. */
-  stop(): Promise<ChildResult>;
-}
+export type { Started } from '../system/processes.js';
 
 /**
  * Start `node --import tsx <file> ...args` in the repository root without waiting for it. A child
@@ -23,39 +12,9 @@ export function startTs(
   args: readonly string[] = [],
   { env = process.env, timeoutMs = 30_000 }: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Started {
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => {
-    stderr += `\n[test] killed after ${timeoutMs} ms`;
-    child.kill('SIGKILL');
-  }, timeoutMs);
-  const exited = new Promise<ChildResult>((resolve, reject) => {
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  return {
-    child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    exited,
-    stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
+  const started = start(process.execPath, ['--import', 'tsx', file, ...args], { env, timeoutMs });
+  started.child.stdin!.end(); // nothing is written to these children
+  return started;
 }
 
 /** An environment for a child: this process's, with `set` applied and `unset` removed. */

@@ -1,5 +1,5 @@
 /** Child processes and polling for the system tests. */
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 /** Repository root (where `tsx` and the sources are). */
 export const ROOT = new URL('../../', import.meta.url).pathname;
@@ -11,26 +11,40 @@ export interface ChildResult {
   readonly stderr: string;
 }
 
+/** A child process started by `start()`. */
+export interface Started {
+  readonly child: ChildProcess;
+  /** Everything written to stdout so far. */
+  stdout(): string;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Resolves when the process has exited (it is SIGKILLed past `timeoutMs`). */
+  readonly exited: Promise<ChildResult>;
+  /** SIGTERM, then wait for the exit. */
+  stop(): Promise<ChildResult>;
+}
+
 /**
- * Run a command to completion; SIGKILL it (and report it) if it outlives `timeoutMs`, so a hung
- * child fails the test instead of hanging it. `input` is written to stdin.
+ * Start a command in the repository root without waiting for it, collecting its output. A child
+ * that outlives `timeoutMs` is SIGKILLed and says so on stderr, so a hang fails the test.
  */
-export function run(
+export function start(
   command: string,
   args: readonly string[],
-  options: SpawnOptions & { timeoutMs?: number; input?: string } = {},
-): Promise<ChildResult> {
-  const { timeoutMs = 60_000, input, ...spawnOptions } = options;
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, ...spawnOptions, stdio: 'pipe' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      stderr += `\n[test] killed after ${timeoutMs} ms`;
-      child.kill('SIGKILL');
-    }, timeoutMs);
+  options: SpawnOptions & { timeoutMs?: number } = {},
+): Started {
+  const { timeoutMs = 60_000, ...spawnOptions } = options;
+  const child = spawn(command, args, { cwd: ROOT, ...spawnOptions, stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdin.on('error', () => {});
+  const timer = setTimeout(() => {
+    stderr += `\n[test] killed after ${timeoutMs} ms`;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  const exited = new Promise<ChildResult>((resolve, reject) => {
     child.on('error', (error) => {
       clearTimeout(timer);
       reject(error);
@@ -39,9 +53,29 @@ export function run(
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
-    child.stdin.on('error', () => {});
-    child.stdin.end(input ?? '');
   });
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Run a command to completion (see `start()`); `input` is written to stdin. */
+export function run(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions & { timeoutMs?: number; input?: string } = {},
+): Promise<ChildResult> {
+  const { input, ...rest } = options;
+  const started = start(command, args, rest);
+  started.child.stdin!.end(input ?? '');
+  return started.exited;
 }
 
 /** Run a TypeScript file with Node and tsx. */
