@@ -54,6 +54,11 @@ export interface FamilyMeta {
   readonly percentiles?: readonly number[];
   readonly maxAgeSeconds?: number;
   readonly ageBuckets?: number;
+  /**
+   * Where the family's data lives: absent, in the registry's own slot; `metric`, in a group of
+   * its own (the registry's `shardBy: "metric"`). Part of the shape: processes must agree.
+   */
+  readonly shard?: 'metric';
 }
 
 export function typeOf(kind: FamilyKind): MetricType {
@@ -79,6 +84,8 @@ export function shapeOf(meta: FamilyMeta): string {
       : [
           `quantiles=${meta.percentiles.join(',')};${meta.maxAgeSeconds};${meta.ageBuckets};${SKETCH_MAPPING}`,
         ]),
+    // Last, and only when set: readers (the read script, too) look for it to find the data.
+    ...(meta.shard === undefined ? [] : [`shard=${meta.shard}`]),
   ].join('|');
 }
 
@@ -135,6 +142,7 @@ function structureProblem(name: string, meta: FamilyMeta): string | undefined {
     }
   }
   if (m.unit !== undefined && typeof m.unit !== 'string') return 'unit';
+  if (m.shard !== undefined && m.shard !== 'metric') return `shard ${JSON.stringify(m.shard)}`;
   if (
     m.aggregate !== undefined &&
     (m.kind !== 'gauge' || m.aggregate === 'all' || !GAUGE_AGGREGATES.includes(m.aggregate as GaugeAggregate))

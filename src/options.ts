@@ -71,6 +71,17 @@ export interface RegistryOptions {
    */
   readonly durability?: { readonly replicas: number; readonly timeoutMs?: number };
   /**
+   * How a Redis Cluster's write load is spread. `registry`: every key of the registry shares the
+   * hash tag `{prefix}`, so a flush is one script call on one slot. `metric`: each metric family
+   * gets its own hash tag, and a flush sends one call per changed family, all at once, after a
+   * small call for metadata and gauge leases on `{prefix}` — the load spreads over the cluster's
+   * primaries, for more round trips per flush. Exactly once either way (each family keeps its
+   * own sequence). Every process and reader of a prefix must use the same setting: a family
+   * recorded one way conflicts with the other (MetadataConflictError). Readers need no option.
+   * @default "registry"
+   */
+  readonly shardBy?: 'registry' | 'metric';
+  /**
    * Export the library's own metrics (`prometheus_redis_client_*`: flushes by outcome, flush
    * duration and size, retries, dropped series, buffered series, last flush time).
    * @default true
@@ -97,6 +108,7 @@ export interface ResolvedOptions {
   readonly maxBackoffMs: number;
   readonly selfMetrics: boolean;
   readonly durability: { readonly replicas: number; readonly timeoutMs: number } | undefined;
+  readonly shardBy: 'registry' | 'metric';
   readonly onError: (error: Error) => void;
 }
 
@@ -113,6 +125,7 @@ const KNOWN = new Set([
   'maxBackoffMs',
   'selfMetrics',
   'durability',
+  'shardBy',
   'onError',
 ]);
 
@@ -134,6 +147,11 @@ function resolveDurability(value: unknown): ResolvedOptions['durability'] {
     replicas: validatePositiveInteger('durability.replicas', replicas),
     timeoutMs: validatePositiveInteger('durability.timeoutMs', timeoutMs ?? 1000),
   };
+}
+
+function resolveShardBy(value: unknown): ResolvedOptions['shardBy'] {
+  if (value === undefined || value === 'registry' || value === 'metric') return value ?? 'registry';
+  throw new TypeError(`Expected \`shardBy\` to be "registry" or "metric", got ${describeValue(value)}`);
 }
 
 /** Validate options and apply defaults; errors name the option, what was expected and what was given. */
@@ -177,6 +195,7 @@ export function resolveOptions(options: RegistryOptions): ResolvedOptions {
     maxBackoffMs: validatePositiveInteger('maxBackoffMs', options.maxBackoffMs ?? 30_000),
     selfMetrics: validateBoolean('selfMetrics', options.selfMetrics ?? true),
     durability: resolveDurability(options.durability),
+    shardBy: resolveShardBy(options.shardBy),
     onError,
   };
 }

@@ -31,6 +31,11 @@ export class DeltaBuffer {
     return this.#size;
   }
 
+  /** The stores with changes, without taking them. */
+  get changedStores(): readonly SeriesStore[] {
+    return this.#stores;
+  }
+
   /** Hand the stores with changes to the flusher; each store's own `take()` gives its cells. */
   take(): SeriesStore[] {
     const stores = this.#stores;

@@ -158,8 +158,63 @@ function scalarSeries(meta: FamilyMeta, data: readonly string[]): number {
   return fields;
 }
 
+/** One call of the read script (see read-1.lua) on the keys of `keys`. */
+function readScript(
+  redis: RedisClient,
+  keys: Keys,
+  gauges: string,
+  format: ExpositionFormat,
+  names: readonly string[],
+): Promise<unknown[]> {
+  return callScript(redis, READ_COMMAND, [
+    keys.meta,
+    keys.familyPrefix,
+    keys.gaugePrefix,
+    keys.leasePrefix,
+    gauges,
+    keys.expiryPrefix,
+    String(FIELDS_PER_CHUNK),
+    keys.quantilePrefix,
+    // Creation times are only exported in OpenMetrics: text scrapes do not read them at all.
+    format === 'openmetrics' ? keys.createdPrefix : '',
+    ...names,
+  ]) as Promise<unknown[]>;
+}
+
+/** The gauge indexes whose lease is held, as the read script takes them ("=0,3,4"). */
+async function liveIndexes(redis: RedisClient, keys: Keys): Promise<string> {
+  const claimed = (await redis.smembers(keys.gaugeIndexSet)).sort((a, b) => Number(a) - Number(b));
+  if (claimed.length === 0) return '=';
+  const owners = await redis.mget(claimed.map((i) => keys.lease(Number(i))));
+  return `=${claimed.filter((_, i) => owners[i] !== null).join(',')}`;
+}
+
 /**
- * Read the merged state of every family under a prefix (or of `names`) in one round trip, and
+ * `shardBy: "metric"` families came back from the registry's slot with their metadata only:
+ * read each one's data from its own group, all at once (each group is one slot of a cluster).
+ */
+async function readGroups(
+  redis: RedisClient,
+  keys: Keys,
+  format: ExpositionFormat,
+  entries: ReadonlyArray<{ meta: FamilyMeta; data: string[] }>,
+): Promise<void> {
+  const sharded = entries.filter((e) => e.meta.shard === 'metric');
+  if (sharded.length === 0) return;
+  const gauges = sharded.some((e) => e.meta.kind === 'gauge') ? await liveIndexes(redis, keys) : '=';
+  await Promise.all(
+    sharded.map(async (entry) => {
+      const { name } = entry.meta;
+      const reply = await readScript(redis, keys.group(name), gauges, format, [name]);
+      // No metadata in the group yet (nothing flushed there): the family has no series.
+      entry.data = (reply[2] as string[] | undefined) ?? [];
+    }),
+  );
+}
+
+/**
+ * Read the merged state of every family under a prefix (or of `names`) in one round trip (with
+ * `shardBy: "metric"`, one more per family, all at once), and
  * parse it chunk by chunk, yielding to the event loop between chunks. Big counter and common
  * gauge families come back prerendered for `format` (counters' `_created` lines are
  * OpenMetrics-only); the other families render in either format.
@@ -170,31 +225,21 @@ export async function readFamilies(
   names: readonly string[] = [],
   format: ExpositionFormat = 'text',
 ): Promise<ReadResult> {
-  const reply = (await callScript(redis, READ_COMMAND, [
-    keys.meta,
-    keys.familyPrefix,
-    keys.gaugePrefix,
-    keys.leasePrefix,
-    keys.gaugeIndexSet,
-    keys.expiryPrefix,
-    String(FIELDS_PER_CHUNK),
-    keys.quantilePrefix,
-    // Creation times are only exported in OpenMetrics: text scrapes do not read them at all.
-    format === 'openmetrics' ? keys.createdPrefix : '',
-    ...names,
-  ])) as unknown[];
+  const reply = await readScript(redis, keys, keys.gaugeIndexSet, format, names);
   const families: FamilyData[] = [];
   const unreadable: UnreadableFamily[] = [];
+  const entries: Array<{ meta: FamilyMeta; data: string[] }> = [];
   for (let i = 0; i + 2 < reply.length; i += 3) {
     const name = String(reply[i]);
-    let meta: FamilyMeta;
     try {
-      meta = decodeMeta(name, String(reply[i + 1]));
+      entries.push({ meta: decodeMeta(name, String(reply[i + 1])), data: reply[i + 2] as string[] });
     } catch (error) {
       unreadable.push({ name, error: error as Error });
-      continue;
     }
-    const data = reply[i + 2] as string[];
+  }
+  await readGroups(redis, keys, format, entries);
+  for (const { meta, data } of entries) {
+    const { name } = meta;
     if (data.length === 1 && data[0]!.startsWith('\0')) {
       unreadable.push({
         name,

@@ -18,7 +18,18 @@ export interface BatchContext {
   readonly expireSeconds: number;
   /** Names of the registry's per-process gauge families (their keys are kept alive). */
   readonly gaugeFamilies: readonly string[];
+  /**
+   * The script's gauge index argument (see flush-4.lua): by default "1" when there are gauge
+   * families, else "0". A family group of `shardBy: "metric"` is sent "=<index>", which the
+   * flusher sets per attempt (`INDEX_ARG`).
+   */
+  readonly index?: string;
+  /** Send each family's sample names for the cross-family clash check (default true). */
+  readonly samples?: boolean;
 }
+
+/** Position of the gauge index argument in `EncodedBatch.args`. */
+export const INDEX_ARG = 7;
 
 /** One flush: a sequence number and the exact script arguments, kept until Redis acknowledges them. */
 export interface EncodedBatch {
@@ -205,7 +216,11 @@ export async function encodeBatch(
   const metas: string[] = [];
   for (const store of metaStores) {
     if (!store.conflicted)
-      metas.push(store.meta.name, encodeMeta(store.meta), sampleNames(store.meta).join('\n'));
+      metas.push(
+        store.meta.name,
+        encodeMeta(store.meta),
+        context.samples === false ? '' : sampleNames(store.meta).join('\n'),
+      );
   }
   const args = [
     keys.process(context.processId),
@@ -215,7 +230,7 @@ export async function encodeBatch(
     context.processId,
     String(seq),
     String(context.tokenTtlSeconds),
-    context.gaugeFamilies.length > 0 ? '1' : '0',
+    context.index ?? (context.gaugeFamilies.length > 0 ? '1' : '0'),
     String(context.expireSeconds),
     keys.familyPrefix,
     keys.gaugePrefix,
@@ -227,4 +242,37 @@ export async function encodeBatch(
     ...sections,
   ];
   return { seq, args, series, metaStores: [...metaStores], dropped };
+}
+
+/**
+ * `shardBy: "metric"`: take every change from `stores` and encode one batch per family, for the
+ * family's own group (its keys, its meta for the shape check, its process sequence). Sample-name
+ * clashes are checked in the control group instead. A gauge family's index argument is left for
+ * the flusher to set per attempt (`INDEX_ARG`).
+ */
+export async function encodeGroups(
+  stores: readonly SeriesStore[],
+  seq: number,
+  context: BatchContext,
+): Promise<Map<string, EncodedBatch>> {
+  const batches = new Map<string, EncodedBatch>();
+  let sinceYield = 0;
+  for (const store of stores) {
+    const { name, kind } = store.meta;
+    const batch = await encodeBatch([store], [], seq, {
+      ...context,
+      keys: context.keys.group(name),
+      gaugeFamilies: kind === 'gauge' ? [name] : [],
+      index: kind === 'gauge' ? '=' : '0',
+      samples: false,
+    });
+    // A conflicted family's changes were dropped: nothing to send.
+    if (batch.metaStores.length > 0) batches.set(name, batch);
+    sinceYield += batch.series + batch.dropped;
+    if (sinceYield >= CELLS_PER_SLICE) {
+      sinceYield = 0;
+      await yieldToEventLoop();
+    }
+  }
+  return batches;
 }

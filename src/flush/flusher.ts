@@ -10,7 +10,7 @@ import {
   PrometheusRedisError,
   RedisUnavailableError,
 } from '../errors.js';
-import { encodeBatch, type EncodedBatch } from './encode.js';
+import { encodeBatch, encodeGroups, INDEX_ARG, type EncodedBatch } from './encode.js';
 import { withTimeout } from './timeout.js';
 import type { SelfMetrics } from '../self-metrics.js';
 import type { Keys } from './keys.js';
@@ -25,6 +25,7 @@ export interface FlusherSettings {
   readonly tokenTtlSeconds: number;
   readonly maxBackoffMs: number;
   readonly durability?: Durability | undefined;
+  readonly shardBy: 'registry' | 'metric';
 }
 
 /** Wait for replicas after each flush (see RegistryOptions.durability). */
@@ -65,6 +66,16 @@ export interface FlushStats {
 }
 
 type Ready = 'ready' | 'wait';
+
+/** The flush script's reply (see flush-4.lua). */
+type FlushReply = [
+  status: string,
+  index: string,
+  fresh: string,
+  conflicts: string[],
+  errorCount: string,
+  firstError: string,
+];
 
 /** Resolve when the connection can take commands, or fail after `timeoutMs`. */
 export function whenReady(redis: RedisClient, timeoutMs: number): Promise<Ready> {
@@ -126,6 +137,14 @@ export class Flusher {
   #thresholdScheduled = false;
   #gaugeIndex = -1;
   readonly #unconfirmed = new Set<SeriesStore>();
+  /** When this process's gauge keys last had their expiry refreshed (every gauge family). */
+  #gaugesRefreshedMs = 0;
+  /** shardBy "metric": per-family batches not yet acknowledged, by family name. */
+  readonly #pendingGroups = new Map<string, EncodedBatch>();
+  /** shardBy "metric": gauge families whose group must empty this process's gauge hash first. */
+  readonly #resetDue = new Set<string>();
+  /** shardBy "metric": a control call failed, so whether it (re)claimed the gauge index is unknown. */
+  #controlUncertain = false;
   readonly #reported = new Set<string>();
   readonly #delivered = new WeakSet<Error>();
 
@@ -140,7 +159,9 @@ export class Flusher {
 
   /** Series recorded but not yet acknowledged by Redis. */
   get undelivered(): number {
-    return (this.#pending?.series ?? 0) + this.#host.buffer.size;
+    let pending = this.#pending?.series ?? 0;
+    for (const batch of this.#pendingGroups.values()) pending += batch.series;
+    return pending + this.#host.buffer.size;
   }
 
   /** Start the timers (idempotent). They never keep the process alive. */
@@ -203,8 +224,14 @@ export class Flusher {
   }
 
   #due(): boolean {
-    if (this.#pending !== undefined || this.#host.buffer.size > 0 || this.#unconfirmed.size > 0) return true;
-    return this.#hasGauges() && Date.now() - this.stats.lastSuccessMs > this.#heartbeatMs();
+    if (this.#pending !== undefined || this.#pendingGroups.size > 0) return true;
+    if (this.#host.buffer.size > 0 || this.#unconfirmed.size > 0) return true;
+    return this.#gaugeRefreshDue();
+  }
+
+  /** Whether this process's gauge keys (and lease) need their expiry refreshed now. */
+  #gaugeRefreshDue(): boolean {
+    return this.#hasGauges() && Date.now() - this.#gaugesRefreshedMs > this.#heartbeatMs();
   }
 
   /** Refresh gauge leases four times per `expireSeconds`. */
@@ -227,28 +254,143 @@ export class Flusher {
       this.#host.selfMetrics?.flushed('unavailable', 0, 0);
       throw error;
     });
+    if (this.#host.settings.shardBy === 'metric') return this.#flushGroups(redis);
     if (this.#pending !== undefined) {
       this.stats.retries++;
       this.#host.selfMetrics?.retried();
       await this.#send(redis, this.#pending);
     }
-    const heartbeat = this.#hasGauges() && Date.now() - this.stats.lastSuccessMs > this.#heartbeatMs();
+    const heartbeat = this.#gaugeRefreshDue();
     if (this.#host.buffer.size === 0 && this.#unconfirmed.size === 0 && !heartbeat) return;
     this.#host.selfMetrics?.sample(this.undelivered, this.#host.stores());
     const stores = this.#host.buffer.take();
-    const gaugeFamilies = this.#host
-      .stores()
-      .filter((s) => s.meta.kind === 'gauge' && !s.conflicted)
-      .map((s) => s.meta.name);
     const batch = await encodeBatch(stores, [...this.#unconfirmed], ++this.#seq, {
+      ...this.#context(),
+      gaugeFamilies: this.#gauges().map((s) => s.meta.name),
+    });
+    this.#pending = batch;
+    await this.#send(redis, batch);
+  }
+
+  #context(): Omit<Parameters<typeof encodeBatch>[3], 'gaugeFamilies'> {
+    return {
       keys: this.#host.keys,
       processId: this.#host.processId,
       tokenTtlSeconds: this.#host.settings.tokenTtlSeconds,
       expireSeconds: this.#host.settings.expireSeconds,
-      gaugeFamilies,
+    };
+  }
+
+  /** The per-process gauge families that flushes write. */
+  #gauges(): SeriesStore[] {
+    return this.#host.stores().filter((s) => s.meta.kind === 'gauge' && !s.conflicted);
+  }
+
+  /**
+   * `shardBy: "metric"`. First a control call on `{prefix}` (metadata, sample names, the gauge
+   * lease; idempotent, so each attempt is a new sequence number), then one call per family to
+   * the family's own group, all in flight at once. Each family group keeps its own sequence
+   * numbers, so a retried family batch is applied exactly once, like a whole flush otherwise;
+   * batches whose outcome is unknown go again, unchanged, before newer changes.
+   */
+  async #flushGroups(redis: RedisClient): Promise<void> {
+    const started = performance.now();
+    const hasGauges = this.#gauges().length > 0;
+    const metaStores = new Set([...this.#unconfirmed, ...this.#host.buffer.changedStores]);
+    const control = await encodeBatch([], [...metaStores], ++this.#seq, {
+      ...this.#context(),
+      gaugeFamilies: [],
+      index: hasGauges ? '1' : '0',
     });
-    this.#pending = batch;
-    await this.#send(redis, batch);
+    let reply: FlushReply;
+    try {
+      reply = await this.#call(redis, control);
+    } catch (error) {
+      this.#controlUncertain = true;
+      this.#failedAt(started, error);
+      throw error;
+    }
+    for (const store of control.metaStores) this.#unconfirmed.delete(store);
+    const problems = this.#problems(reply);
+    const index = Number(reply[1]);
+    if (index >= 0 && (reply[2] === '1' || this.#controlUncertain || index !== this.#gaugeIndex)) {
+      // A new or re-claimed index may hold a dead process's values: each gauge family's group
+      // empties it, and every gauge is written again.
+      for (const store of this.#gauges()) {
+        store.touchAll();
+        this.#resetDue.add(store.meta.name);
+      }
+    }
+    this.#controlUncertain = false;
+    this.#gaugeIndex = index;
+
+    if (this.#pendingGroups.size > 0) {
+      this.stats.retries++;
+      this.#host.selfMetrics?.retried();
+      problems.push(...(await this.#sendGroups(redis, started)));
+    }
+    const refresh = this.#resetDue.size > 0 || this.#gaugeRefreshDue();
+    let series = 0;
+    if (this.#host.buffer.size > 0 || refresh) {
+      this.#host.selfMetrics?.sample(this.undelivered, this.#host.stores());
+      const taken = this.#host.buffer.take();
+      // Gauge families go along even unchanged when their keys' expiry is due (or to be emptied).
+      const stores = refresh ? [...new Set([...taken, ...this.#gauges()])] : taken;
+      const batches = await encodeGroups(stores, ++this.#seq, { ...this.#context(), gaugeFamilies: [] });
+      for (const [name, batch] of batches) {
+        this.#pendingGroups.set(name, batch);
+        series += batch.series;
+      }
+      problems.push(...(await this.#sendGroups(redis, started)));
+      if (refresh) this.#gaugesRefreshedMs = Date.now();
+    }
+    this.#succeeded(false, series, started);
+    if (problems.length > 0) throw problems[0]!;
+  }
+
+  /** Send every pending family batch at once; resolves with the problems their replies name. */
+  async #sendGroups(redis: RedisClient, started: number): Promise<Error[]> {
+    const entries = [...this.#pendingGroups];
+    const results = await Promise.allSettled(
+      entries.map(([name, batch]) => {
+        const args = [...batch.args];
+        // The gauge index is set per attempt: the current one, emptied first if just (re)claimed.
+        if (args[INDEX_ARG] === '=')
+          args[INDEX_ARG] = `=${this.#gaugeIndex}${this.#resetDue.has(name) ? '!' : ''}`;
+        return this.#call(redis, { ...batch, args });
+      }),
+    );
+    const problems: Error[] = [];
+    const failures: unknown[] = [];
+    results.forEach((result, i) => {
+      const [name] = entries[i]!;
+      if (result.status === 'rejected') {
+        failures.push(result.reason);
+        return;
+      }
+      this.#pendingGroups.delete(name);
+      this.#resetDue.delete(name);
+      const reply = result.value;
+      if (reply[0] === 'DUP') {
+        this.stats.duplicates++;
+        // As for a whole flush: a lost first reply may have hidden a reset; write the gauges again.
+        this.#host
+          .stores()
+          .find((s) => s.meta.name === name && s.meta.kind === 'gauge')
+          ?.touchAll();
+      }
+      problems.push(...this.#problems(reply));
+    });
+    if (failures.length > 0) {
+      const first = failures[0] as Error;
+      this.#failedAt(started, first);
+      if (failures.length === entries.length) throw first;
+      throw new FlushError(
+        `${failures.length} of ${entries.length} metric families failed to flush; they are kept and retried: ${first.message}`,
+        { cause: first },
+      );
+    }
+    return problems;
   }
 
   #failed(): void {
@@ -260,9 +402,35 @@ export class Flusher {
     this.#retryAt = Date.now() + ceiling * (0.5 + Math.random() / 2);
   }
 
-  async #send(redis: RedisClient, batch: EncodedBatch): Promise<void> {
-    const started = performance.now();
-    let reply: unknown[];
+  /** Count a failed attempt (after `#call` threw) and back off. */
+  #failedAt(started: number, error: unknown): void {
+    this.#failed();
+    const seconds = (performance.now() - started) / 1000;
+    this.#host.selfMetrics?.flushed(error instanceof FlushTimeoutError ? 'timeout' : 'error', seconds, 0);
+  }
+
+  /** Count an acknowledged flush. */
+  #succeeded(duplicate: boolean, series: number, started: number): void {
+    this.#failures = 0;
+    this.#retryAt = 0;
+    this.stats.ok++;
+    if (duplicate) this.stats.duplicates++;
+    this.stats.lastSeries = series;
+    this.stats.lastDurationMs = performance.now() - started;
+    this.stats.lastSuccessMs = Date.now();
+    this.#host.selfMetrics?.flushed(
+      duplicate ? 'duplicate' : 'success',
+      this.stats.lastDurationMs / 1000,
+      series,
+    );
+  }
+
+  /**
+   * One script call. Resolves with the reply once Redis applied the batch (or had applied it);
+   * throws a PrometheusRedisError otherwise, and the caller keeps the batch for a retry.
+   */
+  async #call(redis: RedisClient, batch: EncodedBatch): Promise<FlushReply> {
+    let reply: FlushReply;
     try {
       const ms = this.#host.settings.flushTimeoutMs;
       reply = (await withTimeout(
@@ -270,25 +438,18 @@ export class Flusher {
         ms,
         () =>
           new FlushTimeoutError(`Flush got no reply within flushTimeoutMs (${ms} ms); it will be retried`),
-      )) as unknown[];
+      )) as FlushReply;
     } catch (error) {
-      this.#failed();
-      const seconds = (performance.now() - started) / 1000;
-      this.#host.selfMetrics?.flushed(error instanceof FlushTimeoutError ? 'timeout' : 'error', seconds, 0);
       if (error instanceof PrometheusRedisError) throw error;
       throw new FlushError(
         `Flush failed; its ${batch.series} series are kept and retried: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
+        { cause: error },
       );
     }
     if (reply[0] === 'MOVING') {
-      // Redis Cluster is moving this registry's slot: the script stopped before writing anything.
-      this.#failed();
-      this.#host.selfMetrics?.flushed('error', (performance.now() - started) / 1000, 0);
+      // Redis Cluster is moving this batch's slot: the script stopped before writing anything.
       throw new FlushError(
-        `Flush deferred while the Redis Cluster slot moves; its ${batch.series} series are kept and retried: ${String(reply[5])}`,
+        `Flush deferred while the Redis Cluster slot moves; its ${batch.series} series are kept and retried: ${reply[5]}`,
       );
     }
     const durability = this.#host.settings.durability;
@@ -298,34 +459,27 @@ export class Flusher {
       // and applied by a newly promoted replica that never received it — exactly once either way.
       const acked = await (redis as Redis).wait(durability.replicas, durability.timeoutMs).catch(() => -1);
       if (acked < durability.replicas) {
-        this.#failed();
-        this.#host.selfMetrics?.flushed('error', (performance.now() - started) / 1000, 0);
         throw new FlushError(
           `Flush applied but acknowledged by ${Math.max(acked, 0)} of ${durability.replicas} replica(s) within ${durability.timeoutMs} ms; it is kept and retried`,
         );
       }
     }
+    return reply;
+  }
+
+  async #send(redis: RedisClient, batch: EncodedBatch): Promise<void> {
+    const started = performance.now();
+    let reply: FlushReply;
+    try {
+      reply = await this.#call(redis, batch);
+    } catch (error) {
+      this.#failedAt(started, error);
+      throw error;
+    }
     this.#pending = undefined;
-    this.#failures = 0;
-    this.#retryAt = 0;
-    const [status, index, fresh, conflicts, errorCount, firstError] = reply as [
-      string,
-      string,
-      string,
-      string[],
-      string,
-      string,
-    ];
-    this.stats.ok++;
-    if (status === 'DUP') this.stats.duplicates++;
-    this.stats.lastSeries = batch.series;
-    this.stats.lastDurationMs = performance.now() - started;
-    this.stats.lastSuccessMs = Date.now();
-    this.#host.selfMetrics?.flushed(
-      status === 'DUP' ? 'duplicate' : 'success',
-      this.stats.lastDurationMs / 1000,
-      batch.series,
-    );
+    const [status, index, fresh] = reply;
+    this.#succeeded(status === 'DUP', batch.series, started);
+    this.#gaugesRefreshedMs = Date.now();
     for (const store of batch.metaStores) this.#unconfirmed.delete(store);
     this.#gaugeIndex = Number(index);
     // A DUP may hide a lost first reply that said the index was (re)claimed: rewrite to be safe.
@@ -333,6 +487,12 @@ export class Flusher {
       // A new or re-claimed gauge index starts empty: write every per-process gauge again.
       for (const store of this.#host.stores()) if (store.meta.kind === 'gauge') store.touchAll();
     }
+    const problems = this.#problems(reply);
+    if (problems.length > 0) throw problems[0]!;
+  }
+
+  /** Mark the families a reply says conflict with Redis, and report what went wrong (once each). */
+  #problems([, , , conflicts, errorCount, firstError]: FlushReply): Error[] {
     const problems: Error[] = [];
     for (let i = 0; i + 1 < conflicts.length; i += 2) {
       const name = conflicts[i]!;
@@ -345,7 +505,7 @@ export class Flusher {
       problems.push(new FlushError(`${errorCount} write(s) of a flush failed in Redis: ${firstError}`));
     }
     for (const problem of problems) this.#reportOnce(problem);
-    if (problems.length > 0) throw problems[0]!;
+    return problems;
   }
 
   #reportOnce(error: Error): void {

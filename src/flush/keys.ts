@@ -2,6 +2,13 @@
  * The one place that builds Redis key names. Every key of a registry starts with the prefix
  * in a hash tag (`{prefix}:`), so a whole flush touches a single Redis Cluster slot.
  *
+ * With `shardBy: "metric"` the registry-wide keys (meta, samples, gidx, gi:, proc:) stay there
+ * (the control group), and each family's data keys move to a group of their own, with the
+ * same layout under the base `prefix:{prefix:family}:` (see `group()`): one slot per family,
+ * holding the family's data, its own `meta` (for the shape check) and per-process `proc:`
+ * sequence numbers. Control keys start with `{`, group keys never do (a prefix has no braces),
+ * so the two can never share a name.
+ *
  * Layout (`P` = `{prefix}:`):
  * - `P meta`            hash  family name → "<shape>\n<metadata JSON>"
  * - `P f:<family>`      hash  series field → value (counters, common gauges, histograms, summaries;
@@ -24,8 +31,22 @@
 export class Keys {
   readonly base: string;
 
-  constructor(readonly prefix: string) {
-    this.base = `{${prefix}}:`;
+  /** @param groupOf - the family whose group this is (`shardBy: "metric"`); none for the control group */
+  constructor(
+    readonly prefix: string,
+    readonly groupOf?: string,
+  ) {
+    this.base = groupOf === undefined ? `{${prefix}}:` : `${prefix}:{${prefix}:${groupOf}}:`;
+  }
+
+  /** The keys of a family's own group (`shardBy: "metric"`). */
+  group(family: string): Keys {
+    return new Keys(this.prefix, family);
+  }
+
+  /** A SCAN pattern matching every key of every family group of this prefix. */
+  get groupsPattern(): string {
+    return `${escapeGlob(`${this.prefix}:{${this.prefix}:`)}*`;
   }
 
   get meta(): string {
@@ -69,7 +90,7 @@ export class Keys {
   }
   /** A pattern matching every key of this registry, for SCAN. */
   get pattern(): string {
-    return `${this.base.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    return `${escapeGlob(this.base)}*`;
   }
 
   /** A pattern matching every process key (`P proc:*`), for SCAN (`pattern` minus its `*`, escaped alike). */
@@ -105,7 +126,7 @@ export class Keys {
    * keep only those whose rest is a slot number (`isQuantileKey`).
    */
   quantilePattern(name: string): string {
-    return `${this.quantileWindow(name).replace(/[*?[\]\\]/g, '\\$&')}*`;
+    return `${escapeGlob(this.quantileWindow(name))}*`;
   }
   /** Whether `key` is one of family `name`'s quantile-window keys. */
   isQuantileKey(name: string, key: string): boolean {
@@ -116,4 +137,9 @@ export class Keys {
   quantile(name: string, slot: number): string {
     return this.quantileWindow(name) + String(slot);
   }
+}
+
+/** Escape SCAN glob characters. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
 }

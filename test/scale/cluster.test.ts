@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Counter, Gauge, Histogram, Registry } from '../../src/index.js';
+import { Counter, Gauge, Histogram, Registry, type RegistryOptions } from '../../src/index.js';
 import { flushUnderLoad, randomPrefix, sample, settle } from '../support/helpers.js';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.js';
 
@@ -46,6 +46,8 @@ interface NodeInfo {
   id: string;
   port: number;
   master: boolean;
+  /** For a replica, its primary's id. */
+  replicaOf: string | undefined;
   slots: Array<[number, number]>;
 }
 
@@ -61,65 +63,85 @@ function parseNodes(text: string): NodeInfo[] {
         const [a, b] = range.split('-');
         return [[Number(a), Number(b ?? a)]];
       });
-      return { id: parts[0]!, port, master: parts[2]!.includes('master'), slots };
+      const replicaOf = parts[3] === '-' ? undefined : parts[3];
+      return { id: parts[0]!, port, master: parts[2]!.includes('master'), replicaOf, slots };
     });
+}
+
+const owns = (node: NodeInfo, slot: number): boolean => node.slots.some(([a, b]) => slot >= a && slot <= b);
+
+async function topology(): Promise<NodeInfo[]> {
+  return parseNodes((await cluster.client().call('CLUSTER', 'NODES')) as string);
+}
+
+/** A plain connection to one node of the cluster. */
+function direct(port: number) {
+  return cluster.nodes.find((n) => n.port === port)!.client();
+}
+
+/** The primary serving `slot`, and another primary to move it to. */
+async function slotOwners(slot: number): Promise<{ source: NodeInfo; target: NodeInfo; nodes: NodeInfo[] }> {
+  const nodes = await topology();
+  const source = nodes.find((n) => n.master && owns(n, slot))!;
+  // Primaries are the nodes serving slots (a fresh replica may still be listed as a master).
+  const target = nodes.find((n) => n.master && n.slots.length > 0 && n.id !== source.id)!;
+  return { source, target, nodes };
+}
+
+/**
+ * Move `slot` from its primary to another, a few keys at a time with a pause between steps (so
+ * flushes run against a half-moved slot), as `redis-cli --cluster reshard` does.
+ */
+async function moveSlot(
+  slot: number,
+  { keysPerStep = 2, pauseMs = 50 } = {},
+): Promise<{ source: NodeInfo; target: NodeInfo }> {
+  const { source, target, nodes } = await slotOwners(slot);
+  const src = direct(source.port);
+  await direct(target.port).call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
+  await src.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
+  for (;;) {
+    const keys = (await src.call('CLUSTER', 'GETKEYSINSLOT', slot, keysPerStep)) as string[];
+    if (keys.length === 0) break;
+    await src.call('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys);
+    await new Promise((r) => setTimeout(r, pauseMs));
+  }
+  for (const n of nodes.filter((x) => x.master && x.slots.length > 0)) {
+    await direct(n.port).call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
+  }
+  return { source, target };
+}
+
+/** A registry on the cluster that retries fast (for flushes under faults). */
+function clusterRegistry(prefix: string, options: RegistryOptions = {}): Registry {
+  return new Registry({
+    redis: cluster.client(),
+    prefix,
+    flushIntervalMs: 60_000,
+    flushTimeoutMs: 2000,
+    maxBackoffMs: 100,
+    selfMetrics: false,
+    ...options,
+  });
 }
 
 describe('Redis Cluster resharding', () => {
   it('keeps exact totals while the registry slot migrates to another primary during heavy flushing', async () => {
     const prefix = randomPrefix('rs');
-    const admin = cluster.client();
-    const slot = (await admin.call('CLUSTER', 'KEYSLOT', `{${prefix}}`)) as number;
-    const nodes = parseNodes((await admin.call('CLUSTER', 'NODES')) as string);
-    const source = nodes.find((n) => n.master && n.slots.some(([a, b]) => slot >= a && slot <= b))!;
-    // Primaries are the nodes serving slots (a fresh replica may still be listed as a master).
-    const target = nodes.find((n) => n.master && n.slots.length > 0 && n.id !== source.id)!;
-    const direct = (port: number) => cluster.nodes.find((n) => n.port === port)!.client();
-    const src = direct(source.port);
-    const dst = direct(target.port);
-
-    const registries = [0, 1, 2].map(
-      () =>
-        new Registry({
-          redis: cluster.client(),
-          prefix,
-          flushIntervalMs: 60_000,
-          flushTimeoutMs: 2000,
-          maxBackoffMs: 100,
-          selfMetrics: false,
-        }),
-    );
+    const slot = (await cluster.client().call('CLUSTER', 'KEYSLOT', `{${prefix}}`)) as number;
+    const registries = [0, 1, 2].map(() => clusterRegistry(prefix));
     const counters = registries.map((registry) =>
       new Counter({ name: 'jobs_total', help: 'jobs', labelNames: ['q'], registry }).labels('a'),
     );
     const load = flushUnderLoad(counters, registries);
-
     await new Promise((r) => setTimeout(r, 300));
-    await dst.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
-    await src.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
-    for (;;) {
-      const keys = (await src.call('CLUSTER', 'GETKEYSINSLOT', slot, 2)) as string[];
-      if (keys.length === 0) break;
-      await src.call('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys);
-      await new Promise((r) => setTimeout(r, 50)); // flushes run against a half-moved slot
-    }
-    for (const n of nodes.filter((x) => x.master && x.slots.length > 0)) {
-      await direct(n.port).call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
-    }
+    const { target } = await moveSlot(slot);
     await new Promise((r) => setTimeout(r, 300));
     const recorded = await load.stop();
     for (const r of registries) await settle(r, 15_000);
-    const reader = new Registry({
-      redis: cluster.client(),
-      prefix,
-      flushIntervalMs: 60_000,
-      selfMetrics: false,
-    });
+    const reader = clusterRegistry(prefix);
     expect(sample(await reader.metrics(), 'jobs_total{q="a"}')).toBe(recorded);
-    const owner = parseNodes((await admin.call('CLUSTER', 'NODES')) as string).find((n) =>
-      n.slots.some(([a, b]) => slot >= a && slot <= b),
-    );
-    expect(owner?.id).toBe(target.id);
+    expect((await topology()).find((n) => owns(n, slot))?.id).toBe(target.id);
     for (const r of [...registries, reader]) await r.close();
   });
 });
@@ -140,13 +162,10 @@ describe('Redis Cluster: a half-moved slot', () => {
     new Gauge({ name: 'up', help: 'up', registry }).set(1); // so every declared key exists
     jobs.inc();
     await registry.flush();
-    const admin = cluster.client();
-    const slot = (await admin.call('CLUSTER', 'KEYSLOT', `{${prefix}}`)) as number;
-    const nodes = parseNodes((await admin.call('CLUSTER', 'NODES')) as string);
-    const source = nodes.find((n) => n.master && n.slots.some(([a, b]) => slot >= a && slot <= b))!;
-    const target = nodes.find((n) => n.master && n.slots.length > 0 && n.id !== source.id)!;
-    const src = cluster.nodes.find((n) => n.port === source.port)!.client();
-    const dst = cluster.nodes.find((n) => n.port === target.port)!.client();
+    const slot = (await cluster.client().call('CLUSTER', 'KEYSLOT', `{${prefix}}`)) as number;
+    const { source, target } = await slotOwners(slot);
+    const src = direct(source.port);
+    const dst = direct(target.port);
     await dst.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
     await src.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
     // Move only the counter's hash: the script's declared keys stay behind on the source.
@@ -157,17 +176,7 @@ describe('Redis Cluster: a half-moved slot', () => {
     await dst.call('ASKING');
     expect(await dst.hget(`{${prefix}}:f:jobs`, '')).toBe('1');
     // Finish the migration; the kept batch is then applied once.
-    for (;;) {
-      const keys = (await src.call('CLUSTER', 'GETKEYSINSLOT', slot, 100)) as string[];
-      if (keys.length === 0) break;
-      await src.call('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys);
-    }
-    for (const n of nodes.filter((x) => x.master && x.slots.length > 0)) {
-      await cluster.nodes
-        .find((x) => x.port === n.port)!
-        .client()
-        .call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
-    }
+    await moveSlot(slot, { keysPerStep: 100, pauseMs: 0 });
     await registry.flush();
     const reader = new Registry({
       redis: cluster.client(),
@@ -178,4 +187,100 @@ describe('Redis Cluster: a half-moved slot', () => {
     expect(sample(await reader.metrics(), 'jobs_total')).toBe(6);
     for (const r of [registry, reader]) await r.close();
   });
+});
+
+/** Families spread over the cluster: the slot of each family group (shardBy "metric"). */
+async function groupSlots(prefix: string, families: readonly string[]): Promise<number[]> {
+  const admin = cluster.client();
+  return Promise.all(
+    families.map(
+      async (f) => (await admin.call('CLUSTER', 'KEYSLOT', `${prefix}:{${prefix}:${f}}:f:${f}`)) as number,
+    ),
+  );
+}
+
+describe('Redis Cluster with shardBy "metric"', () => {
+  it('merges exact totals from several processes, with the families spread over the primaries', async () => {
+    const prefix = randomPrefix('sm');
+    const families = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const registries = [0, 1, 2].map(() => clusterRegistry(prefix, { shardBy: 'metric' }));
+    registries.forEach((registry, i) => {
+      const counters = families.map((f) => new Counter({ name: f, help: f, labelNames: ['q'], registry }));
+      const lat = new Histogram({ name: 'lat', help: 'lat', buckets: [1], registry });
+      const up = new Gauge({ name: 'up', help: 'up', registry });
+      for (let n = 0; n < 500; n++) for (const c of counters) c.inc({ q: String(n % 5) });
+      lat.observe(i);
+      up.set(i + 1);
+    });
+    await Promise.all(registries.map((r) => r.flush()));
+    const reader = clusterRegistry(prefix);
+    const text = await reader.metrics();
+    for (const f of families)
+      for (let q = 0; q < 5; q++) expect(sample(text, `${f}_total{q="${q}"}`)).toBe(300);
+    expect(sample(text, 'lat_count')).toBe(3);
+    expect(sample(text, 'lat_bucket{le="1"}')).toBe(2);
+    expect(text.split('\n').filter((l) => l.startsWith('up{'))).toHaveLength(3);
+    // The write load really is spread: the families' groups live on more than one primary.
+    const nodes = await topology();
+    const owners = new Set(
+      (await groupSlots(prefix, families)).map((slot) => nodes.find((n) => n.master && owns(n, slot))!.id),
+    );
+    expect(owners.size).toBeGreaterThan(1);
+    for (const r of [...registries, reader]) await r.close();
+  });
+
+  it('keeps exact totals while one family group migrates during heavy flushing', async () => {
+    const prefix = randomPrefix('smr');
+    const registries = [0, 1, 2].map(() => clusterRegistry(prefix, { shardBy: 'metric' }));
+    const children = registries.flatMap((registry) => [
+      new Counter({ name: 'moving', help: 'moves', labelNames: ['q'], registry }).labels('a'),
+      new Counter({ name: 'staying', help: 'stays', labelNames: ['q'], registry }).labels('a'),
+    ]);
+    const load = flushUnderLoad(children, registries);
+    await new Promise((r) => setTimeout(r, 300));
+    const [slot] = await groupSlots(prefix, ['moving']);
+    const { target } = await moveSlot(slot!);
+    await new Promise((r) => setTimeout(r, 300));
+    const recorded = await load.stop();
+    for (const r of registries) await settle(r, 15_000);
+    const reader = clusterRegistry(prefix);
+    const text = await reader.metrics();
+    expect(sample(text, 'moving_total{q="a"}')).toBe(recorded / 2);
+    expect(sample(text, 'staying_total{q="a"}')).toBe(recorded / 2);
+    expect((await topology()).find((n) => owns(n, slot!))?.id).toBe(target.id);
+    for (const r of [...registries, reader]) await r.close();
+  });
+});
+
+describe('Redis Cluster primary failover', () => {
+  for (const shardBy of ['registry', 'metric'] as const) {
+    it(`keeps exact totals when a replica takes over during heavy flushing (shardBy "${shardBy}")`, async () => {
+      const prefix = randomPrefix('fo');
+      const registries = [0, 1, 2].map(() => clusterRegistry(prefix, { shardBy }));
+      const children = registries.map((registry) =>
+        new Counter({ name: 'jobs_total', help: 'jobs', labelNames: ['q'], registry }).labels('a'),
+      );
+      const load = flushUnderLoad(children, registries);
+      await new Promise((r) => setTimeout(r, 300));
+      const key = shardBy === 'registry' ? `{${prefix}}:f:jobs` : `${prefix}:{${prefix}:jobs}:f:jobs`;
+      const slot = (await cluster.client().call('CLUSTER', 'KEYSLOT', key)) as number;
+      const nodes = await topology();
+      const primary = nodes.find((n) => n.master && owns(n, slot))!;
+      const replica = nodes.find((n) => n.replicaOf === primary.id)!;
+      // A coordinated failover (the replica catches up with the primary first), as an operator
+      // does for maintenance; ioredis follows the MOVED replies to the new primary.
+      await direct(replica.port).call('CLUSTER', 'FAILOVER');
+      const deadline = Date.now() + 15_000;
+      while (!(await topology()).some((n) => n.id === replica.id && n.master && owns(n, slot))) {
+        if (Date.now() > deadline) throw new Error('the replica did not take over');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      const recorded = await load.stop();
+      for (const r of registries) await settle(r, 15_000);
+      const reader = clusterRegistry(prefix);
+      expect(sample(await reader.metrics(), 'jobs_total{q="a"}')).toBe(recorded);
+      for (const r of [...registries, reader]) await r.close();
+    });
+  }
 });

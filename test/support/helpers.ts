@@ -22,7 +22,8 @@ export function redisClient(url = redisUrl()): Redis {
 
 /** Delete every key under a prefix. */
 export async function purgePrefix(redis: Redis, prefix: string): Promise<void> {
-  const keys = await redis.keys(`{${prefix}}:*`);
+  // The registry's own slot, and the family groups of `shardBy: "metric"`.
+  const keys = [...(await redis.keys(`{${prefix}}:*`)), ...(await redis.keys(`${prefix}:{${prefix}:*`))];
   if (keys.length > 0) await redis.del(...keys);
 }
 

@@ -10,7 +10,11 @@
   ARGV[1]  process id
   ARGV[2]  batch sequence number (strictly increasing per process; a retry reuses it)
   ARGV[3]  process key TTL, seconds (the dedup window: see tokenTtlSeconds)
-  ARGV[4]  "1" when the process has per-process gauges and needs a gauge index
+  ARGV[4]  gauge index: "1" when the process has per-process gauges and needs a gauge index
+           (claimed and leased here), "0" when it has none; "=<i>" to use index i, whose lease
+           the caller holds in another group (shardBy "metric": leases live in the control
+           group), "=<i>!" likewise when i was just (re)claimed: the gauge hashes of ARGV[10]
+           are emptied first
   ARGV[5]  gauge lease TTL, seconds (expireSeconds)
   ARGV[6]  family key prefix      (family hash = prefix .. name)
   ARGV[7]  gauge key prefix       (gauge hash  = prefix .. name .. ":" .. index)
@@ -93,7 +97,7 @@ local function slotKey(base, slot) return base .. string.format('%.0f', slot) en
 -- the batch writes before writing anything: if one is not local, stop here with nothing applied
 -- and the sequence number unused, and let the client retry the same batch later.
 do
-  local heldIdx = redis.call('HGET', proc, 'idx')
+  local heldIdx = string.match(needsIndex, '^=(%d+)') or redis.call('HGET', proc, 'idx')
   local problem = nil
   local function probe(key)
     if problem then return end
@@ -106,7 +110,6 @@ do
     probe(expiryPrefix .. ARGV[p + 1])
     local op = ARGV[p]
     if op == 'C' or op == 'K' or op == 'Z' then probe(ARGV[p + 2]) end
-    local op = ARGV[p]
     if op == 'Q' or op == 'R' or op == 'W' then
       local base, _, slots, slot = windowOf(ARGV[p + 2])
       for s = (op == 'Q' and slot or slot - slots), slot do probe(slotKey(base, s)) end
@@ -122,7 +125,15 @@ end
 
 -- Gauge index: keep the lease we hold, retake it if it lapsed and is free, else claim the smallest free one.
 local idx, fresh = -1, 0
-if needsIndex == '1' then
+local given = string.match(needsIndex, '^=(%d+)')
+if given then
+  idx = tonumber(given)
+  local reset = string.sub(needsIndex, -1) == '!'
+  for _, name in ipairs(gaugeFamilies) do
+    local key = gaugePrefix .. name .. ':' .. idx
+    if reset then redis.call('DEL', key) else redis.call('EXPIRE', key, leaseTtl) end
+  end
+elseif needsIndex == '1' then
   local held = redis.call('HGET', proc, 'idx')
   if held then
     local owner = redis.call('GET', leasePrefix .. held)

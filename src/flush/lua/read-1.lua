@@ -7,7 +7,8 @@
   ARGV[1]  family key prefix   (family hash = prefix .. name)
   ARGV[2]  gauge key prefix    (gauge hash  = prefix .. name .. ":" .. index)
   ARGV[3]  lease key prefix    (lease       = prefix .. index)
-  ARGV[4]  gauge index set key
+  ARGV[4]  gauge index set key; or "=" and the live gauge indexes, comma-separated, when the
+           caller read them (a family group of shardBy "metric": the leases are elsewhere)
   ARGV[5]  expiry zset prefix  (expiry zset = prefix .. name)
   ARGV[6]  fields per chunk
   ARGV[7]  quantile window key prefix (slot key = prefix .. name .. ":" .. slot)
@@ -26,6 +27,9 @@
   "field|bucket\ncount" pairs in further chunks of its data. With ARGV[8] set, counters,
   histograms and summaries also get "labelkey|created\nseconds" pairs in further chunks (a
   label key is empty or ends with '"', so "...|created" can never be a series of its own).
+  A family stored with shardBy "metric" ("|shard=metric" in its shape) keeps its data in a
+  group of its own: read through the registry's meta key (ARGV[4] the gauge index set), it is
+  returned with empty data, for the caller to read from that group (ARGV[4] "=...").
   Reads only: nothing is deleted while reading.
 ]]
 local metaKey = KEYS[1]
@@ -54,10 +58,16 @@ local function pack(flat, skip, out)
   return out
 end
 
+-- Live indexes given by the caller: this is a family group (shardBy "metric"), read in full.
+local liveGiven = string.sub(gidxKey, 1, 1) == '='
 local live = nil
 local function liveIndexes()
   if live then return live end
   live = {}
+  if liveGiven then
+    for i in string.gmatch(gidxKey, '%d+') do live[#live + 1] = i end
+    return live
+  end
   for _, i in ipairs(redis.call('SMEMBERS', gidxKey)) do
     if redis.call('EXISTS', leasePrefix .. i) == 1 then live[#live + 1] = i end
   end
@@ -111,6 +121,9 @@ for _, name in ipairs(names) do
     local kind = string.match(encoded, '^[^|]*|([^|]*)|')
     local data = {}
     local failed = nil
+    if not liveGiven and string.find(string.match(encoded, '^[^\n]*'), '|shard=metric', 1, true) then
+      kind = 'elsewhere'
+    end
     local function fetch(command, key, ...)
       local reply = redis.pcall(command, key, ...)
       if type(reply) == 'table' and reply.err then
@@ -119,7 +132,9 @@ for _, name in ipairs(names) do
       end
       return reply
     end
-    if kind == 'gauge' then
+    if kind == 'elsewhere' then
+      -- Read from the family's own group by the caller.
+    elseif kind == 'gauge' then
       for _, i in ipairs(liveIndexes()) do
         local chunks = pack(fetch('HGETALL', gaugePrefix .. name .. ':' .. i), nil, {})
         for _, c in ipairs(chunks) do
