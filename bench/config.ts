@@ -6,7 +6,7 @@
 
 export type Mode = 'full' | 'quick' | 'smoke';
 
-export const GROUPS = ['hot', 'flush', 'scrape', 'e2e', 'processes'] as const;
+export const GROUPS = ['hot', 'flush', 'scrape', 'e2e', 'processes', 'cluster'] as const;
 export type GroupName = (typeof GROUPS)[number];
 
 export interface SizedRounds {
@@ -51,6 +51,10 @@ export interface Config {
     readonly phaseMs: number;
     readonly flushIntervalMs: number;
   };
+  readonly cluster: {
+    /** Counter families × series each, flushed into the local cluster in each `shardBy` mode. */
+    readonly workloads: ReadonlyArray<{ families: number; seriesPerFamily: number; rounds: number }>;
+  };
 }
 
 export const CONFIGS: Readonly<Record<Mode, Config>> = {
@@ -80,6 +84,13 @@ export const CONFIGS: Readonly<Record<Mode, Config>> = {
     },
     e2e: { durationS: 2, rounds: 8, connections: 10, warmupS: 1 },
     processes: { workers: [1, 2, 4], phaseMs: 5000, flushIntervalMs: 100 },
+    cluster: {
+      workloads: [
+        { families: 30, seriesPerFamily: 100, rounds: 20 },
+        { families: 30, seriesPerFamily: 1_000, rounds: 10 },
+        { families: 300, seriesPerFamily: 100, rounds: 10 },
+      ],
+    },
   },
   quick: {
     hot: { batch: 1000, timeMs: 150, warmupMs: 50, allocCalls: 500_000, memorySeries: 100_000 },
@@ -106,6 +117,12 @@ export const CONFIGS: Readonly<Record<Mode, Config>> = {
     },
     e2e: { durationS: 0.5, rounds: 2, connections: 10, warmupS: 0.5 },
     processes: { workers: [1, 2, 4], phaseMs: 1000, flushIntervalMs: 100 },
+    cluster: {
+      workloads: [
+        { families: 30, seriesPerFamily: 100, rounds: 5 },
+        { families: 30, seriesPerFamily: 1_000, rounds: 3 },
+      ],
+    },
   },
   smoke: {
     hot: { batch: 100, timeMs: 5, warmupMs: 2, allocCalls: 10_000, memorySeries: 1_000 },
@@ -121,5 +138,6 @@ export const CONFIGS: Readonly<Record<Mode, Config>> = {
     },
     e2e: { durationS: 0.3, rounds: 1, connections: 2, warmupS: 0 },
     processes: { workers: [1, 2], phaseMs: 300, flushIntervalMs: 50 },
+    cluster: { workloads: [{ families: 6, seriesPerFamily: 20, rounds: 1 }] },
   },
 };

@@ -18,6 +18,7 @@ const loaders: Record<GroupName, () => Promise<{ run: Group }>> = {
   scrape: () => import('./groups/scrape.js'),
   e2e: () => import('./groups/e2e.js'),
   processes: () => import('./groups/processes.js'),
+  cluster: () => import('./groups/cluster.js'),
 };
 
 const [name, out] = process.argv.slice(2);

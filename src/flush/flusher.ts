@@ -295,6 +295,9 @@ export class Flusher {
    */
   async #flushGroups(redis: RedisClient): Promise<void> {
     const started = performance.now();
+    if (this.#pendingGroups.size === 0 && this.#host.buffer.size === 0 && this.#unconfirmed.size === 0) {
+      if (!this.#gaugeRefreshDue()) return;
+    }
     const hasGauges = this.#gauges().length > 0;
     const metaStores = new Set([...this.#unconfirmed, ...this.#host.buffer.changedStores]);
     const control = await encodeBatch([], [...metaStores], ++this.#seq, {
