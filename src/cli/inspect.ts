@@ -1,10 +1,9 @@
 /** `inspect`: families, series counts and live processes under a prefix. */
 
-import { Redis } from 'ioredis';
-
 import { readFamilies } from '../export/read.js';
 import { typeOf } from '../family.js';
 import { Keys } from '../flush/keys.js';
+import type { RedisClient } from '../flush/scripts.js';
 
 import {
   write,
@@ -28,7 +27,7 @@ interface ProcessRow {
   readonly lastFlushMs: number;
 }
 
-async function processes(redis: Redis, keys: Keys): Promise<ProcessRow[]> {
+async function processes(redis: RedisClient, keys: Keys): Promise<ProcessRow[]> {
   const rows = await Promise.all(
     (await scan(redis, keys.processPattern)).map(async (key): Promise<ProcessRow> => {
       const id = keys.processIdOf(key);
@@ -43,10 +42,14 @@ async function processes(redis: Redis, keys: Keys): Promise<ProcessRow[]> {
 }
 
 export async function inspect(args: string[]): Promise<number> {
-  const values = parse(args, { redis: { type: 'string' }, prefix: { type: 'string' } });
+  const values = parse(args, {
+    redis: { type: 'string' },
+    prefix: { type: 'string' },
+    cluster: { type: 'boolean' },
+  });
   if (values.help === true) return help('inspect');
-  const { url, prefix } = common(values);
-  const redis = await connect(url);
+  const { url, prefix, cluster } = common(values);
+  const redis = await connect(url, cluster);
   try {
     const keys = new Keys(prefix);
     const { families, unreadable } = await readFamilies(redis, keys);

@@ -1,12 +1,24 @@
 /** `purge`: delete a prefix, one family, or the series of a family matching label filters. */
 
-import { Redis } from 'ioredis';
 import { parseLabels } from '../export/escape.js';
+import type { RedisClient } from '../flush/scripts.js';
 
 import { decodeMeta, typeOf, type FamilyMeta } from '../family.js';
 import { Keys } from '../flush/keys.js';
 
-import { UsageError, write, print, parse, text, common, connect, scan, inSlices, help } from './shared.js';
+import {
+  UsageError,
+  write,
+  print,
+  parse,
+  text,
+  common,
+  connect,
+  scan,
+  inSlices,
+  unlinkAll,
+  help,
+} from './shared.js';
 
 /** The label set (series key) a stored hash field belongs to: fields are `key` or `key|sub`. */
 function seriesKeyOf(field: string): string {
@@ -37,17 +49,18 @@ function dryRun(): number {
 }
 
 interface Target {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: Keys;
   readonly yes: boolean;
 }
 
 async function purgePrefix({ redis, keys, yes }: Target): Promise<number> {
-  const found = await scan(redis, keys.pattern);
+  // The registry's own slot, and the family groups of `shardBy: "metric"`.
+  const found = await scan(redis, keys.pattern, keys.groupsPattern);
   write(`${yes ? 'Deleting' : 'Would delete'} ${found.length} keys under prefix "${keys.prefix}":`);
   list(found);
   if (!yes) return dryRun();
-  await inSlices(found, (slice) => redis.unlink(...slice));
+  await unlinkAll(redis, found);
   write(`Deleted ${found.length} keys.`);
   return 0;
 }
@@ -56,6 +69,8 @@ interface FamilyTarget extends Target {
   readonly name: string;
   readonly meta: FamilyMeta | undefined;
   readonly stored: boolean;
+  /** The keys holding the family's data: the registry's own, or its group's (`shardBy: "metric"`). */
+  readonly data: Keys;
   /** The family's data keys that exist. */
   readonly present: readonly string[];
 }
@@ -74,6 +89,14 @@ async function findFamily(target: Target, family: string): Promise<FamilyTarget>
   } catch {
     meta = undefined; // a foreign layout can still be deleted, by key
   }
+  if (
+    meta?.shard === 'metric' ||
+    (stored === null && (await scan(redis, keys.group(name).pattern)).length > 0)
+  ) {
+    // A group of its own: every key in it is the family's (its data, meta copy and sequences).
+    const data = keys.group(name);
+    return { ...target, name, meta, stored: stored !== null, data, present: await scan(redis, data.pattern) };
+  }
   const indexes = await redis.smembers(keys.gaugeIndexSet);
   const candidates = [
     keys.family(name),
@@ -87,7 +110,7 @@ async function findFamily(target: Target, family: string): Promise<FamilyTarget>
   if (stored === null && present.length === 0) {
     throw new Error(`no family named "${family}" under prefix "${keys.prefix}"`);
   }
-  return { ...target, name, meta, stored: stored !== null, present };
+  return { ...target, name, meta, stored: stored !== null, data: keys, present };
 }
 
 async function purgeFamily(t: FamilyTarget): Promise<number> {
@@ -103,8 +126,10 @@ async function purgeFamily(t: FamilyTarget): Promise<number> {
     ...(samples.length === 0 ? [] : [`its sample names (${samples.join(', ')}) in ${keys.samples}`]),
   ]);
   if (!t.yes) return dryRun();
+  // Data first, then the metadata (one slot, one transaction): a family is never left listed
+  // without its data being on the way out, whatever slots the data keys live in.
+  await unlinkAll(redis, t.present);
   const tx = redis.multi();
-  if (t.present.length > 0) tx.del(...t.present);
   tx.hdel(keys.meta, name);
   if (samples.length > 0) tx.hdel(keys.samples, ...samples);
   await tx.exec();
@@ -113,7 +138,7 @@ async function purgeFamily(t: FamilyTarget): Promise<number> {
 }
 
 async function purgeSeries(t: FamilyTarget, pairs: ReadonlyArray<[string, string]>): Promise<number> {
-  const { redis, keys, name, meta } = t;
+  const { redis, data: keys, name, meta } = t;
   if (meta === undefined)
     throw new Error(`family "${name}" has no readable metadata: purge it without --match`);
   const known = [...meta.labelNames, ...(meta.kind === 'gauge' ? ['gauge_index'] : [])];
@@ -138,6 +163,8 @@ async function purgeSeries(t: FamilyTarget, pairs: ReadonlyArray<[string, string
   const doomed = new Map<string, string[]>();
   for (const key of t.present) {
     if (key === keys.expiry(name)) continue;
+    // Only value hashes hold series (not a group's meta copy or process sequences).
+    if (!keys.holdsSeries(name, key)) continue;
     // Per-process gauge hashes end in their gauge index; quantile windows (summaries) in a slot.
     const index = key.startsWith(keys.gaugePrefix) ? key.slice(key.lastIndexOf(':') + 1) : undefined;
     const fields = new Set<string>();
@@ -176,19 +203,20 @@ export async function purge(args: string[]): Promise<number> {
   const values = parse(args, {
     redis: { type: 'string' },
     prefix: { type: 'string' },
+    cluster: { type: 'boolean' },
     family: { type: 'string' },
     match: { type: 'string', multiple: true },
     yes: { type: 'boolean' },
   });
   if (values.help === true) return help('purge');
-  const { url, prefix } = common(values);
+  const { url, prefix, cluster } = common(values);
   const family = text(values, 'family');
   const pairs = parseMatch(Array.isArray(values.match) ? values.match : []);
   if (pairs.length > 0 && family === undefined) throw new UsageError('--match needs --family');
   if (family !== undefined && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(family)) {
     throw new UsageError(`--family must be a metric name, got ${JSON.stringify(family)}`);
   }
-  const redis = await connect(url);
+  const redis = await connect(url, cluster);
   try {
     const target: Target = { redis, keys: new Keys(prefix), yes: values.yes === true };
     if (family === undefined) return await purgePrefix(target);

@@ -5,38 +5,54 @@ import { metricsHandler } from '../http.js';
 
 import { Registry } from '../registry.js';
 import { VERSION } from '../version.js';
-import { BIN, UsageError, warn, parse, text, common, integer, redact, help } from './shared.js';
+import {
+  BIN,
+  UsageError,
+  warn,
+  parse,
+  text,
+  common,
+  integer,
+  redact,
+  help,
+  clusterClient,
+} from './shared.js';
 
 export async function serve(args: string[]): Promise<number | undefined> {
   const values = parse(args, {
     redis: { type: 'string' },
     prefix: { type: 'string' },
+    cluster: { type: 'boolean' },
     port: { type: 'string' },
     host: { type: 'string' },
     path: { type: 'string' },
     'timeout-ms': { type: 'string' },
   });
   if (values.help === true) return help('serve');
-  const { url, prefix } = common(values);
+  const { url, prefix, cluster } = common(values);
   const port = integer('--port', text(values, 'port'), 9464, 0, 65535);
   const timeoutMs = integer('--timeout-ms', text(values, 'timeout-ms'), 10_000, 1, 3_600_000);
   const host = text(values, 'host') ?? '127.0.0.1';
   const path = text(values, 'path') ?? '/metrics';
   if (!path.startsWith('/')) throw new UsageError(`--path must start with "/", got ${JSON.stringify(path)}`);
   let lastError = '';
+  const report = (error: Error): void => {
+    // One line per distinct problem, not one per scrape while Redis is down.
+    if (error.message === lastError) return;
+    lastError = error.message;
+    warn(`${BIN}: ${error.message}`);
+  };
+  // A cluster client keeps reconnecting, as the registry's own connection to one Redis does.
+  const client = cluster ? clusterClient(url, false) : undefined;
+  client?.on('error', report);
   const registry = new Registry({
-    redis: url,
+    redis: client ?? url,
     prefix,
     selfMetrics: false,
     // A scrape waits this long for a reconnecting Redis; keeping it under the scrape timeout
     // makes the 503 name the real cause ("Redis is not reachable") rather than the timeout.
     flushTimeoutMs: Math.max(1, Math.min(5000, Math.floor(timeoutMs / 3))),
-    onError: (error) => {
-      // One line per distinct problem, not one per scrape while Redis is down.
-      if (error.message === lastError) return;
-      lastError = error.message;
-      warn(`${BIN}: ${error.message}`);
-    },
+    onError: report,
   });
   const handler = metricsHandler(registry, { timeoutMs });
   const server = createServer((req, res) => {
@@ -60,7 +76,7 @@ export async function serve(args: string[]): Promise<number | undefined> {
   const stop = (): void => {
     server.close();
     server.closeAllConnections();
-    void registry.close();
+    void registry.close().then(() => client?.disconnect());
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -1,15 +1,17 @@
 /** Parsing, output and Redis helpers shared by the CLI's subcommands. */
 
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 
 import { type FamilyMeta } from '../family.js';
+import type { RedisClient } from '../flush/scripts.js';
 
 import { resolveOptions } from '../options.js';
 
 export const BIN = 'prometheus-redis-client';
 export const COMMON = `  --redis URL      redis:// or rediss:// URL of the registries' Redis (default: $REDIS_URL)
   --prefix P       key prefix the registries use (default: "prometheus")
+  --cluster        the URL is one node of a Redis Cluster (the others are discovered)
   -h, --help       show this help`;
 
 export const HELP: Readonly<Record<string, string>> = {
@@ -80,6 +82,8 @@ export const warn = (line: string): boolean => process.stderr.write(`${line}\n`)
 export interface Common {
   readonly url: string;
   readonly prefix: string;
+  /** `--cluster`: the URL is one node of a Redis Cluster. */
+  readonly cluster: boolean;
 }
 
 export type Values = Readonly<Record<string, string | boolean | string[] | undefined>>;
@@ -108,7 +112,8 @@ export function common(values: Values): Common {
     throw new UsageError(`--redis must be a redis:// or rediss:// URL, got ${JSON.stringify(url)}`);
   }
   try {
-    return { url, prefix: resolveOptions({ prefix: text(values, 'prefix') }).prefix };
+    const { prefix } = resolveOptions({ prefix: text(values, 'prefix') });
+    return { url, prefix, cluster: values.cluster === true };
   } catch (error) {
     throw new UsageError((error as Error).message.replace('`prefix`', '--prefix'));
   }
@@ -140,13 +145,36 @@ export function redact(url: string): string {
   }
 }
 
-export async function connect(url: string): Promise<Redis> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 5000,
-    maxRetriesPerRequest: 1,
-    retryStrategy: () => null,
+/**
+ * An ioredis Cluster whose seed node is the URL's host and port, with its credentials and TLS.
+ * `once`: give up at the first failure (a one-shot command); otherwise keep reconnecting (serve).
+ */
+export function clusterClient(url: string, once: boolean): Cluster {
+  const parsed = new URL(url);
+  const secret = (value: string): string | undefined =>
+    value === '' ? undefined : decodeURIComponent(value);
+  return new Cluster([{ host: parsed.hostname, port: Number(parsed.port === '' ? 6379 : parsed.port) }], {
+    lazyConnect: once,
+    ...(once ? { clusterRetryStrategy: () => null } : {}),
+    redisOptions: {
+      username: secret(parsed.username),
+      password: secret(parsed.password),
+      connectTimeout: 5000,
+      ...(once ? { maxRetriesPerRequest: 1 } : {}),
+      ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    },
   });
+}
+
+export async function connect(url: string, cluster = false): Promise<RedisClient> {
+  const redis = cluster
+    ? clusterClient(url, true)
+    : new Redis(url, {
+        lazyConnect: true,
+        connectTimeout: 5000,
+        maxRetriesPerRequest: 1,
+        retryStrategy: () => null,
+      });
   // The 'error' event carries the cause (ECONNREFUSED, auth); connect() only says the connection closed.
   let cause: Error | undefined;
   redis.on('error', (error: Error) => (cause ??= error));
@@ -154,7 +182,15 @@ export async function connect(url: string): Promise<Redis> {
     await redis.connect();
   } catch (error) {
     // Not disconnect(): on a connection that never opened, ioredis waits 2 s for a close that never comes.
-    const reason = (cause ?? (error as Error)).message;
+    const failure = cause ?? (error as Error);
+    // A cluster client says only that it could not read the slots; the node's own error says why.
+    const node = (failure as { lastNodeError?: Error }).lastNodeError;
+    const reason =
+      node !== undefined
+        ? `${failure.message} (${node.message})`
+        : cluster && /slots/.test(failure.message)
+          ? `${failure.message} (is it a node of a Redis Cluster? Without --cluster for a single Redis)`
+          : failure.message;
     throw new Error(`cannot connect to Redis at ${redact(url)}: ${reason}`);
   }
   return redis;
@@ -197,15 +233,28 @@ export function details(meta: FamilyMeta): string {
   return parts.join('; ');
 }
 
-export async function scan(redis: Redis, pattern: string): Promise<string[]> {
+/** Every key matching `pattern` (on every primary of a cluster), sorted. */
+export async function scan(redis: RedisClient, ...patterns: string[]): Promise<string[]> {
   const found = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    for (const key of batch) found.add(key);
-    cursor = next;
-  } while (cursor !== '0');
+  const nodes: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    for (const pattern of patterns) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        for (const key of batch) found.add(key);
+        cursor = next;
+      } while (cursor !== '0');
+    }
+  }
   return [...found].sort();
+}
+
+/** UNLINK keys, 1000 per call; on a cluster one call per key (they may live in different slots). */
+export async function unlinkAll(redis: RedisClient, keys: readonly string[]): Promise<void> {
+  await inSlices(keys, (slice) =>
+    redis instanceof Cluster ? Promise.all(slice.map((key) => redis.unlink(key))) : redis.unlink(...slice),
+  );
 }
 
 /** Run `command` over `items` in slices of 1000 (one Redis call each). */

@@ -133,6 +133,15 @@ export class Keys {
     const base = this.quantileWindow(name);
     return key.startsWith(base) && /^\d+$/.test(key.slice(base.length));
   }
+  /** Whether `key` holds series of family `name` (its values, creation times, gauges, windows). */
+  holdsSeries(name: string, key: string): boolean {
+    return (
+      key === this.family(name) ||
+      key === this.created(name) ||
+      key.startsWith(`${this.gaugePrefix}${name}:`) ||
+      this.isQuantileKey(name, key)
+    );
+  }
   /** The quantile buckets of one family in one time slot. */
   quantile(name: string, slot: number): string {
     return this.quantileWindow(name) + String(slot);

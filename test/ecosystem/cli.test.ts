@@ -4,7 +4,7 @@
  * or deletes.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Counter, Gauge, Histogram, Registry, Summary } from '../../src/index.js';
+import { Counter, Gauge, Histogram, Registry, Summary, type RegistryOptions } from '../../src/index.js';
 import { Keys } from '../../src/flush/keys.js';
 import { redisClient, redisUrl, testRegistry } from '../support/helpers.js';
 import { describeChild, pollUntil, runTs, type ChildResult } from '../system/processes.js';
@@ -24,8 +24,10 @@ function cli(...args: string[]): Promise<ChildResult> {
 }
 
 /** A registry on a fresh prefix holding jobs (counter), inflight (gauge) and job_seconds (histogram). */
-async function populated(): Promise<{ registry: Registry; prefix: string; keys: Keys }> {
-  const { registry, prefix } = testRegistry();
+async function populated(
+  options: RegistryOptions = {},
+): Promise<{ registry: Registry; prefix: string; keys: Keys }> {
+  const { registry, prefix } = testRegistry(options);
   registries.push(registry);
   const jobs = new Counter({ name: 'jobs_total', help: 'Jobs', labelNames: ['queue', 'status'], registry });
   const inflight = new Gauge({ name: 'inflight', help: 'In flight', labelNames: ['queue'], registry });
@@ -109,6 +111,16 @@ describe('CLI usage', () => {
     expect(r.code, describeChild(r)).toBe(1);
     expect(r.stderr).toBe(
       'prometheus-redis-client inspect: cannot connect to Redis at redis://:***@127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1\n',
+    );
+  });
+});
+
+describe('CLI --cluster', () => {
+  it('exits 1 saying why when the URL is a single Redis, not a cluster node', async () => {
+    const r = await cli('inspect', '--redis', redisUrl(), '--prefix', 'p', '--cluster');
+    expect(r.code, describeChild(r)).toBe(1);
+    expect(r.stderr).toMatch(
+      /cannot connect to Redis at .*: Failed to refresh slots cache.*cluster support disabled/,
     );
   });
 });
@@ -314,5 +326,41 @@ describe('CLI purge', () => {
     expect(r.code, describeChild(r)).toBe(0);
     expect(await redis.keys(`{${prefix}}:*`)).toEqual([]);
     expect((await redis.keys(`{${other}}:*`)).length).toBeGreaterThan(0);
+  });
+});
+
+describe('CLI on shardBy "metric" (each family in a group of its own)', () => {
+  it('inspects, purges one family, some series, then the whole prefix', async () => {
+    const { prefix, keys } = await populated({ shardBy: 'metric' });
+    const inspected = await cli('inspect', ...common(prefix));
+    expect(inspected.code, describeChild(inspected)).toBe(0);
+    expect(inspected.stdout).toContain('3 families, 1 process (1 gauge lease held)');
+    expect(inspected.stdout).toMatch(/^jobs\s+counter\s+3\s+labels queue,status$/m);
+
+    const match = await cli(
+      'purge',
+      ...common(prefix),
+      '--family',
+      'jobs',
+      '--match',
+      'status=failed',
+      '--yes',
+    );
+    expect(match.code, describeChild(match)).toBe(0);
+    expect(match.stdout).toContain('Deleting 1 series of "jobs" (2 fields)');
+    let text = await exposition(prefix);
+    expect(text).not.toContain('status="failed"');
+    expect(text).toContain('jobs_total{queue="mail",status="ok"} 3\n');
+
+    const family = await cli('purge', ...common(prefix), '--family', 'job_seconds', '--yes');
+    expect(family.code, describeChild(family)).toBe(0);
+    expect(await redis.keys(`${keys.group('job_seconds').base.replace(/[{}]/g, '?')}*`)).toEqual([]);
+    text = await exposition(prefix);
+    expect(text).not.toContain('job_seconds');
+    expect(text).toContain('inflight{queue="mail",gauge_index="0"} 4\n');
+
+    const all = await cli('purge', ...common(prefix), '--yes');
+    expect(all.code, describeChild(all)).toBe(0);
+    expect(await redis.keys(`*${prefix}*`)).toEqual([]);
   });
 });

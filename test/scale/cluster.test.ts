@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Counter, Gauge, Histogram, Registry, type RegistryOptions } from '../../src/index.js';
 import { flushUnderLoad, randomPrefix, sample, settle } from '../support/helpers.js';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.js';
+import { startTs } from '../ecosystem/spawn.js';
+import { describeChild, pollUntil, runTs } from '../system/processes.js';
 
 let cluster: RedisClusterHandle;
 beforeAll(async () => {
@@ -283,4 +285,54 @@ describe('Redis Cluster primary failover', () => {
       for (const r of [...registries, reader]) await r.close();
     });
   }
+});
+
+describe('the CLI against a Redis Cluster (--cluster)', () => {
+  const cli = (...args: string[]) => runTs('src/cli.ts', args, { timeoutMs: 20_000 });
+
+  it('inspects, serves and purges a shardBy "metric" prefix spread over the primaries', async () => {
+    const prefix = randomPrefix('cli');
+    const registry = clusterRegistry(prefix, { shardBy: 'metric' });
+    const jobs = new Counter({ name: 'jobs_total', help: 'jobs', labelNames: ['q'], registry });
+    new Gauge({ name: 'up', help: 'up', registry }).set(1);
+    new Histogram({ name: 'lat', help: 'lat', buckets: [1], registry }).observe(0.5);
+    jobs.inc({ q: 'a' }, 3);
+    jobs.inc({ q: 'b' });
+    await registry.flush();
+    await registry.close();
+    const node = `redis://127.0.0.1:${cluster.nodes[0]!.port}`;
+    const flags = ['--redis', node, '--prefix', prefix, '--cluster'];
+
+    const inspected = await cli('inspect', ...flags);
+    expect(inspected.code, describeChild(inspected)).toBe(0);
+    expect(inspected.stdout).toContain('3 families, 1 process');
+    expect(inspected.stdout).toMatch(/^jobs\s+counter\s+2\s+labels q$/m);
+
+    const exporter = startTs('src/cli.ts', ['serve', ...flags, '--port', '0']);
+    try {
+      const url = await pollUntil(
+        () => /http:\/\/127\.0\.0\.1:\d+\/metrics/.exec(exporter.stderr())?.[0],
+        (found) => found !== undefined,
+        { timeoutMs: 15_000, what: 'the exporter announcing its URL' },
+      );
+      const body = await (await fetch(url!)).text();
+      expect(sample(body, 'jobs_total{q="a"}')).toBe(3);
+      expect(sample(body, 'lat_count')).toBe(1);
+      expect(sample(body, 'up{gauge_index="0"}')).toBe(1);
+    } finally {
+      const stopped = await exporter.stop();
+      expect(stopped.code, describeChild(stopped)).toBe(0);
+    }
+
+    const family = await cli('purge', ...flags, '--family', 'jobs', '--yes');
+    expect(family.code, describeChild(family)).toBe(0);
+    const all = await cli('purge', ...flags);
+    expect(all.code, describeChild(all)).toBe(2);
+    expect(all.stdout).not.toContain(':jobs}');
+    expect(all.stdout).toContain(`${prefix}:{${prefix}:lat}:f:lat`);
+    const purged = await cli('purge', ...flags, '--yes');
+    expect(purged.code, describeChild(purged)).toBe(0);
+    const left = await Promise.all(cluster.nodes.map((n) => n.client().keys(`*${prefix}*`)));
+    expect(left.flat()).toEqual([]);
+  });
 });
