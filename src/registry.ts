@@ -143,7 +143,8 @@ export class Registry {
 
   /** @internal Called by metric constructors. */
   register<C extends Cell>(meta: FamilyMeta, create: (key: string) => C, internal = false): SeriesStore<C> {
-    if (this.#options.shardBy === 'metric') meta = { ...meta, shard: 'metric' };
+    // The library's own metrics stay in the registry's slot: they ride along with the control call.
+    if (this.#options.shardBy === 'metric' && !internal) meta = { ...meta, shard: 'metric' };
     if (this.#stores.has(meta.name)) {
       throw new TypeError(`A metric named "${meta.name}" is already registered in this registry`);
     }

@@ -36,6 +36,17 @@ export class DeltaBuffer {
     return this.#stores;
   }
 
+  /**
+   * Give back stores taken but not flushed (their changes are still in them): they are handed
+   * out again by the next `take()`. Call it synchronously after `take()`.
+   */
+  requeue(stores: readonly SeriesStore[]): void {
+    for (const store of stores) {
+      this.#stores.push(store);
+      if (!store.internal) this.#size += store.waiting;
+    }
+  }
+
   /** Hand the stores with changes to the flusher; each store's own `take()` gives its cells. */
   take(): SeriesStore[] {
     const stores = this.#stores;

@@ -154,6 +154,11 @@ export class SeriesStore<C extends Cell = Cell> {
     return this.#reset || this.#removed.length > 0;
   }
 
+  /** Series changed since the last take (what the buffer counts for this store). */
+  get waiting(): number {
+    return this.#dirty.length;
+  }
+
   /** Number of series held. */
   get size(): number {
     return this.#size;

@@ -93,9 +93,11 @@ async function findFamily(target: Target, family: string): Promise<FamilyTarget>
     meta?.shard === 'metric' ||
     (stored === null && (await scan(redis, keys.group(name).pattern)).length > 0)
   ) {
-    // A group of its own: every key in it is the family's (its data, meta copy and sequences).
+    // A group of its own: every key in it is the family's, but for the processes' sequence
+    // numbers, kept so that a batch applied just before the purge is never applied again.
     const data = keys.group(name);
-    return { ...target, name, meta, stored: stored !== null, data, present: await scan(redis, data.pattern) };
+    const present = (await scan(redis, data.pattern)).filter((k) => !k.startsWith(data.processPrefix));
+    return { ...target, name, meta, stored: stored !== null, data, present };
   }
   const indexes = await redis.smembers(keys.gaugeIndexSet);
   const candidates = [

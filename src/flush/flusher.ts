@@ -287,68 +287,102 @@ export class Flusher {
   }
 
   /**
-   * `shardBy: "metric"`. First a control call on `{prefix}` (metadata, sample names, the gauge
-   * lease; idempotent, so each attempt is a new sequence number), then one call per family to
-   * the family's own group, all in flight at once. Each family group keeps its own sequence
-   * numbers, so a retried family batch is applied exactly once, like a whole flush otherwise;
-   * batches whose outcome is unknown go again, unchanged, before newer changes.
+   * `shardBy: "metric"`. First a control batch on `{prefix}` (metadata, sample names, the gauge
+   * lease, and the library's own metrics, which keep the registry layout), then one batch per
+   * changed family to the family's own group, all in flight at once. Every batch has its own
+   * sequence number in its own slot, so each is applied exactly once, like a whole flush
+   * otherwise. A batch whose outcome is unknown goes again, unchanged, before anything newer of
+   * its slot: an earlier control batch before this flush's, and a family's earlier batch before
+   * its newer changes, which wait in the family's store meanwhile — other families carry on.
    */
   async #flushGroups(redis: RedisClient): Promise<void> {
     const started = performance.now();
-    if (this.#pendingGroups.size === 0 && this.#host.buffer.size === 0 && this.#unconfirmed.size === 0) {
-      if (!this.#gaugeRefreshDue()) return;
+    const idle = this.#pending === undefined && this.#pendingGroups.size === 0;
+    if (idle && this.#host.buffer.size === 0 && this.#unconfirmed.size === 0 && !this.#gaugeRefreshDue()) {
+      return;
     }
-    const hasGauges = this.#gauges().length > 0;
-    const metaStores = new Set([...this.#unconfirmed, ...this.#host.buffer.changedStores]);
-    const control = await encodeBatch([], [...metaStores], ++this.#seq, {
+    const problems: Error[] = [];
+    if (!idle) {
+      this.stats.retries++;
+      this.#host.selfMetrics?.retried();
+    }
+    if (this.#pending !== undefined)
+      problems.push(...(await this.#sendControl(redis, this.#pending, started)));
+    this.#host.selfMetrics?.sample(this.undelivered, this.#host.stores());
+    const taken = this.#host.buffer.take();
+    this.#host.buffer.requeue(taken.filter((s) => this.#pendingGroups.has(s.meta.name)));
+    const own = taken.filter((s) => s.meta.shard === undefined);
+    const sharded = taken.filter((s) => s.meta.shard !== undefined && !this.#pendingGroups.has(s.meta.name));
+    // Gauge families go along even unchanged when their keys' expiry is due (or to be emptied).
+    const refresh = this.#resetDue.size > 0 || this.#gaugeRefreshDue();
+    const gauges = this.#gauges();
+    const groupGauges = gauges.filter(
+      (s) => s.meta.shard !== undefined && !this.#pendingGroups.has(s.meta.name),
+    );
+    const grouped = refresh ? [...new Set([...sharded, ...groupGauges])] : sharded;
+    const seq = ++this.#seq;
+    // Sent even without changes of its own: it keeps the gauge lease (whose index the family
+    // batches write under) alive, and checks metadata before the data it describes is sent.
+    const control = await encodeBatch(own, [...this.#unconfirmed, ...sharded], seq, {
       ...this.#context(),
-      gaugeFamilies: [],
-      index: hasGauges ? '1' : '0',
+      // The library's own per-process gauges live in the registry's slot, as without sharding.
+      gaugeFamilies: gauges.filter((s) => s.meta.shard === undefined).map((s) => s.meta.name),
+      index: gauges.length > 0 ? '1' : '0',
     });
+    const batches = await encodeGroups(grouped, seq, { ...this.#context(), gaugeFamilies: [] });
+    let series = control.series;
+    this.#pending = control;
+    for (const [name, batch] of batches) {
+      this.#pendingGroups.set(name, batch);
+      series += batch.series;
+    }
+    problems.push(...(await this.#sendControl(redis, control, started)));
+    // Earlier batches still unacknowledged go with this flush's, each family in its own order.
+    problems.push(...(await this.#sendGroups(redis, started)));
+    if (refresh) this.#gaugesRefreshedMs = Date.now();
+    this.#succeeded(false, series, started);
+    if (problems.length > 0) throw problems[0]!;
+  }
+
+  /** Send the control batch; resolves with the problems its reply names. */
+  async #sendControl(redis: RedisClient, batch: EncodedBatch, started: number): Promise<Error[]> {
     let reply: FlushReply;
     try {
-      reply = await this.#call(redis, control);
+      reply = await this.#call(redis, batch);
     } catch (error) {
+      // It may have been applied: a (re)claimed gauge index would then go unnoticed.
       this.#controlUncertain = true;
       this.#failedAt(started, error);
       throw error;
     }
-    for (const store of control.metaStores) this.#unconfirmed.delete(store);
+    this.#pending = undefined;
+    if (reply[0] === 'DUP') {
+      // Applied by an attempt whose reply was lost, and so were the conflicts it found: check
+      // these families again in the next control batch (sent before any family batch).
+      this.stats.duplicates++;
+      for (const store of batch.metaStores) if (!store.internal) this.#unconfirmed.add(store);
+    } else {
+      for (const store of batch.metaStores) this.#unconfirmed.delete(store);
+    }
     const problems = this.#problems(reply);
+    // Families found in conflict are not written: drop their pending batches (as the script
+    // skips them in a whole flush).
+    for (const name of this.#pendingGroups.keys()) {
+      if (this.#host.stores().some((s) => s.meta.name === name && s.conflicted))
+        this.#pendingGroups.delete(name);
+    }
     const index = Number(reply[1]);
     if (index >= 0 && (reply[2] === '1' || this.#controlUncertain || index !== this.#gaugeIndex)) {
       // A new or re-claimed index may hold a dead process's values: each gauge family's group
-      // empties it, and every gauge is written again.
+      // empties it (the script did so for gauges in this slot), and every gauge is written again.
       for (const store of this.#gauges()) {
         store.touchAll();
-        this.#resetDue.add(store.meta.name);
+        if (store.meta.shard !== undefined) this.#resetDue.add(store.meta.name);
       }
     }
     this.#controlUncertain = false;
     this.#gaugeIndex = index;
-
-    if (this.#pendingGroups.size > 0) {
-      this.stats.retries++;
-      this.#host.selfMetrics?.retried();
-      problems.push(...(await this.#sendGroups(redis, started)));
-    }
-    const refresh = this.#resetDue.size > 0 || this.#gaugeRefreshDue();
-    let series = 0;
-    if (this.#host.buffer.size > 0 || refresh) {
-      this.#host.selfMetrics?.sample(this.undelivered, this.#host.stores());
-      const taken = this.#host.buffer.take();
-      // Gauge families go along even unchanged when their keys' expiry is due (or to be emptied).
-      const stores = refresh ? [...new Set([...taken, ...this.#gauges()])] : taken;
-      const batches = await encodeGroups(stores, ++this.#seq, { ...this.#context(), gaugeFamilies: [] });
-      for (const [name, batch] of batches) {
-        this.#pendingGroups.set(name, batch);
-        series += batch.series;
-      }
-      problems.push(...(await this.#sendGroups(redis, started)));
-      if (refresh) this.#gaugesRefreshedMs = Date.now();
-    }
-    this.#succeeded(false, series, started);
-    if (problems.length > 0) throw problems[0]!;
+    return problems;
   }
 
   /** Send every pending family batch at once; resolves with the problems their replies name. */
@@ -374,9 +408,10 @@ export class Flusher {
       this.#pendingGroups.delete(name);
       this.#resetDue.delete(name);
       const reply = result.value;
-      if (reply[0] === 'DUP') {
-        this.stats.duplicates++;
-        // As for a whole flush: a lost first reply may have hidden a reset; write the gauges again.
+      if (reply[0] === 'DUP') this.stats.duplicates++;
+      // A lost first reply may have hidden a reset (DUP), or the group lost this process's gauge
+      // hash while its lease lived elsewhere (a restarted or failed-over node): write it all again.
+      if (reply[0] === 'DUP' || reply[2] === '1') {
         this.#host
           .stores()
           .find((s) => s.meta.name === name && s.meta.kind === 'gauge')

@@ -130,6 +130,72 @@ describe('shardBy "metric" on one Redis', () => {
     expect(await t.redis.exists(`${prefix}:{${prefix}:idle}:g:idle:0`)).toBe(0);
   });
 
+  it("keeps the library's own metrics in the registry slot, riding along with the control call", async () => {
+    const { registry, prefix } = t.make({ shardBy: 'metric', selfMetrics: true });
+    const jobs = new Counter({ name: 'jobs_total', help: 'jobs', registry });
+    jobs.inc();
+    await registry.flush();
+    jobs.inc();
+    await registry.flush(); // carries the first flush's own figures
+    const text = await registry.metrics();
+    expect(sample(text, 'jobs_total')).toBe(2);
+    expect(sample(text, 'prometheus_redis_client_flushes_total{outcome="success"}')).toBeGreaterThanOrEqual(
+      1,
+    );
+    expect(text).toMatch(/^prometheus_redis_client_buffered_series\{gauge_index="0"\} \d+$/m);
+    const own = await t.redis.keys(`{${prefix}}:*prometheus_redis_client_*`);
+    expect(own).toContain(`{${prefix}}:f:prometheus_redis_client_flushes`);
+    expect(own).toContain(`{${prefix}}:g:prometheus_redis_client_buffered_series:0`);
+    expect(await t.redis.keys(`${prefix}:{${prefix}:prometheus_redis_client_*`)).toEqual([]);
+  });
+
+  it('keeps the other families and the gauge lease going while one family cannot be written', async () => {
+    const { registry, prefix } = t.make({ shardBy: 'metric', expireSeconds: 1, maxBackoffMs: 50 });
+    const broken = new Counter({ name: 'broken', help: 'its group refuses writes', registry });
+    const fine = new Counter({ name: 'fine', help: 'keeps flushing', registry });
+    const temp = new Gauge({ name: 'temp', help: 'per process', registry });
+    broken.inc();
+    fine.inc();
+    temp.set(5);
+    await registry.flush();
+    // A key of the wrong type where the family's sequence lives: every call to its group fails.
+    const proc = `${prefix}:{${prefix}:broken}:proc:${registry.processId}`;
+    await t.redis.del(proc);
+    await t.redis.set(proc, 'not a hash');
+    let recorded = 1;
+    const until = Date.now() + 2500; // longer than expireSeconds: the lease must be refreshed
+    while (Date.now() < until) {
+      broken.inc();
+      fine.inc();
+      recorded++;
+      await expect(registry.flush()).rejects.toThrow(/WRONGTYPE/);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const text = await registry.metrics(); // its own flush fails again; the read goes on
+    expect(sample(text, 'fine_total')).toBe(recorded);
+    expect(sample(text, 'broken_total')).toBe(1);
+    expect(sample(text, 'temp{gauge_index="0"}')).toBe(5);
+    await t.redis.del(proc);
+    await settle(registry);
+    expect(sample(await registry.metrics(), 'broken_total')).toBe(recorded);
+  });
+
+  it("rewrites a gauge family whose group lost this process's values while the lease lived", async () => {
+    const { registry, prefix } = t.make({ shardBy: 'metric' });
+    const temp = new Gauge({ name: 'temp', help: 'per process', labelNames: ['room'], registry });
+    temp.set({ room: 'a' }, 1);
+    temp.set({ room: 'b' }, 2);
+    await registry.flush();
+    await registry.flush(); // the rewrite that follows claiming an index
+    await t.redis.del(`${prefix}:{${prefix}:temp}:g:temp:0`); // e.g. a failed-over node that missed it
+    temp.set({ room: 'a' }, 3);
+    await registry.flush(); // the group says its hash was gone
+    await registry.flush(); // every series of the family again
+    const text = await registry.metrics();
+    expect(sample(text, 'temp{room="a",gauge_index="0"}')).toBe(3);
+    expect(sample(text, 'temp{room="b",gauge_index="0"}')).toBe(2);
+  });
+
   it('validates the option', () => {
     expect(() => new Registry({ shardBy: 'family' as never })).toThrow(
       'Expected `shardBy` to be "registry" or "metric", got "family"',

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, inject } from 'vitest';
+import { afterAll, afterEach, inject, onTestFinished } from 'vitest';
 import { Registry, type RegistryOptions } from '../../src/index.js';
 
 /** A random prefix so tests sharing one Redis never see each other's keys. */
@@ -142,8 +142,15 @@ export function flushUnderLoad(
       for (const child of children) child.inc();
       recorded += children.length;
       await Promise.all(registries.map((r) => r.flush().catch(() => {})));
+      // Flushes that fail at once must not starve timers and I/O (nor hang a failed test).
+      await new Promise((resolve) => setImmediate(resolve));
     }
   })();
+  // A test that fails half-way must not leave the load running behind it.
+  onTestFinished(async () => {
+    running = false;
+    await load;
+  });
   return {
     async stop() {
       running = false;

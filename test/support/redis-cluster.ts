@@ -51,8 +51,11 @@ export async function startRedisCluster(primaries = 3, replicas = 1): Promise<Re
         'yes',
         '--cluster-config-file',
         `nodes-${i}.conf`,
+        // Long enough that a node briefly starved of CPU (2 cores, tests in parallel) is not
+        // failed over behind a test's back; short enough that elections (retried after twice
+        // this) finish quickly in the failover tests.
         '--cluster-node-timeout',
-        '1500',
+        '3000',
         '--dir',
         dir,
       ]),

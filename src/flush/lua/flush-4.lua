@@ -14,7 +14,7 @@
            (claimed and leased here), "0" when it has none; "=<i>" to use index i, whose lease
            the caller holds in another group (shardBy "metric": leases live in the control
            group), "=<i>!" likewise when i was just (re)claimed: the gauge hashes of ARGV[10]
-           are emptied first
+           are emptied first. With "=<i>", freshIndex is "1" when a gauge hash was missing
   ARGV[5]  gauge lease TTL, seconds (expireSeconds)
   ARGV[6]  family key prefix      (family hash = prefix .. name)
   ARGV[7]  gauge key prefix       (gauge hash  = prefix .. name .. ":" .. index)
@@ -131,7 +131,12 @@ if given then
   local reset = string.sub(needsIndex, -1) == '!'
   for _, name in ipairs(gaugeFamilies) do
     local key = gaugePrefix .. name .. ':' .. idx
-    if reset then redis.call('DEL', key) else redis.call('EXPIRE', key, leaseTtl) end
+    if reset then
+      redis.call('DEL', key)
+    elseif redis.call('EXPIRE', key, leaseTtl) == 0 then
+      -- Gone while the lease lived (a restarted or failed-over node): the caller rewrites it all.
+      fresh = 1
+    end
   end
 elseif needsIndex == '1' then
   local held = redis.call('HGET', proc, 'idx')
