@@ -34,6 +34,10 @@ const block = [
   '**End to end** (node:http, autocannon)',
   '',
   pick('ratio \\(req/s vs no metrics\\)').trim(),
+  '',
+  '**Redis Cluster** (3 local primaries; `shardBy: "metric"` beside one slot per registry)',
+  '',
+  pick('capacity vs one slot').trim(),
   '<!-- /PERF-TABLE -->',
 ].join('\n');
 const readme = readFileSync('README.md', 'utf8');

@@ -1,4 +1,4 @@
-export { Registry, REGISTRY, type MetricsOptions } from './registry.js';
+export { Registry, REGISTRY, type CloseOptions, type MetricsOptions } from './registry.js';
 export type { RegistryOptions } from './options.js';
 export type { RedisClient } from './flush/scripts.js';
 export type { FlushStats } from './flush/flusher.js';

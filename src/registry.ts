@@ -18,12 +18,24 @@ import {
   type ExpositionFormat,
 } from './export/text-format.js';
 import { sampleNames, type FamilyMeta } from './family.js';
+import { describeValue } from './metrics/validate.js';
 import { Flusher, whenReady, type FlushStats } from './flush/flusher.js';
 import { Keys } from './flush/keys.js';
 import { keepAlive, withTimeout } from './flush/timeout.js';
 import type { RedisClient } from './flush/scripts.js';
 import { SelfMetrics } from './self-metrics.js';
 import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './options.js';
+
+/** Options of `registry.close()`. */
+export interface CloseOptions {
+  /**
+   * Leave this process's per-process gauges in Redis until `expireSeconds` after its last flush
+   * (as a crashed process's), instead of removing them and freeing its gauge index now. For a
+   * short job whose last gauge values should still be scraped after it exits.
+   * @default false
+   */
+  readonly keepGauges?: boolean;
+}
 
 /** Options of `registry.metrics()`. */
 export interface MetricsOptions {
@@ -231,15 +243,24 @@ export class Registry {
 
   /**
    * Stop the timer, deliver the last deltas (within `closeTimeoutMs`; what cannot be delivered is
-   * reported through `onError`), and close the connection if the registry opened it.
-   * Calling it again returns the same promise.
+   * reported through `onError`), give up this process's gauge index — its per-process gauges
+   * describe a live process, so they leave the merged view now (`keepGauges: true` leaves them
+   * until `expireSeconds` after the last flush instead) — and close the connection if the
+   * registry opened it. Calling it again returns the same promise.
    */
-  close(): Promise<void> {
-    this.#closing ??= this.#close();
+  close(options: CloseOptions = {}): Promise<void> {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError(`Expected close() options to be an object, got ${describeValue(options)}`);
+    }
+    const { keepGauges = false } = options;
+    if (typeof keepGauges !== 'boolean') {
+      throw new TypeError(`Expected \`keepGauges\` to be a boolean, got ${describeValue(keepGauges)}`);
+    }
+    this.#closing ??= this.#close(keepGauges);
     return this.#closing;
   }
 
-  async #close(): Promise<void> {
+  async #close(keepGauges: boolean): Promise<void> {
     this.#flusher.stop();
     const redis = this.#redis;
     if (redis === undefined) {
@@ -249,7 +270,8 @@ export class Registry {
     try {
       const ms = this.#options.closeTimeoutMs;
       await withTimeout(
-        this.#flusher.flush(),
+        // Everything delivered, then this process's gauges leave with it.
+        this.#flusher.flush().then(() => (keepGauges ? undefined : this.#flusher.release())),
         ms,
         () => new RedisUnavailableError(`closeTimeoutMs (${ms} ms) elapsed`),
       );

@@ -15,7 +15,7 @@ import { withTimeout } from './timeout.js';
 import type { SelfMetrics } from '../self-metrics.js';
 import type { Keys } from './keys.js';
 import type { Redis } from 'ioredis';
-import { callScript, FLUSH_COMMAND, type RedisClient } from './scripts.js';
+import { callScript, FLUSH_COMMAND, RELEASE_COMMAND, type RedisClient } from './scripts.js';
 
 /** Resolved flusher settings (see RegistryOptions for their meaning and defaults). */
 export interface FlusherSettings {
@@ -179,6 +179,28 @@ export class Flusher {
     clearInterval(this.#heartbeat);
     this.#timer = undefined;
     this.#heartbeat = undefined;
+  }
+
+  /**
+   * Give up this process's gauge index (at `close()`, after the last flush): its per-process
+   * gauges disappear from scrapes now rather than `expireSeconds` later, and the index is free.
+   * Does nothing if the lease is no longer this process's.
+   */
+  async release(): Promise<void> {
+    const redis = this.#host.redis();
+    const index = this.#gaugeIndex;
+    if (redis === undefined || index < 0) return;
+    const { keys, processId } = this.#host;
+    const gauges = this.#host.stores().filter((s) => s.meta.kind === 'gauge');
+    const grouped = gauges.filter((s) => s.meta.shard !== undefined);
+    if (grouped.length > 0) {
+      // In other slots than the lease: deleted first, while the lease says they are ours.
+      if ((await redis.get(keys.lease(index))) !== processId) return;
+      await Promise.all(grouped.map((s) => redis.del(keys.group(s.meta.name).gauge(s.meta.name, index))));
+    }
+    const own = gauges.filter((s) => s.meta.shard === undefined).map((s) => keys.gauge(s.meta.name, index));
+    await callScript(redis, RELEASE_COMMAND, [keys.lease(index), keys.process(processId), processId, ...own]);
+    this.#gaugeIndex = -1;
   }
 
   /** A new family: its metadata is written at the next flush even if it records nothing. */

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { VERSION } from '../version.js';
-import { flushScript, readScript } from './scripts.generated.js';
+import { flushScript, readScript, releaseScript } from './scripts.generated.js';
 
 /** A connection the registry can use: a single Redis, Sentinel-managed Redis or a Cluster. */
 export type RedisClient = Redis | Cluster;
@@ -10,6 +10,7 @@ const suffix = VERSION.replace(/\W/g, '_');
 /** Command names carry the library version, so two versions sharing one Redis never mix scripts. */
 export const FLUSH_COMMAND = `prcFlush_${suffix}`;
 export const READ_COMMAND = `prcRead_${suffix}`;
+export const RELEASE_COMMAND = `prcRelease_${suffix}`;
 
 type ScriptCommand = (...args: Array<string | Buffer>) => Promise<unknown>;
 
@@ -21,6 +22,7 @@ export function defineScripts(redis: RedisClient): void {
   for (const [name, script] of [
     [FLUSH_COMMAND, flushScript],
     [READ_COMMAND, readScript],
+    [RELEASE_COMMAND, releaseScript],
   ] as const) {
     if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
   }

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Registry } from '../../src/index.js';
-import { randomPrefix, redisUrl } from '../support/helpers.js';
+import { Gauge, Registry } from '../../src/index.js';
+import { purgePrefix, randomPrefix, redisClient, redisUrl, sample } from '../support/helpers.js';
 
 const readers: Registry[] = [];
 afterEach(async () => {
@@ -51,5 +51,68 @@ describe('installShutdownHooks', () => {
     const { installShutdownHooks } = await import('../../src/index.js');
     const registry = new Registry({ prefix: randomPrefix(), selfMetrics: false });
     expect(() => installShutdownHooks(registry, { signals: ['TERM' as NodeJS.Signals] })).toThrow(/"TERM"/);
+  });
+});
+
+describe('close() and per-process gauges', () => {
+  for (const shardBy of ['registry', 'metric'] as const) {
+    it(`gives up the gauge index: the gauges leave with the process, the index is reused (shardBy "${shardBy}")`, async () => {
+      const prefix = randomPrefix('rel');
+      const open = (): Registry =>
+        new Registry({ redis: redisUrl(), prefix, shardBy, flushIntervalMs: 60_000, selfMetrics: false });
+      const leaving = open();
+      const staying = open();
+      readers.push(staying);
+      const conns = (registry: Registry) =>
+        new Gauge({ name: 'conns', help: 'open connections', aggregate: 'sum', registry });
+      conns(leaving).set(5);
+      await leaving.flush();
+      conns(staying).set(2);
+      await staying.flush();
+      expect(sample(await staying.metrics(), 'conns')).toBe(7);
+      expect(leaving.gaugeIndex).toBe(0);
+      await leaving.close();
+      // Without the release, a `sum` would count the closed process for expireSeconds (60 s).
+      expect(sample(await staying.metrics(), 'conns')).toBe(2);
+      const next = open();
+      readers.push(next);
+      conns(next).set(1);
+      await next.flush();
+      expect(next.gaugeIndex).toBe(0);
+      expect(sample(await staying.metrics(), 'conns')).toBe(3);
+    });
+  }
+
+  it('keeps them with keepGauges (until expireSeconds), and names bad close() options', async () => {
+    const prefix = randomPrefix('rel3');
+    const registry = new Registry({ redis: redisUrl(), prefix, flushIntervalMs: 60_000, selfMetrics: false });
+    new Gauge({ name: 'up', help: 'up', registry }).set(1);
+    expect(() => registry.close('now' as never)).toThrow(
+      'Expected close() options to be an object, got "now"',
+    );
+    expect(() => registry.close({ keepGauges: 1 as never })).toThrow(
+      'Expected `keepGauges` to be a boolean, got 1',
+    );
+    await registry.close({ keepGauges: true });
+    expect(sample(await total(prefix), 'up{gauge_index="0"}')).toBe(1);
+    const redis = redisClient();
+    expect(await redis.ttl(`{${prefix}}:gi:0`)).toBeGreaterThan(0);
+    await purgePrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  it('leaves a lease alone that another process holds by now', async () => {
+    const prefix = randomPrefix('rel2');
+    const registry = new Registry({ redis: redisUrl(), prefix, flushIntervalMs: 60_000, selfMetrics: false });
+    new Gauge({ name: 'up', help: 'up', registry }).set(1);
+    await registry.flush();
+    const redis = redisClient();
+    // The lease lapsed and another process took index 0 (written here by hand).
+    await redis.set(`{${prefix}}:gi:0`, 'someone-else');
+    await registry.close();
+    expect(await redis.get(`{${prefix}}:gi:0`)).toBe('someone-else');
+    expect(await redis.hget(`{${prefix}}:g:up:0`, '')).toBe('1');
+    await purgePrefix(redis, prefix);
+    redis.disconnect();
   });
 });
