@@ -89,9 +89,19 @@ export function shapeOf(meta: FamilyMeta): string {
   ].join('|');
 }
 
-/** Stored form: `<shape>\n<json>` (the script compares the shape without decoding JSON). */
+const encoded = new WeakMap<FamilyMeta, string>();
+
+/**
+ * Stored form: `<shape>\n<json>` (the script compares the shape without decoding JSON). A
+ * family's metadata never changes, and flushes send it often: encoded once per object.
+ */
 export function encodeMeta(meta: FamilyMeta): string {
-  return `${shapeOf(meta)}\n${JSON.stringify(meta)}`;
+  let text = encoded.get(meta);
+  if (text === undefined) {
+    text = `${shapeOf(meta)}\n${JSON.stringify(meta)}`;
+    encoded.set(meta, text);
+  }
+  return text;
 }
 
 /** Decode a stored metadata value; throws a descriptive error on a foreign or newer layout. */

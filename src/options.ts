@@ -77,7 +77,9 @@ export interface RegistryOptions {
    * small call for metadata and gauge leases on `{prefix}` — the load spreads over the cluster's
    * primaries, for more round trips per flush. Exactly once either way (each family keeps its
    * own sequence). Every process and reader of a prefix must use the same setting: a family
-   * recorded one way conflicts with the other (MetadataConflictError). Readers need no option.
+   * recorded one way conflicts with the other (MetadataConflictError). Readers need no option,
+   * but must be a version that knows the setting (this one or later): an older reader shows
+   * such families without series.
    * @default "registry"
    */
   readonly shardBy?: 'registry' | 'metric';

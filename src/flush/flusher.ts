@@ -389,10 +389,8 @@ export class Flusher {
     const problems = this.#problems(reply);
     // Families found in conflict are not written: drop their pending batches (as the script
     // skips them in a whole flush).
-    for (const name of this.#pendingGroups.keys()) {
-      if (this.#host.stores().some((s) => s.meta.name === name && s.conflicted))
-        this.#pendingGroups.delete(name);
-    }
+    for (const store of this.#host.stores())
+      if (store.conflicted) this.#pendingGroups.delete(store.meta.name);
     const index = Number(reply[1]);
     if (index >= 0 && (reply[2] === '1' || this.#controlUncertain || index !== this.#gaugeIndex)) {
       // A new or re-claimed index may hold a dead process's values: each gauge family's group
