@@ -250,12 +250,17 @@ export class Registry {
    */
   close(options: CloseOptions = {}): Promise<void> {
     if (typeof options !== 'object' || options === null) {
-      throw new TypeError(`Expected close() options to be an object, got ${describeValue(options)}`);
+      return Promise.reject(
+        new TypeError(`Expected close() options to be an object, got ${describeValue(options)}`),
+      );
     }
     const { keepGauges = false } = options;
     if (typeof keepGauges !== 'boolean') {
-      throw new TypeError(`Expected \`keepGauges\` to be a boolean, got ${describeValue(keepGauges)}`);
+      return Promise.reject(
+        new TypeError(`Expected \`keepGauges\` to be a boolean, got ${describeValue(keepGauges)}`),
+      );
     }
+    // A second call shares the first one's close, options included.
     this.#closing ??= this.#close(keepGauges);
     return this.#closing;
   }
@@ -275,6 +280,9 @@ export class Registry {
         ms,
         () => new RedisUnavailableError(`closeTimeoutMs (${ms} ms) elapsed`),
       );
+      // Recorded while closing, after the last flush began: not delivered, and said so.
+      const late = this.#flusher.undelivered;
+      if (late > 0) this.#report(new UndeliveredDataError(late));
     } catch (error) {
       const lost = this.#flusher.undelivered;
       if (lost > 0) this.#report(new UndeliveredDataError(lost, { cause: error }));

@@ -12,6 +12,12 @@ export interface ShutdownHookOptions {
    * @default true
    */
   readonly beforeExit?: boolean;
+  /**
+   * Passed to `registry.close()`: leave this process's per-process gauges for `expireSeconds`
+   * instead of removing them at once (a job whose last values should still be scraped).
+   * @default false
+   */
+  readonly keepGauges?: boolean;
 }
 
 /**
@@ -30,6 +36,10 @@ export function installShutdownHooks(registry: Registry, options: ShutdownHookOp
       );
     }
   }
+  const keepGauges = options.keepGauges ?? false;
+  if (typeof keepGauges !== 'boolean') {
+    throw new TypeError(`Expected \`keepGauges\` to be a boolean, got ${JSON.stringify(keepGauges)}`);
+  }
   const handlers = new Map<NodeJS.Signals, () => void>();
   let closing = false;
 
@@ -44,7 +54,7 @@ export function installShutdownHooks(registry: Registry, options: ShutdownHookOp
     closing = true;
     uninstall();
     // Scheduling the close keeps the loop alive until it settles; close() reports its own errors.
-    void registry.close();
+    void registry.close({ keepGauges });
   }
 
   for (const signal of signals) {
@@ -52,7 +62,7 @@ export function installShutdownHooks(registry: Registry, options: ShutdownHookOp
       if (closing) return;
       closing = true;
       uninstall();
-      void registry.close().finally(() => {
+      void registry.close({ keepGauges }).finally(() => {
         // Re-raise only when nobody else listens: then Node's default action (exit) applies.
         if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
       });

@@ -20,8 +20,11 @@ export class DeltaBuffer {
   }
 
   /** Called by a store when one more of its series (or a remove/reset) is waiting to be flushed. */
-  changed(store: SeriesStore, firstForStore: boolean): void {
-    if (firstForStore) this.#stores.push(store);
+  changed(store: SeriesStore): void {
+    if (!store.listed) {
+      store.listed = true;
+      this.#stores.push(store);
+    }
     // The library's own metrics ride along with flushes but never cause one.
     if (!store.internal && ++this.#size === this.#threshold) this.#onThreshold();
   }
@@ -41,10 +44,14 @@ export class DeltaBuffer {
    * out again by the next `take()`. Call it synchronously after `take()`.
    */
   requeue(stores: readonly SeriesStore[]): void {
+    const before = this.#size;
     for (const store of stores) {
+      if (store.listed) continue;
+      store.listed = true;
       this.#stores.push(store);
       if (!store.internal) this.#size += store.waiting;
     }
+    if (before < this.#threshold && this.#size >= this.#threshold) this.#onThreshold();
   }
 
   /** Hand the stores with changes to the flusher; each store's own `take()` gives its cells. */
@@ -52,6 +59,7 @@ export class DeltaBuffer {
     const stores = this.#stores;
     this.#stores = [];
     this.#size = 0;
+    for (const store of stores) store.listed = false;
     return stores;
   }
 }

@@ -99,6 +99,8 @@ export class SeriesStore<C extends Cell = Cell> {
   dropped = 0;
   /** Writes to a family whose metadata conflicts with Redis are dropped; see MetadataConflictError. */
   conflicted = false;
+  /** Whether the buffer lists this store as changed (kept by DeltaBuffer: listed at most once). */
+  listed = false;
   /** The library's own metrics (see SeriesStoreOptions.internal). */
   readonly internal: boolean;
   readonly #buffer: DeltaBuffer;
@@ -138,7 +140,8 @@ export class SeriesStore<C extends Cell = Cell> {
    */
   touch(cell: C): void {
     cell.d = true;
-    this.#buffer.changed(this, this.#dirty.push(cell) === 1 && !this.#hasOps());
+    this.#dirty.push(cell);
+    this.#buffer.changed(this);
   }
 
   /** Hand the changes since the previous take to the flusher. */
@@ -154,9 +157,9 @@ export class SeriesStore<C extends Cell = Cell> {
     return this.#reset || this.#removed.length > 0;
   }
 
-  /** Series changed since the last take (what the buffer counts for this store). */
+  /** Changes since the last take, as the buffer counts them: dirty series, and pending removes or a reset. */
   get waiting(): number {
-    return this.#dirty.length;
+    return this.#dirty.length + (this.#hasOps() ? 1 : 0);
   }
 
   /** Number of series held. */
@@ -290,10 +293,9 @@ export class SeriesStore<C extends Cell = Cell> {
     } else {
       clearCell(this.#single);
     }
-    const first = this.#dirty.length === 0 && !this.#hasOps();
     this.#reset = true;
     this.#removed = [];
-    this.#buffer.changed(this, first);
+    this.#buffer.changed(this);
     if (this.#single !== undefined) {
       // A family without labels always exports its one series: start it again from zero.
       this.#single.fresh = true;
@@ -329,9 +331,8 @@ export class SeriesStore<C extends Cell = Cell> {
 
   #recordRemove(values: readonly string[]): boolean {
     // Recorded even when this process never saw the series: another process may have written it.
-    const first = this.#dirty.length === 0 && !this.#hasOps();
     this.#removed.push(renderLabels(this.labelNames, values));
-    this.#buffer.changed(this, first);
+    this.#buffer.changed(this);
     return true;
   }
 

@@ -145,6 +145,8 @@ export class Flusher {
   readonly #resetDue = new Set<string>();
   /** shardBy "metric": a control call failed, so whether it (re)claimed the gauge index is unknown. */
   #controlUncertain = false;
+  /** The gauge index was given up (`close()`): later flushes write no per-process gauges. */
+  #released = false;
   readonly #reported = new Set<string>();
   readonly #delivered = new WeakSet<Error>();
 
@@ -186,7 +188,24 @@ export class Flusher {
    * gauges disappear from scrapes now rather than `expireSeconds` later, and the index is free.
    * Does nothing if the lease is no longer this process's.
    */
-  async release(): Promise<void> {
+  release(): Promise<void> {
+    // In the queue: never beside a flush that could claim or write the index meanwhile.
+    return this.#queue.add(async () => {
+      this.#released = true;
+      try {
+        await this.#release();
+      } catch (error) {
+        throw new FlushError(
+          `Could not give up gauge index ${this.#gaugeIndex}: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
+      }
+    });
+  }
+
+  async #release(): Promise<void> {
     const redis = this.#host.redis();
     const index = this.#gaugeIndex;
     if (redis === undefined || index < 0) return;
@@ -263,7 +282,7 @@ export class Flusher {
 
   /** Whether the application has per-process gauges to keep alive (the library's own do not count). */
   #hasGauges(): boolean {
-    return this.#host.stores().some((s) => s.meta.kind === 'gauge' && !s.internal);
+    return !this.#released && this.#host.stores().some((s) => s.meta.kind === 'gauge' && !s.internal);
   }
 
   async #flushOnce(): Promise<void> {
@@ -303,8 +322,9 @@ export class Flusher {
     };
   }
 
-  /** The per-process gauge families that flushes write. */
+  /** The per-process gauge families that flushes write (none once the index was given up). */
   #gauges(): SeriesStore[] {
+    if (this.#released) return [];
     return this.#host.stores().filter((s) => s.meta.kind === 'gauge' && !s.conflicted);
   }
 
@@ -317,7 +337,7 @@ export class Flusher {
    * its slot: an earlier control batch before this flush's, and a family's earlier batch before
    * its newer changes, which wait in the family's store meanwhile — other families carry on.
    */
-  async #flushGroups(redis: RedisClient): Promise<void> {
+  async #flushGroups(redis: RedisClient, again = false): Promise<void> {
     const started = performance.now();
     const idle = this.#pending === undefined && this.#pendingGroups.size === 0;
     if (idle && this.#host.buffer.size === 0 && this.#unconfirmed.size === 0 && !this.#gaugeRefreshDue()) {
@@ -332,7 +352,8 @@ export class Flusher {
       problems.push(...(await this.#sendControl(redis, this.#pending, started)));
     this.#host.selfMetrics?.sample(this.undelivered, this.#host.stores());
     const taken = this.#host.buffer.take();
-    this.#host.buffer.requeue(taken.filter((s) => this.#pendingGroups.has(s.meta.name)));
+    const waiting = taken.filter((s) => this.#pendingGroups.has(s.meta.name));
+    this.#host.buffer.requeue(waiting);
     const own = taken.filter((s) => s.meta.shard === undefined);
     const sharded = taken.filter((s) => s.meta.shard !== undefined && !this.#pendingGroups.has(s.meta.name));
     // Gauge families go along even unchanged when their keys' expiry is due (or to be emptied).
@@ -364,6 +385,9 @@ export class Flusher {
     if (refresh) this.#gaugesRefreshedMs = Date.now();
     this.#succeeded(false, series, started);
     if (problems.length > 0) throw problems[0]!;
+    // Changes that waited behind an earlier batch of their family, now acknowledged: they were
+    // recorded before this flush was asked for, so they go now too (one more round).
+    if (!again && waiting.length > 0) await this.#flushGroups(redis, true);
   }
 
   /** Send the control batch; resolves with the problems its reply names. */

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Gauge, Registry } from '../../src/index.js';
+import { Counter, Gauge, Registry } from '../../src/index.js';
 import { purgePrefix, randomPrefix, redisClient, redisUrl, sample } from '../support/helpers.js';
 
 const readers: Registry[] = [];
@@ -87,16 +87,37 @@ describe('close() and per-process gauges', () => {
     const prefix = randomPrefix('rel3');
     const registry = new Registry({ redis: redisUrl(), prefix, flushIntervalMs: 60_000, selfMetrics: false });
     new Gauge({ name: 'up', help: 'up', registry }).set(1);
-    expect(() => registry.close('now' as never)).toThrow(
+    await expect(registry.close('now' as never)).rejects.toThrow(
       'Expected close() options to be an object, got "now"',
     );
-    expect(() => registry.close({ keepGauges: 1 as never })).toThrow(
+    await expect(registry.close({ keepGauges: 1 as never })).rejects.toThrow(
       'Expected `keepGauges` to be a boolean, got 1',
     );
     await registry.close({ keepGauges: true });
     expect(sample(await total(prefix), 'up{gauge_index="0"}')).toBe(1);
     const redis = redisClient();
     expect(await redis.ttl(`{${prefix}}:gi:0`)).toBeGreaterThan(0);
+    await purgePrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  it('writes no per-process gauges in flushes after close() (the index stays free)', async () => {
+    const prefix = randomPrefix('rel4');
+    const redis = redisClient();
+    // A connection the registry does not own: flush() still works after close().
+    const registry = new Registry({ redis, prefix, flushIntervalMs: 60_000, selfMetrics: false });
+    const up = new Gauge({ name: 'up', help: 'up', registry });
+    const jobs = new Counter({ name: 'jobs_total', help: 'jobs', registry });
+    up.set(1);
+    await registry.flush();
+    await registry.close();
+    up.set(2);
+    jobs.inc();
+    await registry.flush();
+    const text = await total(prefix);
+    expect(sample(text, 'jobs_total')).toBe(1);
+    expect(text).not.toMatch(/^up\{/m);
+    expect(await redis.exists(`{${prefix}}:gi:0`)).toBe(0);
     await purgePrefix(redis, prefix);
     redis.disconnect();
   });

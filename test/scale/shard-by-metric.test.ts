@@ -196,6 +196,50 @@ describe('shardBy "metric" on one Redis', () => {
     expect(sample(text, 'temp{room="b",gauge_index="0"}')).toBe(2);
   });
 
+  it('applies reset() and remove() of a labelled family, with what follows them, once', async () => {
+    const { registry } = t.make({ shardBy: 'metric' });
+    const jobs = new Counter({ name: 'jobs_total', help: 'jobs', labelNames: ['q'], registry });
+    jobs.inc({ q: 'old' }, 5);
+    await registry.flush();
+    // A change, then reset() in the same interval: the family must be listed for the flush once.
+    jobs.inc({ q: 'old' });
+    jobs.reset();
+    jobs.inc({ q: 'new' }, 2);
+    await registry.flush();
+    let text = await registry.metrics();
+    expect(sample(text, 'jobs_total{q="new"}')).toBe(2);
+    expect(text).not.toContain('q="old"');
+    expect(sample(text, 'jobs_total{q="gone"}')).toBeUndefined();
+    // Likewise a change, then remove() of that series.
+    jobs.inc({ q: 'gone' });
+    await registry.flush();
+    jobs.inc({ q: 'gone' });
+    jobs.remove({ q: 'gone' });
+    await registry.flush();
+    text = await registry.metrics();
+    expect(text).not.toContain('q="gone"');
+    expect(sample(text, 'jobs_total{q="new"}')).toBe(2);
+  });
+
+  it("delivers a family's changes that waited behind its retried batch in the same flush()", async () => {
+    const { registry, prefix } = t.make({ shardBy: 'metric', maxBackoffMs: 50 });
+    const jobs = new Counter({ name: 'jobs_total', help: 'jobs', labelNames: ['q'], registry });
+    jobs.inc({ q: 'a' });
+    await registry.flush();
+    const proc = `${prefix}:{${prefix}:jobs}:proc:${registry.processId}`;
+    await t.redis.del(proc);
+    await t.redis.set(proc, 'not a hash');
+    jobs.inc({ q: 'a' }, 2);
+    await expect(registry.flush()).rejects.toThrow(/WRONGTYPE/);
+    await t.redis.del(proc);
+    jobs.inc({ q: 'a' }, 10); // waits behind the batch of 2, which is still pending
+    jobs.remove({ q: 'b' }); // a remove alone counts as a change too
+    expect(registry.undeliveredSeries).toBeGreaterThan(0);
+    await registry.flush();
+    expect(registry.undeliveredSeries).toBe(0);
+    expect(sample(await registry.metrics(), 'jobs_total{q="a"}')).toBe(13);
+  });
+
   it('validates the option', () => {
     expect(() => new Registry({ shardBy: 'family' as never })).toThrow(
       'Expected `shardBy` to be "registry" or "metric", got "family"',
