@@ -275,8 +275,14 @@ export class Registry {
     try {
       const ms = this.#options.closeTimeoutMs;
       await withTimeout(
-        // Everything delivered, then this process's gauges leave with it.
-        this.#flusher.flush().then(() => (keepGauges ? undefined : this.#flusher.release())),
+        (async () => {
+          await this.#flusher.flush();
+          // A flush that (re)claimed the gauge index leaves every gauge marked for a rewrite,
+          // and deltas may have been recorded meanwhile: one more flush delivers them.
+          if (this.#flusher.undelivered > 0) await this.#flusher.flush();
+          // Everything delivered, then this process's gauges leave with it.
+          if (!keepGauges) await this.#flusher.release();
+        })(),
         ms,
         () => new RedisUnavailableError(`closeTimeoutMs (${ms} ms) elapsed`),
       );

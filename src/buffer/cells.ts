@@ -13,6 +13,8 @@ import { SketchCounts } from './sketch.js';
 export interface CellBase {
   /** Dirty: already on the buffer's dirty list. */
   d: boolean;
+  /** The store's take epoch when the cell was last put on its dirty list (see SeriesStore.take). */
+  e: number;
   /** Created since the last flush took it: written even when its values are zero. */
   fresh: boolean;
   /** The series' label set rendered as exposition text (`a="x",b="y"`); its field in Redis. */
@@ -25,6 +27,7 @@ export interface CellBase {
  */
 export class AddCell implements CellBase {
   d = false;
+  e = 0;
   fresh = true;
   v = 0;
   s = 0;
@@ -35,6 +38,7 @@ export class AddCell implements CellBase {
 /** A per-process gauge: the current value of this process. */
 export class GaugeCell implements CellBase {
   d = false;
+  e = 0;
   fresh = true;
   v = 0;
   /**
@@ -53,6 +57,7 @@ export class GaugeCell implements CellBase {
 /** Histogram deltas: per-bucket (non-cumulative) counts, the last slot is `+Inf`, and the sum. */
 export class HistogramCell implements CellBase {
   d = false;
+  e = 0;
   fresh = true;
   sum = 0;
   readonly counts: Float64Array;
@@ -69,6 +74,7 @@ export class HistogramCell implements CellBase {
 /** Summary deltas: count and sum, and — for summaries with quantiles — sketch bucket counts. */
 export class SummaryCell implements CellBase {
   d = false;
+  e = 0;
   fresh = true;
   n = 0;
   sum = 0;

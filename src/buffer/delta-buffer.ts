@@ -44,14 +44,12 @@ export class DeltaBuffer {
    * out again by the next `take()`. Call it synchronously after `take()`.
    */
   requeue(stores: readonly SeriesStore[]): void {
-    const before = this.#size;
     for (const store of stores) {
       if (store.listed) continue;
       store.listed = true;
       this.#stores.push(store);
       if (!store.internal) this.#size += store.waiting;
     }
-    if (before < this.#threshold && this.#size >= this.#threshold) this.#onThreshold();
   }
 
   /** Hand the stores with changes to the flusher; each store's own `take()` gives its cells. */

@@ -70,6 +70,12 @@ export interface TakenStore<C extends Cell = Cell> {
   readonly removed: readonly string[];
   /** Series that changed (or were created) since the previous take. */
   readonly cells: readonly C[];
+  /**
+   * The take's epoch. A cell whose `e` differs was detached (removed, reset) and written again
+   * after this take: its value belongs to the next take, after the removal — the encoder skips
+   * it here, as it skips a cell no longer dirty (`d` false: detached and not written since).
+   */
+  readonly epoch: number;
 }
 
 /** Parameters of one metric family's store. */
@@ -101,6 +107,8 @@ export class SeriesStore<C extends Cell = Cell> {
   conflicted = false;
   /** Whether the buffer lists this store as changed (kept by DeltaBuffer: listed at most once). */
   listed = false;
+  /** Counts takes: cells put on the dirty list carry it (`cell.e`). */
+  #epoch = 0;
   /** The library's own metrics (see SeriesStoreOptions.internal). */
   readonly internal: boolean;
   readonly #buffer: DeltaBuffer;
@@ -140,13 +148,14 @@ export class SeriesStore<C extends Cell = Cell> {
    */
   touch(cell: C): void {
     cell.d = true;
+    cell.e = this.#epoch;
     this.#dirty.push(cell);
     this.#buffer.changed(this);
   }
 
   /** Hand the changes since the previous take to the flusher. */
   take(): TakenStore<C> {
-    const taken = { reset: this.#reset, removed: this.#removed, cells: this.#dirty };
+    const taken = { reset: this.#reset, removed: this.#removed, cells: this.#dirty, epoch: this.#epoch++ };
     this.#dirty = [];
     this.#removed = [];
     this.#reset = false;
@@ -266,9 +275,9 @@ export class SeriesStore<C extends Cell = Cell> {
    */
   #detach(cell: C): void {
     clearCell(cell);
-    // Off the dirty list it writes nothing; once a held child writes again, it is a new series
-    // (with a new `_created`). A copy already being encoded may write a zero before the deletion
-    // of the next batch removes it again: the final state is the same.
+    // Off the dirty list it writes nothing (an encoder still holding it skips it, `d` being
+    // false); once a held child writes again, it is a new series (with a new `_created`), in the
+    // next take, after the removal.
     cell.fresh = true;
     if (cell.d) {
       const at = this.#dirty.indexOf(cell);
@@ -297,9 +306,10 @@ export class SeriesStore<C extends Cell = Cell> {
     this.#removed = [];
     this.#buffer.changed(this);
     if (this.#single !== undefined) {
-      // A family without labels always exports its one series: start it again from zero.
+      // A family without labels always exports its one series: start it again from zero, in
+      // the next take (after the reset) even if an encoder is still holding the cell.
       this.#single.fresh = true;
-      if (!this.#single.d) this.touch(this.#single);
+      if (!this.#single.d || this.#single.e !== this.#epoch) this.touch(this.#single);
       return;
     }
     this.#root = new Map();

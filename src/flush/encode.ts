@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { AddCell, GaugeCell, HistogramCell, type Cell } from '../buffer/cells.js';
 import { encodeExemplars } from '../buffer/exemplars.js';
-import type { SeriesStore } from '../buffer/series-store.js';
+import type { SeriesStore, TakenStore } from '../buffer/series-store.js';
 import { encodeMeta, sampleNames, type FamilyKind } from '../family.js';
 import type { Keys } from './keys.js';
 import { quantileSectionConfig } from './quantile-window.js';
@@ -146,13 +146,33 @@ function hasCreated(kind: FamilyKind): boolean {
  * yields between them — a cell changed during a yield is still marked dirty, so its newer value
  * rides in this batch, and a cell changed after being read goes onto a fresh dirty list.
  */
-export async function encodeBatch(
+export function encodeBatch(
   stores: readonly SeriesStore[],
   metaOnly: readonly SeriesStore[],
   seq: number,
   context: BatchContext,
 ): Promise<EncodedBatch> {
-  const taken = stores.map((store) => ({ store, changes: store.take() }));
+  return encodeTaken(takeAll(stores), metaOnly, seq, context);
+}
+
+type Taken = ReadonlyArray<{ store: SeriesStore; changes: TakenStore }>;
+
+/** The swap: every store's changes, taken at once (no yield between two stores). */
+function takeAll(stores: readonly SeriesStore[]): Taken {
+  return stores.map((store) => ({ store, changes: store.take() }));
+}
+
+/** Whether a taken cell is still this take's to write (see TakenStore.epoch). */
+function current(cell: Cell, changes: TakenStore): boolean {
+  return cell.d && cell.e === changes.epoch;
+}
+
+async function encodeTaken(
+  taken: Taken,
+  metaOnly: readonly SeriesStore[],
+  seq: number,
+  context: BatchContext,
+): Promise<EncodedBatch> {
   const { keys } = context;
   const sections: Array<string | Buffer> = [];
   const metaStores = new Set<SeriesStore>(metaOnly);
@@ -167,7 +187,7 @@ export async function encodeBatch(
     const created = hasCreated(kind);
     if (store.conflicted) {
       dropped += changes.cells.length;
-      for (const cell of changes.cells) drain(cell, emptySections(), false);
+      for (const cell of changes.cells) if (current(cell, changes)) drain(cell, emptySections(), false);
       continue;
     }
     metaStores.add(store);
@@ -206,6 +226,8 @@ export async function encodeBatch(
       out = emptySections();
     };
     for (const cell of changes.cells) {
+      // Removed during a yield (and perhaps written again, for the next take): not this batch's.
+      if (!current(cell, changes)) continue;
       drain(cell, out, created);
       series++;
       if (++sinceYield >= CELLS_PER_SLICE) {
@@ -261,9 +283,11 @@ export async function encodeGroups(
 ): Promise<Map<string, EncodedBatch>> {
   const batches = new Map<string, EncodedBatch>();
   let sinceYield = 0;
-  for (const store of stores) {
-    const { name, kind } = store.meta;
-    const batch = await encodeBatch([store], [], seq, {
+  // Taken at once, as for a whole flush: a change made while an earlier family is being
+  // encoded belongs to the next flush, whichever family it is in.
+  for (const one of takeAll(stores)) {
+    const { name, kind } = one.store.meta;
+    const batch = await encodeTaken([one], [], seq, {
       ...context,
       keys: context.keys.group(name),
       gaugeFamilies: kind === 'gauge' ? [name] : [],

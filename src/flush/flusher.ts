@@ -267,7 +267,7 @@ export class Flusher {
   #due(): boolean {
     if (this.#pending !== undefined || this.#pendingGroups.size > 0) return true;
     if (this.#host.buffer.size > 0 || this.#unconfirmed.size > 0) return true;
-    return this.#gaugeRefreshDue();
+    return this.#resetDue.size > 0 || this.#gaugeRefreshDue();
   }
 
   /** Whether this process's gauge keys (and lease) need their expiry refreshed now. */
@@ -340,9 +340,8 @@ export class Flusher {
   async #flushGroups(redis: RedisClient, again = false): Promise<void> {
     const started = performance.now();
     const idle = this.#pending === undefined && this.#pendingGroups.size === 0;
-    if (idle && this.#host.buffer.size === 0 && this.#unconfirmed.size === 0 && !this.#gaugeRefreshDue()) {
-      return;
-    }
+    const quiet = this.#host.buffer.size === 0 && this.#unconfirmed.size === 0 && this.#resetDue.size === 0;
+    if (idle && quiet && !this.#gaugeRefreshDue()) return;
     const problems: Error[] = [];
     if (!idle) {
       this.stats.retries++;

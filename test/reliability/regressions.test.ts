@@ -184,3 +184,39 @@ describe('a series re-created by a held child after remove()', () => {
     expect(sample(text, 'rc_created{a="x"}')).toBeGreaterThanOrEqual(before - 5);
   });
 });
+
+describe('a series removed and written again while a big flush is being encoded', () => {
+  for (const shardBy of ['registry', 'metric'] as const) {
+    it(`keeps what was written after the remove() or reset() (shardBy "${shardBy}")`, async () => {
+      const { registry } = make({ shardBy });
+      const c = new Counter({ name: 'big', help: 'h', labelNames: ['i'], registry });
+      const single = new Counter({ name: 'single', help: 'h', registry });
+      for (let i = 0; i < 5000; i++) c.inc({ i: String(i) });
+      single.inc(3);
+      const flushing = registry.flush();
+      // The encoder yields every 2048 series: change the family under it.
+      await new Promise((r) => setImmediate(r));
+      c.remove({ i: '4999' });
+      c.inc({ i: '4999' }, 5);
+      single.reset();
+      single.inc(2);
+      await flushing;
+      await registry.flush();
+      const text = await registry.metrics();
+      expect(sample(text, 'big_total{i="4999"}')).toBe(5);
+      expect(sample(text, 'big_total{i="0"}')).toBe(1);
+      expect(sample(text, 'single_total')).toBe(2);
+
+      for (let i = 0; i < 5000; i++) c.inc({ i: String(i) });
+      const again = registry.flush();
+      await new Promise((r) => setImmediate(r));
+      c.reset();
+      c.inc({ i: '4999' }, 7);
+      await again;
+      await registry.flush();
+      const after = await registry.metrics();
+      expect(sample(after, 'big_total{i="4999"}')).toBe(7);
+      expect(sample(after, 'big_total{i="0"}')).toBeUndefined();
+    });
+  }
+});

@@ -101,6 +101,30 @@ describe('close() and per-process gauges', () => {
     redis.disconnect();
   });
 
+  for (const keepGauges of [false, true]) {
+    it(`a short job that closes in its first flush reports nothing undelivered (keepGauges ${keepGauges})`, async () => {
+      for (const shardBy of ['registry', 'metric'] as const) {
+        const prefix = randomPrefix('rel5');
+        const errors: Error[] = [];
+        const registry = new Registry({
+          redis: redisUrl(),
+          prefix,
+          shardBy,
+          flushIntervalMs: 60_000,
+          selfMetrics: false,
+          onError: (e) => errors.push(e),
+        });
+        for (const name of ['a', 'b', 'c']) new Gauge({ name, help: name, registry }).set(1);
+        new Counter({ name: 'runs_total', help: 'runs', registry }).inc();
+        await registry.close({ keepGauges });
+        expect(errors, shardBy).toEqual([]);
+        const text = await total(prefix);
+        expect(sample(text, 'runs_total')).toBe(1);
+        expect(sample(text, 'a{gauge_index="0"}')).toBe(keepGauges ? 1 : undefined);
+      }
+    });
+  }
+
   it('writes no per-process gauges in flushes after close() (the index stays free)', async () => {
     const prefix = randomPrefix('rel4');
     const redis = redisClient();

@@ -163,7 +163,12 @@ describe('the swap (take)', () => {
     const store = addStore(buffer, 'c', ['a', 'b']);
     store.remove(['x"y', 'z']);
     expect(buffer.take()).toEqual([store]);
-    expect(store.take()).toEqual({ reset: false, removed: ['a="x\\"y",b="z"'], cells: [] });
+    expect(store.take()).toEqual({
+      reset: false,
+      removed: ['a="x\\"y",b="z"'],
+      cells: [],
+      epoch: expect.any(Number) as number,
+    });
     store.remove(['p', 'q']);
     store.reset();
     const taken = store.take();
