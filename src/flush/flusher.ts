@@ -363,15 +363,19 @@ export class Flusher {
     );
     const grouped = refresh ? [...new Set([...sharded, ...groupGauges])] : sharded;
     const seq = ++this.#seq;
-    // Sent even without changes of its own: it keeps the gauge lease (whose index the family
-    // batches write under) alive, and checks metadata before the data it describes is sent.
-    const control = await encodeBatch(own, [...this.#unconfirmed, ...sharded], seq, {
-      ...this.#context(),
-      // The library's own per-process gauges live in the registry's slot, as without sharding.
-      gaugeFamilies: gauges.filter((s) => s.meta.shard === undefined).map((s) => s.meta.name),
-      index: gauges.length > 0 ? '1' : '0',
-    });
-    const batches = await encodeGroups(grouped, seq, { ...this.#context(), gaugeFamilies: [] });
+    // Both encoders take their stores' changes as they are called, together with the buffer's
+    // take above (nothing runs in between), and then encode side by side.
+    const [control, batches] = await Promise.all([
+      // Sent even without changes of its own: it keeps the gauge lease (whose index the family
+      // batches write under) alive, and checks metadata before the data it describes is sent.
+      encodeBatch(own, [...this.#unconfirmed, ...sharded], seq, {
+        ...this.#context(),
+        // The library's own per-process gauges live in the registry's slot, as without sharding.
+        gaugeFamilies: gauges.filter((s) => s.meta.shard === undefined).map((s) => s.meta.name),
+        index: gauges.length > 0 ? '1' : '0',
+      }),
+      encodeGroups(grouped, seq, { ...this.#context(), gaugeFamilies: [] }),
+    ]);
     let series = control.series;
     this.#pending = control;
     for (const [name, batch] of batches) {
