@@ -34,11 +34,6 @@ export class DeltaBuffer {
     return this.#size;
   }
 
-  /** The stores with changes, without taking them. */
-  get changedStores(): readonly SeriesStore[] {
-    return this.#stores;
-  }
-
   /**
    * Give back stores taken but not flushed (their changes are still in them): they are handed
    * out again by the next `take()`. Call it synchronously after `take()`.

@@ -89,15 +89,14 @@ async function findFamily(target: Target, family: string): Promise<FamilyTarget>
   } catch {
     meta = undefined; // a foreign layout can still be deleted, by key
   }
-  if (
-    meta?.shard === 'metric' ||
-    (stored === null && (await scan(redis, keys.group(name).pattern)).length > 0)
-  ) {
-    // A group of its own: every key in it is the family's, but for the processes' sequence
-    // numbers, kept so that a batch applied just before the purge is never applied again.
-    const data = keys.group(name);
-    const present = (await scan(redis, data.pattern)).filter((k) => !k.startsWith(data.processPrefix));
-    return { ...target, name, meta, stored: stored !== null, data, present };
+  // A group of its own (shardBy "metric"; looked for too when the metadata is gone).
+  const group = keys.group(name);
+  const grouped = meta?.shard === 'metric' || stored === null ? await scan(redis, group.pattern) : [];
+  if (meta?.shard === 'metric' || grouped.length > 0) {
+    // Every key in it is the family's, but for the processes' sequence numbers, kept so that a
+    // batch applied just before the purge is never applied again.
+    const present = grouped.filter((k) => !k.startsWith(group.processPrefix));
+    return { ...target, name, meta, stored: stored !== null, data: group, present };
   }
   const indexes = await redis.smembers(keys.gaugeIndexSet);
   const candidates = [

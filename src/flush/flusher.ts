@@ -10,7 +10,7 @@ import {
   PrometheusRedisError,
   RedisUnavailableError,
 } from '../errors.js';
-import { encodeBatch, encodeGroups, INDEX_ARG, type EncodedBatch } from './encode.js';
+import { encodeBatch, encodeGroups, INDEX_ARG, type BatchContext, type EncodedBatch } from './encode.js';
 import { withTimeout } from './timeout.js';
 import type { SelfMetrics } from '../self-metrics.js';
 import type { Keys } from './keys.js';
@@ -313,7 +313,7 @@ export class Flusher {
     await this.#send(redis, batch);
   }
 
-  #context(): Omit<Parameters<typeof encodeBatch>[3], 'gaugeFamilies'> {
+  #context(): Omit<BatchContext, 'gaugeFamilies'> {
     return {
       keys: this.#host.keys,
       processId: this.#host.processId,
@@ -570,7 +570,7 @@ export class Flusher {
     // A DUP may hide a lost first reply that said the index was (re)claimed: rewrite to be safe.
     if (fresh === '1' || status === 'DUP') {
       // A new or re-claimed gauge index starts empty: write every per-process gauge again.
-      for (const store of this.#host.stores()) if (store.meta.kind === 'gauge') store.touchAll();
+      for (const store of this.#gauges()) store.touchAll();
     }
     const problems = this.#problems(reply);
     if (problems.length > 0) throw problems[0]!;
