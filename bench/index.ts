@@ -18,7 +18,7 @@ import { arch, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:o
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startRedisServer, type RedisServer } from '../test/support/redis-server.js';
-import { VERSION } from '../src/version.js';
+import { VERSION } from '../src/core/version.js';
 import { GROUPS, type GroupName, type Mode } from './config.js';
 import type { GroupResult } from './lib/group.js';
 import { DEFAULT_RESULTS_DIR, ROOT } from './lib/paths.js';

@@ -9,7 +9,7 @@ import { BIN, HELP, UsageError, help, warn, write } from './cli/shared.js';
 import { inspect } from './cli/inspect.js';
 import { purge } from './cli/purge.js';
 import { serve } from './cli/serve.js';
-import { VERSION } from './version.js';
+import { VERSION } from './core/version.js';
 
 async function main(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;

@@ -9,7 +9,7 @@ import type { LabelValue } from './buffer/series-store.js';
 import { Counter, type CounterChild } from './metrics/counter.js';
 import { Gauge, type GaugeChild } from './metrics/gauge.js';
 import { Histogram, type HistogramChild } from './metrics/histogram.js';
-import { describeValue, validatePositiveInteger } from './metrics/validate.js';
+import { describeValue, validatePositiveInteger } from './core/validate.js';
 import { Registry } from './registry.js';
 
 /** Options of `collectDefaultMetrics()`. */

@@ -1,10 +1,10 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { PrometheusRedisError } from './errors.js';
+import { PrometheusRedisError } from './core/errors.js';
 import { negotiateFormat } from './export/negotiate.js';
-import { withTimeout } from './flush/timeout.js';
-import { describeValue, validatePositiveInteger } from './metrics/validate.js';
+import { withTimeout } from './redis/connection.js';
+import { describeValue, validatePositiveInteger } from './core/validate.js';
 import type { Registry } from './registry.js';
 
 const gzipAsync = promisify(gzip);

@@ -1,5 +1,5 @@
-import type { RedisClient } from './flush/scripts.js';
-import { describeValue, validatePositiveInteger } from './metrics/validate.js';
+import type { RedisClient } from './redis/connection.js';
+import { describeValue, validatePositiveInteger } from './core/validate.js';
 
 /** Options of a `Registry`. Every field is optional; defaults are listed per field. */
 export interface RegistryOptions {

@@ -9,7 +9,7 @@ import {
   PrometheusRedisError,
   RedisUnavailableError,
   UndeliveredDataError,
-} from './errors.js';
+} from './core/errors.js';
 import { readFamilies } from './export/read.js';
 import {
   formatFamiliesAsync,
@@ -17,12 +17,13 @@ import {
   TEXT_CONTENT_TYPE,
   type ExpositionFormat,
 } from './export/text-format.js';
-import { sampleNames, type FamilyMeta } from './family.js';
-import { describeValue } from './metrics/validate.js';
-import { Flusher, whenReady, type FlushStats } from './flush/flusher.js';
-import { Keys } from './flush/keys.js';
-import { keepAlive, withTimeout } from './flush/timeout.js';
-import type { RedisClient } from './flush/scripts.js';
+import { sampleNames, type FamilyMeta } from './core/family.js';
+import { describeValue } from './core/validate.js';
+import { Flusher, type FlushStats } from './flush/flusher.js';
+import { Keys } from './redis/keys.js';
+import { keepAlive, whenReady, withTimeout } from './redis/connection.js';
+import type { RedisClient } from './redis/connection.js';
+import { setDefaultRegistry } from './metrics/default-registry.js';
 import { SelfMetrics } from './self-metrics.js';
 import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './options.js';
 
@@ -65,7 +66,7 @@ export class Registry {
   readonly processId = processId();
   readonly #options: ResolvedOptions;
   readonly #keys: Keys;
-  readonly #buffer: DeltaBuffer;
+  readonly #buffer: DeltaBuffer<SeriesStore>;
   readonly #flusher: Flusher;
   readonly #stores = new Map<string, SeriesStore>();
   readonly #sampleOwners = new Map<string, string>();
@@ -331,3 +332,4 @@ export class Registry {
 
 /** The default registry, for metrics created without a `registry` option. Call `setRedis()` on it. */
 export const REGISTRY = new Registry();
+setDefaultRegistry(REGISTRY);

@@ -1,11 +1,9 @@
 import { slotOf } from './buffer/buckets.js';
 import { AddCell, GaugeCell, HistogramCell, type Cell } from './buffer/cells.js';
 import type { SeriesStore } from './buffer/series-store.js';
-import type { FamilyMeta } from './family.js';
-import { LAYOUT_VERSION } from './version.js';
-
-/** How a flush attempt ended. */
-export type FlushOutcome = 'success' | 'duplicate' | 'error' | 'timeout' | 'unavailable';
+import type { FamilyMeta } from './core/family.js';
+import { LAYOUT_VERSION } from './core/version.js';
+import type { FlushObserver, FlushOutcome } from './flush/observer.js';
 
 type Register = <C extends Cell>(meta: FamilyMeta, create: (key: string) => C) => SeriesStore<C>;
 
@@ -34,7 +32,7 @@ function add(store: SeriesStore<AddCell>, cell: AddCell, value: number): void {
  * same way (merged over processes; the two gauges per process). They ride along with flushes and
  * never cause one. Names start with `prometheus_redis_client_`.
  */
-export class SelfMetrics {
+export class SelfMetrics implements FlushObserver {
   readonly #flushes: SeriesStore<AddCell>;
   readonly #duration: SeriesStore<HistogramCell>;
   readonly #series: SeriesStore<HistogramCell>;

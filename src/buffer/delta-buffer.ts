@@ -1,11 +1,19 @@
-import type { SeriesStore } from './series-store.js';
+/** What the buffer needs of a store (a SeriesStore): whether it is listed, and what it holds. */
+export interface BufferedStore {
+  /** Whether the buffer lists this store as changed; kept by the buffer (listed at most once). */
+  listed: boolean;
+  /** Changes the store holds since its last take, as the buffer counts them. */
+  readonly waiting: number;
+  /** The library's own metrics: flushed along with the others, never a reason to flush. */
+  readonly internal: boolean;
+}
 
 /**
  * The registry-wide view of what changed since the last flush: the stores (metric families)
  * that have dirty series, and how many series that is. Knows nothing of Redis or timers.
  */
-export class DeltaBuffer {
-  #stores: SeriesStore[] = [];
+export class DeltaBuffer<S extends BufferedStore = BufferedStore> {
+  #stores: S[] = [];
   #size = 0;
   #threshold: number;
   #onThreshold: () => void;
@@ -20,7 +28,7 @@ export class DeltaBuffer {
   }
 
   /** Called by a store when one more of its series (or a remove/reset) is waiting to be flushed. */
-  changed(store: SeriesStore): void {
+  changed(store: S): void {
     if (!store.listed) {
       store.listed = true;
       this.#stores.push(store);
@@ -38,7 +46,7 @@ export class DeltaBuffer {
    * Give back stores taken but not flushed (their changes are still in them): they are handed
    * out again by the next `take()`. Call it synchronously after `take()`.
    */
-  requeue(stores: readonly SeriesStore[]): void {
+  requeue(stores: readonly S[]): void {
     for (const store of stores) {
       if (store.listed) continue;
       store.listed = true;
@@ -48,7 +56,7 @@ export class DeltaBuffer {
   }
 
   /** Hand the stores with changes to the flusher; each store's own `take()` gives its cells. */
-  take(): SeriesStore[] {
+  take(): S[] {
     const stores = this.#stores;
     this.#stores = [];
     this.#size = 0;

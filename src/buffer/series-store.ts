@@ -1,8 +1,8 @@
-import { renderLabels } from '../export/escape.js';
+import { renderLabels } from '../core/escape.js';
 import type { Cell } from './cells.js';
 import { clearCell } from './cells.js';
 import type { DeltaBuffer } from './delta-buffer.js';
-import type { FamilyMeta } from '../family.js';
+import type { FamilyMeta } from '../core/family.js';
 
 /** A label value as callers may pass it; numbers are turned into their string form. */
 export type LabelValue = string | number;

@@ -1,9 +1,9 @@
 /** `inspect`: families, series counts and live processes under a prefix. */
 
 import { readFamilies } from '../export/read.js';
-import { typeOf } from '../family.js';
-import { Keys } from '../flush/keys.js';
-import type { RedisClient } from '../flush/scripts.js';
+import { typeOf } from '../core/family.js';
+import { Keys } from '../redis/keys.js';
+import type { RedisClient } from '../redis/connection.js';
 
 import {
   write,

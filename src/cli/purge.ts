@@ -1,10 +1,10 @@
 /** `purge`: delete a prefix, one family, or the series of a family matching label filters. */
 
-import { parseLabels } from '../export/escape.js';
-import type { RedisClient } from '../flush/scripts.js';
+import { parseLabels } from '../core/escape.js';
+import type { RedisClient } from '../redis/connection.js';
 
-import { decodeMeta, typeOf, type FamilyMeta } from '../family.js';
-import { Keys } from '../flush/keys.js';
+import { decodeMeta, typeOf, type FamilyMeta } from '../core/family.js';
+import { Keys } from '../redis/keys.js';
 
 import {
   UsageError,

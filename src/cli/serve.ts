@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { metricsHandler } from '../http.js';
 
 import { Registry } from '../registry.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../core/version.js';
 import {
   BIN,
   UsageError,

@@ -3,8 +3,8 @@
 import { parseArgs } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 
-import { type FamilyMeta } from '../family.js';
-import type { RedisClient } from '../flush/scripts.js';
+import { type FamilyMeta } from '../core/family.js';
+import type { RedisClient } from '../redis/connection.js';
 
 import { resolveOptions } from '../options.js';
 

@@ -1,4 +1,4 @@
-import { formatValue } from './escape.js';
+import { formatValue } from '../core/escape.js';
 
 /** The latest exemplar of one histogram bucket, merged over processes. */
 export interface BucketExemplar {

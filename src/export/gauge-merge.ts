@@ -1,4 +1,4 @@
-import type { GaugeAggregate } from '../family.js';
+import type { GaugeAggregate } from '../core/family.js';
 import type { ScalarRow } from './text-format.js';
 
 interface Merged {

@@ -1,4 +1,4 @@
-import { bucketValue, NEGATIVE_TOKEN, ZERO_TOKEN } from '../buffer/sketch.js';
+import { bucketValue, NEGATIVE_TOKEN, ZERO_TOKEN } from '../core/sketch-mapping.js';
 
 /**
  * Rank (1-based, in the ascending order of the observations) whose value is reported as the

@@ -1,7 +1,8 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { decodeMeta, type FamilyMeta } from '../family.js';
-import type { Keys } from '../flush/keys.js';
-import { callScript, READ_COMMAND, type RedisClient } from '../flush/scripts.js';
+import { decodeMeta, type FamilyMeta } from '../core/family.js';
+import type { Keys } from '../redis/keys.js';
+import { callScript, READ_COMMAND } from '../redis/scripts.js';
+import type { RedisClient } from '../redis/connection.js';
 import { parseStoredExemplar, type BucketExemplar } from './exemplar-format.js';
 import { GaugeMerger } from './gauge-merge.js';
 import { MergedSketch } from './quantiles.js';

@@ -1,7 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { FamilyMeta } from '../family.js';
-import { typeOf } from '../family.js';
-import { escapeHelp, escapeHelpOpenMetrics, formatCanonical, formatValue } from './escape.js';
+import type { FamilyMeta } from '../core/family.js';
+import { typeOf } from '../core/family.js';
+import { escapeHelp, escapeHelpOpenMetrics, formatCanonical, formatValue } from '../core/escape.js';
 import { renderExemplar, type BucketExemplar } from './exemplar-format.js';
 
 /** Prometheus text exposition format 0.0.4. */

@@ -3,9 +3,9 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { AddCell, GaugeCell, HistogramCell, type Cell } from '../buffer/cells.js';
 import { encodeExemplars } from '../buffer/exemplars.js';
 import type { SeriesStore, TakenStore } from '../buffer/series-store.js';
-import { encodeMeta, sampleNames, type FamilyKind } from '../family.js';
-import type { Keys } from './keys.js';
-import { quantileSectionConfig } from './quantile-window.js';
+import { encodeMeta, sampleNames, type FamilyKind } from '../core/family.js';
+import type { Keys } from '../redis/keys.js';
+import { quantileSectionConfig } from '../redis/quantile-window.js';
 
 /** Cells encoded between two yields to the event loop (keeps a 100k-series flush from stalling it). */
 const CELLS_PER_SLICE = 2048;
@@ -31,7 +31,7 @@ export interface BatchContext {
 }
 
 /** Position of the gauge index argument in `EncodedBatch.args`. */
-export const INDEX_ARG = 7;
+const INDEX_ARG = 7;
 
 /** One flush: a sequence number and the exact script arguments, kept until Redis acknowledges them. */
 export interface EncodedBatch {
@@ -268,6 +268,22 @@ async function encodeTaken(
     ...sections,
   ];
   return { seq, args, series, metaStores: [...metaStores], dropped };
+}
+
+/**
+ * The arguments of a family-group batch for one attempt: a batch encoded with index "=" gets
+ * `=<index>` (or `=<index>!` when the index was just (re)claimed and the group's gauge hash must
+ * be emptied first); any other batch is sent as encoded.
+ */
+export function withGaugeIndex(
+  batch: EncodedBatch,
+  index: number,
+  reset: boolean,
+): ReadonlyArray<string | Buffer> {
+  if (batch.args[INDEX_ARG] !== '=') return batch.args;
+  const args = [...batch.args];
+  args[INDEX_ARG] = `=${index}${reset ? '!' : ''}`;
+  return args;
 }
 
 /**

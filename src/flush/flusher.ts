@@ -2,20 +2,21 @@ import { performance } from 'node:perf_hooks';
 import PQueue from 'p-queue';
 import type { DeltaBuffer } from '../buffer/delta-buffer.js';
 import type { SeriesStore } from '../buffer/series-store.js';
-import { shapeOf } from '../family.js';
+import { shapeOf } from '../core/family.js';
 import {
   FlushError,
   FlushTimeoutError,
   MetadataConflictError,
   PrometheusRedisError,
   RedisUnavailableError,
-} from '../errors.js';
-import { encodeBatch, encodeGroups, INDEX_ARG, type BatchContext, type EncodedBatch } from './encode.js';
-import { withTimeout } from './timeout.js';
-import type { SelfMetrics } from '../self-metrics.js';
-import type { Keys } from './keys.js';
+} from '../core/errors.js';
+import { encodeBatch, encodeGroups, withGaugeIndex, type BatchContext, type EncodedBatch } from './encode.js';
+import { whenReady, withTimeout } from '../redis/connection.js';
+import type { FlushObserver } from './observer.js';
+import type { Keys } from '../redis/keys.js';
 import type { Redis } from 'ioredis';
-import { callScript, FLUSH_COMMAND, RELEASE_COMMAND, type RedisClient } from './scripts.js';
+import { callScript, FLUSH_COMMAND, RELEASE_COMMAND } from '../redis/scripts.js';
+import type { RedisClient } from '../redis/connection.js';
 
 /** Resolved flusher settings (see RegistryOptions for their meaning and defaults). */
 export interface FlusherSettings {
@@ -38,13 +39,13 @@ export interface Durability {
 export interface FlusherHost {
   readonly keys: Keys;
   readonly processId: string;
-  readonly buffer: DeltaBuffer;
+  readonly buffer: DeltaBuffer<SeriesStore>;
   readonly settings: FlusherSettings;
   redis(): RedisClient | undefined;
   stores(): readonly SeriesStore[];
   report(error: Error): void;
   /** The library's own metrics, if enabled. */
-  readonly selfMetrics?: SelfMetrics | undefined;
+  readonly selfMetrics?: FlushObserver | undefined;
 }
 
 /** Counters the flusher keeps about itself (exported as self-metrics by the registry). */
@@ -65,8 +66,6 @@ export interface FlushStats {
   lastSuccessMs: number;
 }
 
-type Ready = 'ready' | 'wait';
-
 /** The flush script's reply (see flush-4.lua). */
 type FlushReply = [
   status: string,
@@ -76,38 +75,6 @@ type FlushReply = [
   errorCount: string,
   firstError: string,
 ];
-
-/** Resolve when the connection can take commands, or fail after `timeoutMs`. */
-export function whenReady(redis: RedisClient, timeoutMs: number): Promise<Ready> {
-  const status = redis.status;
-  if (status === 'ready' || status === 'wait') return Promise.resolve(status);
-  if (status === 'end') return Promise.reject(new RedisUnavailableError('The Redis connection is closed'));
-  return new Promise((resolve, reject) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      redis.off('ready', onReady);
-      redis.off('end', onEnd);
-    };
-    const onReady = (): void => {
-      done();
-      resolve('ready');
-    };
-    const onEnd = (): void => {
-      done();
-      reject(new RedisUnavailableError('The Redis connection is closed'));
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(
-        new RedisUnavailableError(
-          `Redis is not reachable (connection ${redis.status}) after ${timeoutMs} ms`,
-        ),
-      );
-    }, timeoutMs); // not unref()'d: a flush waiting for the connection keeps the process alive, bounded
-    redis.once('ready', onReady);
-    redis.once('end', onEnd);
-  });
-}
 
 /**
  * Moves deltas from the buffer to Redis: on an interval, when the buffer passes its threshold,
@@ -436,13 +403,13 @@ export class Flusher {
   async #sendGroups(redis: RedisClient, started: number): Promise<Error[]> {
     const entries = [...this.#pendingGroups];
     const results = await Promise.allSettled(
-      entries.map(([name, batch]) => {
-        const args = [...batch.args];
+      entries.map(([name, batch]) =>
         // The gauge index is set per attempt: the current one, emptied first if just (re)claimed.
-        if (args[INDEX_ARG] === '=')
-          args[INDEX_ARG] = `=${this.#gaugeIndex}${this.#resetDue.has(name) ? '!' : ''}`;
-        return this.#call(redis, { ...batch, args });
-      }),
+        this.#call(redis, {
+          ...batch,
+          args: withGaugeIndex(batch, this.#gaugeIndex, this.#resetDue.has(name)),
+        }),
+      ),
     );
     const problems: Error[] = [];
     const failures: unknown[] = [];

@@ -1,7 +1,7 @@
 import { AddCell } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
 import { Metric, type Labels, type MetricOptions } from './metric.js';
-import { badValue, validatePositiveInteger } from './validate.js';
+import { badValue, validatePositiveInteger } from '../core/validate.js';
 
 /** Options of a `CommonGauge`. */
 export interface CommonGaugeOptions<L extends string = string> extends MetricOptions<L> {

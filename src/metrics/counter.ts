@@ -1,7 +1,7 @@
 import { AddCell } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
 import { Metric, type Labels, type MetricOptions } from './metric.js';
-import { badIncrement } from './validate.js';
+import { badIncrement } from '../core/validate.js';
 
 /** Options of a `Counter`. */
 export type CounterOptions<L extends string = string> = MetricOptions<L>;

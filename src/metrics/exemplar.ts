@@ -1,5 +1,5 @@
-import { escapeLabelValue } from '../export/escape.js';
-import { describeValue } from './validate.js';
+import { escapeLabelValue } from '../core/escape.js';
+import { describeValue } from '../core/validate.js';
 
 /**
  * The labels of an exemplar: a trace id and, optionally, more labels (`spanId`, …). `traceId` and

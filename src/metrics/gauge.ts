@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { GaugeCell } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
-import { GAUGE_AGGREGATES, type GaugeAggregate } from '../family.js';
+import { GAUGE_AGGREGATES, type GaugeAggregate } from '../core/family.js';
 import { Metric, type Labels, type MetricOptions } from './metric.js';
 import { startTimer, type EndTimer } from './timer.js';
-import { badValue, describeValue } from './validate.js';
+import { badValue, describeValue } from '../core/validate.js';
 
 /** Options of a per-process `Gauge`. */
 export interface GaugeOptions<L extends string = string> extends MetricOptions<L> {

@@ -6,7 +6,7 @@ import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
 import { renderExemplarLabels, type ExemplarLabels } from './exemplar.js';
 import { Metric, type Labels, type MetricOptions } from './metric.js';
 import { startTimer, timeit, type EndTimer } from './timer.js';
-import { badValue, validateBuckets } from './validate.js';
+import { badValue, validateBuckets } from '../core/validate.js';
 
 /** prom-client's default buckets (seconds), so dashboards built for it keep working. */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([

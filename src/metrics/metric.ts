@@ -1,9 +1,9 @@
 import type { Cell } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
-import type { FamilyKind, FamilyMeta } from '../family.js';
-import { REGISTRY, type Registry } from '../registry.js';
-import { LAYOUT_VERSION } from '../version.js';
-import { describeValue, validateHelp, validateLabelNames, validateMetricName } from './validate.js';
+import type { FamilyKind, FamilyMeta } from '../core/family.js';
+import { defaultRegistry, type MetricRegistry } from './default-registry.js';
+import { LAYOUT_VERSION } from '../core/version.js';
+import { describeValue, validateHelp, validateLabelNames, validateMetricName } from '../core/validate.js';
 
 /** A label set: every declared label name with a string (or number) value. */
 export type Labels<L extends string = string> = Readonly<Record<L, LabelValue>>;
@@ -23,7 +23,7 @@ export interface MetricOptions<L extends string = string> {
    * The registry (Redis connection, prefix, flusher) the metric records into.
    * @default REGISTRY
    */
-  readonly registry?: Registry;
+  readonly registry?: MetricRegistry;
   /** OpenMetrics unit (e.g. `seconds`); the name must end with `_<unit>`. */
   readonly unit?: string;
 }
@@ -53,7 +53,7 @@ export abstract class Metric<L extends string, C extends Cell> {
   /** The label names, in the order positional `labels(...)` takes their values. */
   readonly labelNames: readonly L[];
   /** The registry this metric records into. */
-  readonly registry: Registry;
+  readonly registry: MetricRegistry;
   /** @internal */
   protected readonly store: SeriesStore<C>;
 
@@ -78,7 +78,13 @@ export abstract class Metric<L extends string, C extends Cell> {
         );
       }
     }
-    this.registry = options.registry ?? REGISTRY;
+    const registry: unknown = options.registry ?? defaultRegistry();
+    if (typeof (registry as Partial<MetricRegistry> | null)?.register !== 'function') {
+      throw new TypeError(
+        `Metric "${name}": \`registry\` must be a Registry, got ${describeValue(registry)}`,
+      );
+    }
+    this.registry = registry as MetricRegistry;
     const meta: FamilyMeta = {
       v: LAYOUT_VERSION,
       name,

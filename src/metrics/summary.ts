@@ -2,8 +2,8 @@ import { SummaryCell } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
 import { Metric, type Labels, type MetricOptions } from './metric.js';
 import { startTimer, timeit, type EndTimer } from './timer.js';
-import type { FamilyMeta } from '../family.js';
-import { badValue, describeValue } from './validate.js';
+import type { FamilyMeta } from '../core/family.js';
+import { badValue, describeValue } from '../core/validate.js';
 
 /** Options of a `Summary`. */
 export interface SummaryOptions<L extends string = string> extends MetricOptions<L> {
@@ -116,7 +116,7 @@ export class SummaryChild {
 /**
  * `_count` and `_sum` of observations, merged over every process; with `percentiles`, also
  * quantiles over a sliding window, merged exactly across processes from a shared sketch
- * (src/buffer/sketch.ts) — never by combining per-process quantiles, which would be wrong.
+ * (src/core/sketch-mapping.ts) — never by combining per-process quantiles, which would be wrong.
  */
 export class Summary<L extends string = string> extends Metric<L, SummaryCell> {
   constructor(options: SummaryOptions<L>) {

@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Counter, Gauge, Histogram, Registry, Summary, type RegistryOptions } from '../../src/index.js';
-import { Keys } from '../../src/flush/keys.js';
+import { Keys } from '../../src/redis/keys.js';
 import { redisClient, redisUrl, testRegistry } from '../support/helpers.js';
 import { describeChild, pollUntil, runTs, type ChildResult } from '../system/processes.js';
 import { startTs } from './spawn.js';

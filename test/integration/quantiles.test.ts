@@ -10,9 +10,9 @@
 import { spawnSync } from 'node:child_process';
 import type { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RELATIVE_ACCURACY } from '../../src/buffer/sketch.js';
+import { RELATIVE_ACCURACY } from '../../src/core/sketch-mapping.js';
 import { quantileRank } from '../../src/export/quantiles.js';
-import { Keys } from '../../src/flush/keys.js';
+import { Keys } from '../../src/redis/keys.js';
 import { MetadataConflictError, Summary, type Registry } from '../../src/index.js';
 import { DISTRIBUTIONS, observations, QUANTILE_SUMMARY } from '../fixtures/quantile-workload.js';
 import { randomPrefix, redisUrl, useTestRegistries } from '../support/helpers.js';

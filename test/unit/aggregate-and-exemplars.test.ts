@@ -7,7 +7,7 @@ import { parseStoredExemplar, renderExemplar } from '../../src/export/exemplar-f
 import { GaugeMerger } from '../../src/export/gauge-merge.js';
 import { formatFamilies, type FamilyData } from '../../src/export/text-format.js';
 import { renderExemplarLabels } from '../../src/metrics/exemplar.js';
-import { LAYOUT_VERSION } from '../../src/version.js';
+import { LAYOUT_VERSION } from '../../src/core/version.js';
 
 describe('GaugeMerger', () => {
   const chunks: Array<[string, string[]]> = [

@@ -9,11 +9,11 @@ import { slotOf } from '../../src/buffer/buckets.js';
 import { AddCell, GaugeCell, type Cell } from '../../src/buffer/cells.js';
 import { DeltaBuffer } from '../../src/buffer/delta-buffer.js';
 import { SeriesStore } from '../../src/buffer/series-store.js';
-import type { FamilyKind } from '../../src/family.js';
+import type { FamilyKind } from '../../src/core/family.js';
 import { encodeBatch } from '../../src/flush/encode.js';
-import { Keys } from '../../src/flush/keys.js';
+import { Keys } from '../../src/redis/keys.js';
 import { Counter } from '../../src/index.js';
-import { LAYOUT_VERSION } from '../../src/version.js';
+import { LAYOUT_VERSION } from '../../src/core/version.js';
 import { localRegistry } from './local.js';
 
 function addStore(
@@ -63,7 +63,7 @@ function drain(cells: readonly Cell[]): void {
 describe('DeltaBuffer flush threshold', () => {
   it('calls onThreshold synchronously, once, when the number of changed series reaches it', () => {
     const onThreshold = vi.fn();
-    const buffer = new DeltaBuffer(3, onThreshold);
+    const buffer = new DeltaBuffer<SeriesStore>(3, onThreshold);
     const store = addStore(buffer);
     write(store, '1');
     write(store, '2');
@@ -78,7 +78,7 @@ describe('DeltaBuffer flush threshold', () => {
 
   it('counts series, not operations: more writes to a dirty series do not count', () => {
     const onThreshold = vi.fn();
-    const buffer = new DeltaBuffer(2, onThreshold);
+    const buffer = new DeltaBuffer<SeriesStore>(2, onThreshold);
     const store = addStore(buffer);
     for (let i = 0; i < 100; i++) write(store, '1');
     expect(buffer.size).toBe(1);
@@ -87,7 +87,7 @@ describe('DeltaBuffer flush threshold', () => {
 
   it('starts counting again after take(), and calls onThreshold again at the next crossing', () => {
     const onThreshold = vi.fn();
-    const buffer = new DeltaBuffer(2, onThreshold);
+    const buffer = new DeltaBuffer<SeriesStore>(2, onThreshold);
     const store = addStore(buffer);
     write(store, '1');
     write(store, '2');
@@ -102,7 +102,7 @@ describe('DeltaBuffer flush threshold', () => {
 
   it("does not count the library's own (internal) metrics", () => {
     const onThreshold = vi.fn();
-    const buffer = new DeltaBuffer(1, onThreshold);
+    const buffer = new DeltaBuffer<SeriesStore>(1, onThreshold);
     const internal = addStore(buffer, 'self', ['id'], { internal: true });
     write(internal, '1');
     write(internal, '2');
@@ -125,7 +125,7 @@ describe('DeltaBuffer flush threshold', () => {
 
 describe('the swap (take)', () => {
   it('hands each changed store to the flusher once, in the order of its first change', () => {
-    const buffer = new DeltaBuffer(1000, () => {});
+    const buffer = new DeltaBuffer<SeriesStore>(1000, () => {});
     const a = addStore(buffer, 'a');
     const b = addStore(buffer, 'b');
     write(b, '1');
@@ -136,7 +136,7 @@ describe('the swap (take)', () => {
   });
 
   it('lists each changed cell once, however often it was written', () => {
-    const buffer = new DeltaBuffer(1000, () => {});
+    const buffer = new DeltaBuffer<SeriesStore>(1000, () => {});
     const store = addStore(buffer);
     const one = write(store, '1');
     write(store, '1', 2);
@@ -148,7 +148,7 @@ describe('the swap (take)', () => {
   });
 
   it('lists a cell again when it changes after a flush drained it', () => {
-    const buffer = new DeltaBuffer(1000, () => {});
+    const buffer = new DeltaBuffer<SeriesStore>(1000, () => {});
     const store = addStore(buffer);
     const cell = write(store, '1');
     drain(store.take().cells);
@@ -159,7 +159,7 @@ describe('the swap (take)', () => {
   });
 
   it('records removed series by their rendered key, and a reset', () => {
-    const buffer = new DeltaBuffer(1000, () => {});
+    const buffer = new DeltaBuffer<SeriesStore>(1000, () => {});
     const store = addStore(buffer, 'c', ['a', 'b']);
     store.remove(['x"y', 'z']);
     expect(buffer.take()).toEqual([store]);
@@ -177,7 +177,7 @@ describe('the swap (take)', () => {
   });
 
   it('a removal of an unseen series alone makes the store due for a flush', () => {
-    const buffer = new DeltaBuffer(1000, () => {});
+    const buffer = new DeltaBuffer<SeriesStore>(1000, () => {});
     const store = addStore(buffer);
     store.remove(['never-written']);
     expect(buffer.size).toBe(1);
@@ -185,7 +185,7 @@ describe('the swap (take)', () => {
   });
 
   it('a metric without labels has its one series from the start', () => {
-    const buffer = new DeltaBuffer(1000, () => {});
+    const buffer = new DeltaBuffer<SeriesStore>(1000, () => {});
     const store = addStore(buffer, 'single', []);
     expect(store.size).toBe(1);
     expect(buffer.take()).toEqual([store]);
@@ -194,7 +194,7 @@ describe('the swap (take)', () => {
 
   it('the cardinality limit refuses a series and calls onLimit once', () => {
     const onLimit = vi.fn();
-    const buffer = new DeltaBuffer(1000, () => {});
+    const buffer = new DeltaBuffer<SeriesStore>(1000, () => {});
     const store = addStore(buffer, 'c', ['id'], { maxSeries: 1, onLimit });
     write(store, '1');
     write(store, '2');
@@ -220,7 +220,7 @@ describe('a removed series is not written back by the same flush', () => {
     args.map(String).join('\n').split(needle).length - 1;
 
   it('counter: remove() after inc() sends only the removal', async () => {
-    const buffer = new DeltaBuffer(1000, () => {});
+    const buffer = new DeltaBuffer<SeriesStore>(1000, () => {});
     const store = addStore(buffer, 'c', ['a']);
     write(store, 'keep');
     write(store, 'gone', 5);
@@ -235,7 +235,7 @@ describe('a removed series is not written back by the same flush', () => {
   });
 
   it('gauge: remove() after set() sends only the removal', async () => {
-    const buffer = new DeltaBuffer(1000, () => {});
+    const buffer = new DeltaBuffer<SeriesStore>(1000, () => {});
     const store = gaugeStore(buffer);
     for (const a of ['keep', 'gone']) {
       const cell = store.fromValues([a]);
@@ -248,7 +248,7 @@ describe('a removed series is not written back by the same flush', () => {
   });
 
   it('gauge: reset() after set() writes none of the old series', async () => {
-    const buffer = new DeltaBuffer(1000, () => {});
+    const buffer = new DeltaBuffer<SeriesStore>(1000, () => {});
     const store = gaugeStore(buffer);
     const cell = store.fromValues(['old']);
     cell.v = 5;

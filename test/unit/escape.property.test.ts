@@ -13,10 +13,10 @@ import {
   parseLabels,
   renderLabels,
   unescapeLabelValue,
-} from '../../src/export/escape.js';
+} from '../../src/core/escape.js';
 import { formatFamilies, type FamilyData, type ExpositionFormat } from '../../src/export/text-format.js';
-import type { FamilyKind, FamilyMeta } from '../../src/family.js';
-import { LAYOUT_VERSION } from '../../src/version.js';
+import type { FamilyKind, FamilyMeta } from '../../src/core/family.js';
+import { LAYOUT_VERSION } from '../../src/core/version.js';
 
 // ---------------------------------------------------------------------------------------------
 // Arbitraries

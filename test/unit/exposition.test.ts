@@ -4,7 +4,7 @@
  * keys already carrying `gauge_index`, and non-cumulative histogram counts with `+Inf` last.
  */
 import { describe, expect, it } from 'vitest';
-import { formatCanonical, formatValue, renderLabels } from '../../src/export/escape.js';
+import { formatCanonical, formatValue, renderLabels } from '../../src/core/escape.js';
 import {
   collectCreated,
   countCreated,
@@ -16,9 +16,9 @@ import {
   type HistogramRow,
   type ScalarRow,
 } from '../../src/export/text-format.js';
-import type { FamilyKind, FamilyMeta } from '../../src/family.js';
+import type { FamilyKind, FamilyMeta } from '../../src/core/family.js';
 import { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from '../../src/index.js';
-import { LAYOUT_VERSION } from '../../src/version.js';
+import { LAYOUT_VERSION } from '../../src/core/version.js';
 
 function meta(name: string, kind: FamilyKind, help: string, more: Partial<FamilyMeta> = {}): FamilyMeta {
   return { v: LAYOUT_VERSION, name, kind, help, labelNames: [], ...more };

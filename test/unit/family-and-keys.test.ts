@@ -3,9 +3,9 @@
  * and the key layout (one hash tag per registry, so a flush lands in one cluster slot).
  */
 import { describe, expect, it } from 'vitest';
-import { decodeMeta, encodeMeta, sampleNames, shapeOf, type FamilyMeta } from '../../src/family.js';
-import { Keys } from '../../src/flush/keys.js';
-import { LAYOUT_VERSION } from '../../src/version.js';
+import { decodeMeta, encodeMeta, sampleNames, shapeOf, type FamilyMeta } from '../../src/core/family.js';
+import { Keys } from '../../src/redis/keys.js';
+import { LAYOUT_VERSION } from '../../src/core/version.js';
 
 const base: FamilyMeta = {
   v: LAYOUT_VERSION,

@@ -5,14 +5,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bucketIndex, bucketValue, RELATIVE_ACCURACY, SketchCounts } from '../../src/buffer/sketch.js';
+import { bucketIndex, bucketValue, RELATIVE_ACCURACY } from '../../src/core/sketch-mapping.js';
+import { SketchCounts } from '../../src/buffer/sketch.js';
 import { MergedSketch, quantileRank } from '../../src/export/quantiles.js';
 import { formatFamilies, type FamilyData } from '../../src/export/text-format.js';
-import { decodeMeta, encodeMeta, shapeOf, type FamilyMeta } from '../../src/family.js';
-import { Keys } from '../../src/flush/keys.js';
+import { decodeMeta, encodeMeta, shapeOf, type FamilyMeta } from '../../src/core/family.js';
+import { Keys } from '../../src/redis/keys.js';
 import type { SummaryCell } from '../../src/buffer/cells.js';
 import { Summary } from '../../src/index.js';
-import { LAYOUT_VERSION } from '../../src/version.js';
+import { LAYOUT_VERSION } from '../../src/core/version.js';
 import { localRegistry, storeOf } from './local.js';
 
 /** Smallest positive normal double: below it, doubles themselves lose relative precision. */

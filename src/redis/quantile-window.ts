@@ -1,4 +1,4 @@
-import type { FamilyMeta } from '../family.js';
+import type { FamilyMeta } from '../core/family.js';
 import type { Keys } from './keys.js';
 
 /**

@@ -1,9 +1,6 @@
-import type { Cluster, Redis } from 'ioredis';
-import { VERSION } from '../version.js';
+import { VERSION } from '../core/version.js';
+import type { RedisClient } from './connection.js';
 import { flushScript, readScript, releaseScript } from './scripts.generated.js';
-
-/** A connection the registry can use: a single Redis, Sentinel-managed Redis or a Cluster. */
-export type RedisClient = Redis | Cluster;
 
 const suffix = VERSION.replace(/\W/g, '_');
 

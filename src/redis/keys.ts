@@ -23,7 +23,7 @@
  * - `P proc:<id>`       hash  one process's flush sequence number, gauge index, last flush time
  * - `P samples`         hash  sample name → family producing it (cross-process name clashes)
  * - `P q:<family>:<s>`  hash  `<series field>|<bucket>` → count: a summary's quantile-sketch
- *                             buckets of time slot s (see src/buffer/sketch.ts); expires
+ *                             buckets of time slot s (see src/core/sketch-mapping.ts); expires
  *
  * Metric names are validated (`[a-zA-Z_:][a-zA-Z0-9_:]*`) and the gauge index and the slot are
  * all digits, so no two families, indexes or slots can share a key.

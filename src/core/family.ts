@@ -1,4 +1,4 @@
-import { SKETCH_MAPPING } from './buffer/sketch.js';
+import { SKETCH_MAPPING } from './sketch-mapping.js';
 import { LAYOUT_VERSION } from './version.js';
 
 /** How a family is stored: `gauge` is per process (`gauge_index`), `common_gauge` is shared. */

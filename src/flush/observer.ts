@@ -1,0 +1,14 @@
+import type { SeriesStore } from '../buffer/series-store.js';
+
+/** How a flush attempt ended. */
+export type FlushOutcome = 'success' | 'duplicate' | 'error' | 'timeout' | 'unavailable';
+
+/** What the flusher tells about its work (the registry's self-metrics listen). */
+export interface FlushObserver {
+  /** A flush attempt ended: how, after how long, carrying how many series. */
+  flushed(outcome: FlushOutcome, seconds: number, series: number): void;
+  /** A batch whose outcome was unknown is sent again. */
+  retried(): void;
+  /** Before a flush takes the buffer: how many series wait, and every store (for dropped counts). */
+  sample(undelivered: number, stores: Iterable<SeriesStore>): void;
+}

@@ -1,0 +1,98 @@
+/**
+ * The hash-field layout: the one module that builds and parses the fields of a family's hashes
+ * (keys.ts names the hashes themselves). The Lua scripts in lua/ write and read the same layout;
+ * their contract tests (test/integration/lua-contract.test.ts) pin it.
+ *
+ * A series' label key is its rendered label set (`a="x",b="y"`, see core/escape.ts): either
+ * empty or ending with `"`, and never holding a raw line feed or an unescaped `"`. Every other
+ * field is `<label key>|<suffix>` with a suffix free of `"` — so whether a field is a bare label
+ * key or a suffixed one is decided by its last character alone, and `|` splits at the last one.
+ *
+ * | family                   | field                       | value                              |
+ * |--------------------------|-----------------------------|------------------------------------|
+ * | counter, common gauge    | `<key>`                     | the value                          |
+ * | counter (in `cr:` hash)  | `<key>` ( `<key>|created` as the read script returns it) | creation time, s |
+ * | histogram                | `<key>|s`, `<key>|c`        | sum, count                         |
+ * | histogram                | `<key>|<slot>`              | non-cumulative count of bucket slot (last slot: `+Inf`) |
+ * | histogram                | `<key>|e<slot>`             | "<µs> <value> <labels>": the bucket's latest exemplar |
+ * | summary                  | `<key>|s`, `<key>|c`        | sum, count                         |
+ * | summary quantile window  | `<key>|<token>`             | sketch bucket count (core/sketch-mapping.ts tokens) |
+ * | per-process gauge        | `<key>`                     | this process's value               |
+ * | gauge, aggregate `last`  | `<key>|t`                   | server time of the write, µs       |
+ */
+
+/** Separates a label key from its suffix. */
+export const SEPARATOR = '|';
+/** Suffix of a histogram's or summary's sum. */
+export const SUM = 's';
+/** Suffix of a histogram's or summary's count. */
+export const COUNT = 'c';
+/** Suffix of a `last` gauge's write time. */
+export const TIME = 't';
+/** Suffix the read script gives creation times (`<key>|created`) when it returns them with data. */
+export const CREATED = 'created';
+/** First character of a histogram exemplar suffix (`e<slot>`). */
+export const EXEMPLAR = 'e';
+
+/** `<key>|created`: how a creation time comes back from the read script. */
+export const CREATED_SUFFIX = `${SEPARATOR}${CREATED}`;
+/** `<key>|t`. */
+export const TIME_SUFFIX = `${SEPARATOR}${TIME}`;
+
+/** Whether `field` is a bare label key (a series' own field): empty, or ending with `"`. */
+export function isLabelKey(field: string): boolean {
+  return field === '' || field.charCodeAt(field.length - 1) === 34; /* " */
+}
+
+/** `<key>|<suffix>`. */
+export function subField(key: string, suffix: string): string {
+  return `${key}${SEPARATOR}${suffix}`;
+}
+
+/** The label key of a suffixed field (`a="x"|s` → `a="x"`); a bare label key is its own. */
+export function labelKeyOf(field: string): string {
+  if (isLabelKey(field)) return field;
+  const bar = field.lastIndexOf(SEPARATOR);
+  return bar < 0 ? field : field.slice(0, bar);
+}
+
+/** The suffix of a suffixed field (`a="x"|s` → `s`), or undefined for a bare label key. */
+export function suffixOf(field: string): string | undefined {
+  if (isLabelKey(field)) return undefined;
+  const bar = field.lastIndexOf(SEPARATOR);
+  return bar < 0 ? undefined : field.slice(bar + 1);
+}
+
+/** Whether `field` is a creation time as the read script returns it (`<key>|created`). */
+export function isCreatedField(field: string): boolean {
+  return field.endsWith(CREATED_SUFFIX);
+}
+
+/** Whether `field` is a `last` gauge's write time (`<key>|t`). */
+export function isTimeField(field: string): boolean {
+  return field.endsWith(TIME_SUFFIX);
+}
+
+/** The exemplar suffix of bucket `slot`. */
+export function exemplarSuffix(slot: number): string {
+  return `${EXEMPLAR}${slot}`;
+}
+
+/**
+ * Every field a series of this family occupies in the family hash (what a remove deletes): the
+ * label key itself, or its suffixed fields.
+ */
+export function seriesFields(
+  family: { readonly kind: string; readonly buckets?: readonly number[]; readonly aggregate?: string },
+  key: string,
+): string[] {
+  if (family.aggregate === 'last') return [key, subField(key, TIME)];
+  if (family.kind !== 'histogram' && family.kind !== 'summary') return [key];
+  const fields = [subField(key, SUM), subField(key, COUNT)];
+  if (family.kind === 'histogram') {
+    for (let slot = 0; slot <= (family.buckets?.length ?? 0); slot++) {
+      fields.push(subField(key, String(slot)), subField(key, exemplarSuffix(slot)));
+    }
+  }
+  return fields;
+}
