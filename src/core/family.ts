@@ -1,3 +1,6 @@
+// A metric family's metadata, the one description every layer agrees on: its kind, help, label
+// names, buckets or quantile window, and how it is encoded into Redis's meta hash (so a
+// standalone reader can render families it never registered).
 import { SKETCH_MAPPING } from './sketch-mapping.js';
 import { LAYOUT_VERSION } from './version.js';
 
