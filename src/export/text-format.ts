@@ -107,7 +107,8 @@ function scalarPrefix(meta: FamilyMeta): ScalarPrefix {
 
 /**
  * The sample line of a counter or gauge series and, when `created` is given, its `_created` line.
- * The hottest code of a big scrape: plain concatenation, finite values without a call.
+ * The hottest code of a big scrape: plain concatenation, and finite values formatted without
+ * a call.
  */
 function scalarLines(prefix: ScalarPrefix, key: string, value: number, created: number | undefined): string {
   const text = value - value === 0 ? String(value) : formatValue(value);

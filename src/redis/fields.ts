@@ -117,7 +117,8 @@ export interface FieldParts {
 
 /**
  * Split a suffixed field into its label key and suffix, written into `into` (hot loops reuse one
- * object rather than allocate one per field); false, leaving `into` as it was, for a bare label key.
+ * object rather than allocate one per field); false, leaving `into` as it was, for a bare label key
+ * (or a foreign field without a separator).
  */
 export function splitField(field: string, into: FieldParts): boolean {
   if (isLabelKey(field)) return false;
