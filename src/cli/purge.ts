@@ -4,6 +4,7 @@ import { parseLabels } from '../core/escape.js';
 import type { RedisClient } from '../redis/connection.js';
 
 import { decodeMeta, typeOf, type FamilyMeta } from '../core/family.js';
+import { labelKeyOf } from '../redis/fields.js';
 import { Keys } from '../redis/keys.js';
 
 import {
@@ -19,13 +20,6 @@ import {
   unlinkAll,
   help,
 } from './shared.js';
-
-/** The label set (series key) a stored hash field belongs to: fields are `key` or `key|sub`. */
-function seriesKeyOf(field: string): string {
-  if (field === '' || field.endsWith('"')) return field;
-  const bar = field.lastIndexOf('|');
-  return bar < 0 ? field : field.slice(0, bar);
-}
 
 function parseMatch(raw: readonly string[]): Array<[string, string]> {
   return raw.map((m) => {
@@ -173,7 +167,7 @@ async function purgeSeries(t: FamilyTarget, pairs: ReadonlyArray<[string, string
     do {
       const [next, flat] = await redis.hscan(key, cursor, 'COUNT', 1000);
       for (let i = 0; i < flat.length; i += 2) {
-        const seriesKey = seriesKeyOf(flat[i]!);
+        const seriesKey = labelKeyOf(flat[i]!);
         const labels = labelsOf(seriesKey);
         if (labels === undefined) continue;
         if (!pairs.every(([l, v]) => (l === 'gauge_index' ? index : labels.get(l)) === v)) continue;
@@ -191,7 +185,7 @@ async function purgeSeries(t: FamilyTarget, pairs: ReadonlyArray<[string, string
   for (const [key, fields] of doomed) {
     await inSlices(fields, (slice) => redis.hdel(key, ...slice));
     if (key === keys.family(name) && meta.kind === 'common_gauge') {
-      await inSlices([...new Set(fields.map(seriesKeyOf))], (slice) =>
+      await inSlices([...new Set(fields.map(labelKeyOf))], (slice) =>
         redis.zrem(keys.expiry(name), ...slice),
       );
     }

@@ -1,3 +1,8 @@
+/**
+ * Histogram exemplars on the read side: parses a bucket's stored exemplar (as the flush script
+ * writes it) and renders it as the OpenMetrics suffix of its bucket sample.
+ */
+
 import { formatValue } from '../core/escape.js';
 
 /** The latest exemplar of one histogram bucket, merged over processes. */

@@ -1,4 +1,10 @@
+/**
+ * Per-process gauges with an `aggregate` mode: merges the live processes' values of each label
+ * set into one series at scrape time (sum, min, max, avg, or the newest write for `last`).
+ */
+
 import type { GaugeAggregate } from '../core/family.js';
+import { isTimeField, labelKeyOf } from '../redis/fields.js';
 import type { ScalarRow } from './text-format.js';
 
 interface Merged {
@@ -18,7 +24,8 @@ interface Stamped {
  * Merges a per-process gauge family over the live processes' hashes at scrape time: one series
  * per label set, without `gauge_index`. The read script only returns live processes' hashes, so
  * a process that stopped flushing drops out once its lease expires. `last` fields come in pairs:
- * `key` (the value) and `key|t` (the server time of its write, µs), possibly in different chunks.
+ * the label key (the value) and its time field (the server time of its write, µs, see
+ * redis/fields.ts), possibly in different chunks.
  */
 export class GaugeMerger {
   readonly #mode: Exclude<GaugeAggregate, 'all'>;
@@ -52,9 +59,8 @@ export class GaugeMerger {
   }
 
   #addStamped(field: string, raw: string, index: string): void {
-    // A label key ends with `"` (or is empty), so a field ending in `|t` is always a timestamp.
-    const stamp = field.endsWith('|t');
-    const key = stamp ? field.slice(0, -2) : field;
+    const stamp = isTimeField(field);
+    const key = stamp ? labelKeyOf(field) : field;
     let byIndex = this.#stamped.get(key);
     if (byIndex === undefined) {
       byIndex = new Map();

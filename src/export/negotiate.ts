@@ -1,3 +1,8 @@
+/**
+ * Content negotiation: picks the exposition format (text 0.0.4 or OpenMetrics 1.0) for an HTTP
+ * `Accept` header, as Prometheus negotiates it.
+ */
+
 import type { ExpositionFormat } from './text-format.js';
 
 interface MediaRange {

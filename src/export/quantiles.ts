@@ -1,3 +1,8 @@
+/**
+ * Summary quantiles at scrape time: merges a series' sketch buckets over processes and window
+ * slots, and reads the exported quantiles off the merged sketch.
+ */
+
 import { bucketValue, NEGATIVE_TOKEN, ZERO_TOKEN } from '../core/sketch-mapping.js';
 
 /**

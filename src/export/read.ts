@@ -1,3 +1,9 @@
+/**
+ * The read side of a scrape: calls the read script, decodes each family's metadata and parses
+ * its packed chunks into the rows text-format.ts renders (big counter and common-gauge families
+ * straight into text), yielding to the event loop between chunks.
+ */
+
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { decodeMeta, type FamilyMeta } from '../core/family.js';
 import type { Keys } from '../redis/keys.js';
@@ -7,9 +13,19 @@ import { parseStoredExemplar, type BucketExemplar } from './exemplar-format.js';
 import { GaugeMerger } from './gauge-merge.js';
 import { MergedSketch } from './quantiles.js';
 import {
+  COUNT,
+  CREATED,
+  isCreatedField,
+  isExemplarSuffix,
+  labelKeyOf,
+  slotOf,
+  splitField,
+  SUM,
+  type FieldParts,
+} from '../redis/fields.js';
+import {
   collectCreated,
   countCreated,
-  CREATED_SUFFIX,
   renderScalarChunk,
   type ExpositionFormat,
   type FamilyData,
@@ -56,7 +72,7 @@ interface Accumulator {
   >;
   /** Per-process gauges with an `aggregate` mode: merged over processes instead of listed. */
   merger?: GaugeMerger | undefined;
-  /** Series creation times (`<key>|created` fields), seconds, by label key. */
+  /** Series creation times (the read script's creation-time fields), seconds, by label key. */
   created?: Map<string, number>;
 }
 
@@ -65,13 +81,13 @@ function parseChunk(acc: Accumulator, chunk: string, gaugeIndex: string | undefi
   const { meta } = acc;
   if (meta.kind === 'histogram' || meta.kind === 'summary') {
     const slots = (meta.buckets?.length ?? 0) + 1;
+    const split: FieldParts = { key: '', suffix: '' };
     for (let i = 0; i + 1 < parts.length; i += 2) {
-      const field = parts[i]!;
-      const bar = field.lastIndexOf('|');
-      const key = field.slice(0, bar);
-      const sub = field.slice(bar + 1);
-      if (sub === 'created') {
-        // Kept apart: a creation time alone (no `s`/`c` fields) is no series.
+      // Every field of these hashes is suffixed: a bare label key is none this library wrote.
+      if (!splitField(parts[i]!, split)) continue;
+      const { key, suffix: sub } = split;
+      if (sub === CREATED) {
+        // Kept apart: a creation time alone (no sum or count fields) is no series.
         (acc.created ??= new Map()).set(key, Number(parts[i + 1]));
         continue;
       }
@@ -81,16 +97,16 @@ function parseChunk(acc: Accumulator, chunk: string, gaugeIndex: string | undefi
         acc.grouped.set(key, series);
       }
       const value = Number(parts[i + 1]);
-      if (sub === 's') series.sum = value;
-      else if (sub === 'c') series.count = value;
-      // Summaries with quantiles: the window's merged sketch buckets (`z`, `<i>`, `n<i>`).
+      if (sub === SUM) series.sum = value;
+      else if (sub === COUNT) series.count = value;
+      // Summaries with quantiles: the window's merged sketch buckets (core/sketch-mapping.ts tokens).
       else if (meta.percentiles !== undefined) (series.sketch ??= new MergedSketch()).add(sub, value);
-      else if (sub.charCodeAt(0) === 101 /* e<slot>: the bucket's latest exemplar */) {
-        const slot = Number(sub.slice(1));
+      else if (isExemplarSuffix(sub)) {
+        const slot = slotOf(sub);
         const exemplar = parseStoredExemplar(parts[i + 1]!);
         if (exemplar !== undefined && slot >= 0 && slot < slots) (series.exemplars ??= [])[slot] = exemplar;
       } else {
-        const slot = Number(sub);
+        const slot = slotOf(sub);
         if (slot >= 0 && slot < slots) series.counts[slot] = value;
       }
     }
@@ -102,9 +118,8 @@ function parseChunk(acc: Accumulator, chunk: string, gaugeIndex: string | undefi
   }
   for (let i = 0; i + 1 < parts.length; i += 2) {
     const field = parts[i]!;
-    // Counters: a label key is empty or ends with `"`, so `…|created` is a creation time.
-    if (gaugeIndex === undefined && field.endsWith(CREATED_SUFFIX)) {
-      (acc.created ??= new Map()).set(field.slice(0, -CREATED_SUFFIX.length), Number(parts[i + 1]));
+    if (gaugeIndex === undefined && isCreatedField(field)) {
+      (acc.created ??= new Map()).set(labelKeyOf(field), Number(parts[i + 1]));
       continue;
     }
     const key = gaugeIndex === undefined ? field : gaugeKey(field, gaugeIndex);
@@ -148,7 +163,7 @@ function finish(acc: Accumulator): FamilyData {
 
 /**
  * The number of series a counter's or common gauge's packed chunks hold: every chunk but the
- * last holds exactly `FIELDS_PER_CHUNK` fields, and counters' `|created` fields are no series.
+ * last holds exactly `FIELDS_PER_CHUNK` fields, and counters' creation-time fields are no series.
  */
 function scalarSeries(meta: FamilyMeta, data: readonly string[]): number {
   const last = data.at(-1) ?? '';
@@ -258,7 +273,7 @@ export async function readFamilies(
     if (
       (meta.kind === 'counter' || meta.kind === 'common_gauge') &&
       data.length * FIELDS_PER_CHUNK > SORT_LIMIT &&
-      // As many chunks as the series alone fill (not counting `|created` fields): which families
+      // As many chunks as the series alone fill (not counting creation-time fields): which families
       // are sorted does not depend on creation times.
       Math.ceil(scalarSeries(meta, data) / FIELDS_PER_CHUNK) * FIELDS_PER_CHUNK > SORT_LIMIT
     ) {
@@ -266,7 +281,7 @@ export async function readFamilies(
       // alive across the scrape (they made the garbage collector stall the event loop).
       let created: Map<string, string> | undefined;
       if (format === 'openmetrics' && meta.kind === 'counter') {
-        // A series' `|created` field may sit in any chunk: gather them all first (strings only).
+        // A series' creation-time field may sit in any chunk: gather them all first (strings only).
         created = new Map();
         for (const chunk of data) {
           collectCreated(chunk, created);

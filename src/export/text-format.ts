@@ -1,7 +1,14 @@
+/**
+ * Exposition text: renders families as read from Redis in the Prometheus text format 0.0.4 or
+ * OpenMetrics 1.0, in slices so that big scrapes can yield to the event loop, and renders big
+ * counter and common-gauge families straight from the read script's packed chunks.
+ */
+
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FamilyMeta } from '../core/family.js';
 import { typeOf } from '../core/family.js';
 import { escapeHelp, escapeHelpOpenMetrics, formatCanonical, formatValue } from '../core/escape.js';
+import { CREATED_SUFFIX, isCreatedField } from '../redis/fields.js';
 import { renderExemplar, type BucketExemplar } from './exemplar-format.js';
 
 /** Prometheus text exposition format 0.0.4. */
@@ -53,23 +60,17 @@ export type FamilyData =
   | { readonly meta: FamilyMeta & { readonly kind: 'histogram' }; readonly rows: readonly HistogramRow[] }
   | { readonly meta: FamilyMeta & { readonly kind: 'summary' }; readonly rows: readonly SummaryRow[] };
 
-/**
- * The suffix of a counter's, histogram's or summary's hash field holding a series' creation
- * time (`<labelKey>|created`). A counter hash otherwise holds only label keys, and a label key is
- * either empty or ends with `"` (`a="x",b="y"`), so a field ending in `|created` is never a series.
- */
-export const CREATED_SUFFIX = '|created';
-/** `|created` followed by the line feed that always separates a packed field from its value. */
+/** A creation-time field's suffix and the line feed that always ends a packed field. */
 const CREATED_FIELD_END = `${CREATED_SUFFIX}\n`;
 
-/** How many `|created` fields a packed `field\nvalue\n…` chunk holds. */
+/** How many creation-time fields a packed `field\nvalue\n…` chunk holds. */
 export function countCreated(chunk: string): number {
   let n = 0;
   for (let at = chunk.indexOf(CREATED_FIELD_END); at >= 0; at = chunk.indexOf(CREATED_FIELD_END, at + 1)) n++;
   return n;
 }
 
-/** Add the `|created` fields of a packed chunk to `into`: label key -> stored value (seconds). */
+/** Add the creation-time fields of a packed chunk to `into`: label key -> stored value (seconds). */
 export function collectCreated(chunk: string, into: Map<string, string>): void {
   for (let at = chunk.indexOf(CREATED_FIELD_END); at >= 0; at = chunk.indexOf(CREATED_FIELD_END, at + 1)) {
     // Fields and values never hold a raw line feed, so the field starts after the previous one.
@@ -80,38 +81,62 @@ export function collectCreated(chunk: string, into: Map<string, string>): void {
   }
 }
 
+/** The name of a family's samples and, in the text format, of its HELP and TYPE lines. */
+function sampleName(meta: FamilyMeta): string {
+  return meta.kind === 'counter' ? `${meta.name}_total` : meta.name;
+}
+
 /** The OpenMetrics `_created` line of a series created at `seconds`. */
 function createdLine(name: string, key: string, seconds: number): string {
   return `${name}_created${braces(key)} ${formatValue(seconds)}\n`;
 }
 
+/** What every sample line of a counter or gauge family starts with, built once per family. */
+interface ScalarPrefix {
+  readonly name: string;
+  /** `<sample>{`, for a series with labels. */
+  readonly open: string;
+  /** `<sample> `, for the series without labels. */
+  readonly bare: string;
+}
+
+function scalarPrefix(meta: FamilyMeta): ScalarPrefix {
+  const sample = sampleName(meta);
+  return { name: meta.name, open: `${sample}{`, bare: `${sample} ` };
+}
+
+/**
+ * The sample line of a counter or gauge series and, when `created` is given, its `_created` line.
+ * The hottest code of a big scrape: plain concatenation, and finite values formatted without
+ * a call.
+ */
+function scalarLines(prefix: ScalarPrefix, key: string, value: number, created: number | undefined): string {
+  const text = value - value === 0 ? String(value) : formatValue(value);
+  const line = key === '' ? `${prefix.bare}${text}\n` : `${prefix.open}${key}} ${text}\n`;
+  return created === undefined ? line : line + createdLine(prefix.name, key, created);
+}
+
 /**
  * Render one packed `field\nvalue\n…` chunk of a counter or common gauge as sample lines.
- * Counters' `|created` fields are skipped; with `created` (OpenMetrics: every creation time of
- * the family, by label key, see `collectCreated`) a series' `_created` line follows its sample.
+ * Counters' creation-time fields are skipped; with `created` (OpenMetrics: every creation time
+ * of the family, by label key, see `collectCreated`) a series' `_created` line follows its sample.
  */
 export function renderScalarChunk(
   meta: FamilyMeta,
   chunk: string,
   created?: ReadonlyMap<string, string>,
 ): string {
-  const sample = meta.kind === 'counter' ? `${meta.name}_total` : meta.name;
-  const open = `${sample}{`;
-  const bare = `${sample} `;
+  const prefix = scalarPrefix(meta);
   let out = '';
   let at = 0;
   while (at < chunk.length) {
     const nl = chunk.indexOf('\n', at);
     const end = chunk.indexOf('\n', nl + 1);
     const key = chunk.slice(at, nl);
-    // A label key ends with `"` or is empty: a last character "d" can only be `|created`.
-    if (key.charCodeAt(key.length - 1) !== 100 /* d */ || !key.endsWith(CREATED_SUFFIX)) {
-      const raw = chunk.slice(nl + 1, end < 0 ? chunk.length : end);
-      const value = Number(raw);
-      const text = value - value === 0 ? String(value) : formatValue(value);
-      out += key === '' ? `${bare}${text}\n` : `${open}${key}} ${text}\n`;
+    if (!isCreatedField(key)) {
+      const value = Number(chunk.slice(nl + 1, end < 0 ? chunk.length : end));
       const seconds = created?.get(key);
-      if (seconds !== undefined) out += createdLine(meta.name, key, Number(seconds));
+      out += scalarLines(prefix, key, value, seconds === undefined ? undefined : Number(seconds));
     }
     if (end < 0) break;
     at = end + 1;
@@ -135,7 +160,7 @@ function header(meta: FamilyMeta, format: ExpositionFormat): string {
     if (meta.help !== '') out += `# HELP ${meta.name} ${escapeHelpOpenMetrics(meta.help)}\n`;
     return out;
   }
-  const name = meta.kind === 'counter' ? `${meta.name}_total` : meta.name;
+  const name = sampleName(meta);
   // An empty HELP line is legal but linted by promtool; leave it out, as OpenMetrics output does.
   const help = meta.help === '' ? '' : `# HELP ${name} ${escapeHelp(meta.help)}\n`;
   return `${help}# TYPE ${name} ${type}\n`;
@@ -195,17 +220,10 @@ export function* renderFamily(family: FamilyData, format: ExpositionFormat): Gen
         if (om && row.created !== undefined) out += createdLine(meta.name, row.key, row.created);
       }
     } else {
-      const sample = meta.kind === 'counter' ? `${meta.name}_total` : meta.name;
-      const open = `${sample}{`;
-      const bare = `${sample} `;
+      const prefix = scalarPrefix(meta);
       for (let i = start; i < end; i++) {
         const row = rows[i] as ScalarRow;
-        const key = row[0];
-        const value = row[1];
-        // The hottest loop of a big scrape: plain concatenation, finite values without a call.
-        const text = value - value === 0 ? String(value) : formatValue(value);
-        out += key === '' ? `${bare}${text}\n` : `${open}${key}} ${text}\n`;
-        if (om && row[2] !== undefined) out += createdLine(meta.name, key, row[2]);
+        out += scalarLines(prefix, row[0], row[1], om ? row[2] : undefined);
       }
     }
     yield out;

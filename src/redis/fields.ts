@@ -65,7 +65,9 @@ export function suffixOf(field: string): string | undefined {
 
 /** Whether `field` is a creation time as the read script returns it (`<key>|created`). */
 export function isCreatedField(field: string): boolean {
-  return field.endsWith(CREATED_SUFFIX);
+  // Scrapes test every counter field: its last character rules out every label key (see above)
+  // before the suffix is compared.
+  return field.charCodeAt(field.length - 1) === 100 /* d */ && field.endsWith(CREATED_SUFFIX);
 }
 
 /** Whether `field` is a `last` gauge's write time (`<key>|t`). */
@@ -95,4 +97,34 @@ export function seriesFields(
     }
   }
   return fields;
+}
+
+/** Whether a histogram suffix names a bucket's exemplar (`e<slot>`) rather than its count (`<slot>`). */
+export function isExemplarSuffix(suffix: string): boolean {
+  return suffix.charCodeAt(0) === 101; /* e */
+}
+
+/** The bucket slot a histogram suffix names: `3` and `e3` → 3; NaN when malformed. */
+export function slotOf(suffix: string): number {
+  return Number(isExemplarSuffix(suffix) ? suffix.slice(1) : suffix);
+}
+
+/** A suffixed field's two parts (see `splitField`). */
+export interface FieldParts {
+  key: string;
+  suffix: string;
+}
+
+/**
+ * Split a suffixed field into its label key and suffix, written into `into` (hot loops reuse one
+ * object rather than allocate one per field); false, leaving `into` as it was, for a bare label key
+ * (or a foreign field without a separator).
+ */
+export function splitField(field: string, into: FieldParts): boolean {
+  if (isLabelKey(field)) return false;
+  const bar = field.lastIndexOf(SEPARATOR);
+  if (bar < 0) return false;
+  into.key = field.slice(0, bar);
+  into.suffix = field.slice(bar + 1);
+  return true;
 }
