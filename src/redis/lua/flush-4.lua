@@ -13,7 +13,9 @@
   which ones a batch touches depends on its families, the gauge index (claimed inside the script)
   and the server's clock (quantile slots). They all start with the registry's hash tag, as KEYS
   do (src/redis/keys.ts), so Redis Cluster keeps them in the KEYS' slot; the probe below stops
-  the script (MOVING) if one of them is not on this node while that slot is being moved.
+  the script (MOVING) if one of them is not on this node while that slot is being moved. The
+  lease in particular: with "1" the script picks the index (the caller cannot name its lease);
+  with "=<i>" the lease lives in another slot and this script never writes it.
 
   ARGV[1]  process id
   ARGV[2]  batch sequence number (strictly increasing per process; a retry reuses it)
