@@ -1,12 +1,45 @@
 // Embeds src/redis/lua/*.lua into src/redis/scripts.generated.ts so the library never reads
-// files at runtime. Runs before build, typecheck, lint and tests (see package.json).
+// files at runtime, inlining shared pieces: a line `--@include <name>` is replaced by the text of
+// src/redis/lua/include/<name>.lua (bullmq's includes/). Runs before build, typecheck, lint and
+// tests (see package.json).
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const luaDir = join(root, 'src/redis/lua');
+const includeDir = join(luaDir, 'include');
 const out = join(root, 'src/redis/scripts.generated.ts');
+
+const INCLUDE = /^--@include\s+(\S+)\s*$/;
+
+/**
+ * The text of `file` with its include lines replaced, recursively (each include at most once per
+ * script: a second `--@include` of the same piece is dropped, so pieces may include what they use).
+ */
+function expand(file, text, seen = new Set(), chain = [file]) {
+  return text
+    .split('\n')
+    .map((line, i) => {
+      const match = INCLUDE.exec(line);
+      if (!match) return line;
+      const name = match[1];
+      const path = join(includeDir, `${name}.lua`);
+      if (!/^[a-z][a-z0-9-]*$/.test(name) || !existsSync(path)) {
+        throw new Error(
+          `${chain.join(' > ')}:${i + 1}: unknown include "${name}" (expected src/redis/lua/include/${name}.lua)`,
+        );
+      }
+      if (chain.includes(`include/${name}.lua`)) {
+        throw new Error(`${chain.join(' > ')}:${i + 1}: include cycle through "${name}"`);
+      }
+      if (seen.has(name)) return `-- (include ${name}: inlined above)`;
+      seen.add(name);
+      const body = readFileSync(path, 'utf8').replace(/\n$/, '');
+      return expand(`include/${name}.lua`, body, seen, [...chain, `include/${name}.lua`]);
+    })
+    .join('\n');
+}
 
 const files = readdirSync(luaDir)
   .filter((f) => f.endsWith('.lua'))
@@ -18,7 +51,7 @@ for (const file of files) {
   if (!match) throw new Error(`Lua file name must be <name>-<numKeys>.lua, got ${file}`);
   const [, name, numKeys] = match;
   const ident = name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-  const source = readFileSync(join(luaDir, file), 'utf8');
+  const source = expand(file, readFileSync(join(luaDir, file), 'utf8'));
   ts += `export const ${ident}Script = { name: ${JSON.stringify(name)}, numberOfKeys: ${numKeys}, lua: ${JSON.stringify(source)} } as const;\n`;
 }
 if (!existsSync(out) || readFileSync(out, 'utf8') !== ts) writeFileSync(out, ts);

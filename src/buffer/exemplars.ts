@@ -30,20 +30,3 @@ export function keepExemplar(
     held.at = at;
   }
 }
-
-/**
- * Encode a series' exemplars as flush records: `<key>|e<slot>` \n age \n
- * `<value> <labels>` \n per bucket that has one. The age (µs since it was observed, at encode
- * time `now`, a `performance.now()` reading) lets the flush script date it by the server's clock,
- * so exemplars of different machines compare by one clock.
- */
-export function encodeExemplars(key: string, slots: Readonly<ExemplarSlots>, now: number): string {
-  let out = '';
-  for (let slot = 0; slot < slots.length; slot++) {
-    const sample = slots[slot];
-    if (sample === undefined) continue;
-    const age = Math.max(0, Math.round((now - sample.at) * 1000));
-    out += `${key}|e${slot}\n${age}\n${String(sample.value)} ${sample.labels}\n`;
-  }
-  return out;
-}

@@ -7,7 +7,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { decodeMeta, type FamilyMeta } from '../core/family.js';
 import type { Keys } from '../redis/keys.js';
-import { callScript, READ_COMMAND } from '../redis/scripts.js';
+import { callRead, readArgs } from '../redis/scripts.js';
 import type { RedisClient } from '../redis/connection.js';
 import { parseStoredExemplar, type BucketExemplar } from './exemplar-format.js';
 import { GaugeMerger } from './gauge-merge.js';
@@ -174,7 +174,11 @@ function scalarSeries(meta: FamilyMeta, data: readonly string[]): number {
   return fields;
 }
 
-/** One call of the read script (see read-1.lua) on the keys of `keys`. */
+/**
+ * One call of the read script (see read-2.lua) on the keys of `keys`. `gauges` is the gauge
+ * index set key (the script finds the live indexes itself) or "=" and the live indexes,
+ * comma-separated, as `liveIndexes` gives them.
+ */
 function readScript(
   redis: RedisClient,
   keys: Keys,
@@ -182,19 +186,24 @@ function readScript(
   format: ExpositionFormat,
   names: readonly string[],
 ): Promise<unknown[]> {
-  return callScript(redis, READ_COMMAND, [
-    keys.meta,
-    keys.familyPrefix,
-    keys.gaugePrefix,
-    keys.leasePrefix,
-    gauges,
-    keys.expiryPrefix,
-    String(FIELDS_PER_CHUNK),
-    keys.quantilePrefix,
-    // Creation times are only exported in OpenMetrics: text scrapes do not read them at all.
-    format === 'openmetrics' ? keys.createdPrefix : '',
-    ...names,
-  ]) as Promise<unknown[]>;
+  // "=0,3,4": the live indexes `liveIndexes` read; otherwise the script reads the index set.
+  const live = gauges.startsWith('=')
+    ? gauges
+        .slice(1)
+        .split(',')
+        .filter((i) => i !== '')
+    : undefined;
+  return callRead(
+    redis,
+    readArgs({
+      keys,
+      liveIndexes: live,
+      fieldsPerChunk: FIELDS_PER_CHUNK,
+      // Creation times are only exported in OpenMetrics: text scrapes do not read them at all.
+      withCreated: format === 'openmetrics',
+      families: names,
+    }),
+  );
 }
 
 /** The gauge indexes whose lease is held, as the read script takes them ("=0,3,4"). */

@@ -1,11 +1,26 @@
+/**
+ * Encoding a flush: take the changes of the buffer's stores and turn them, with the families'
+ * metadata, into the arguments of one flush script call (one per family group with
+ * `shardBy: "metric"`), built through the script's typed builder.
+ */
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { AddCell, GaugeCell, HistogramCell, type Cell } from '../buffer/cells.js';
-import { encodeExemplars } from '../buffer/exemplars.js';
+import type { ExemplarSlots } from '../buffer/exemplars.js';
 import type { SeriesStore, TakenStore } from '../buffer/series-store.js';
 import { encodeMeta, sampleNames, type FamilyKind } from '../core/family.js';
+import { COUNT, exemplarSuffix, seriesFields, subField } from '../redis/fields.js';
 import type { Keys } from '../redis/keys.js';
 import { quantileSectionConfig } from '../redis/quantile-window.js';
+import {
+  flushArgs,
+  flushGaugeIndexOf,
+  withFlushGaugeIndex,
+  type FlushGaugeIndex,
+  type FlushMetadata,
+  type FlushScriptArgs,
+  type FlushSection,
+} from '../redis/scripts.js';
 
 /** Cells encoded between two yields to the event loop (keeps a 100k-series flush from stalling it). */
 const CELLS_PER_SLICE = 2048;
@@ -21,22 +36,20 @@ export interface BatchContext {
   /** Names of the registry's per-process gauge families (their keys are kept alive). */
   readonly gaugeFamilies: readonly string[];
   /**
-   * The script's gauge index argument (see flush-4.lua): by default "1" when there are gauge
-   * families, else "0". A family group of `shardBy: "metric"` is sent "=<index>", which the
-   * flusher sets per attempt (`INDEX_ARG`).
+   * The script's gauge index argument (`FlushGaugeIndex`): by default "1" when there are gauge
+   * families, else "0". A family group of `shardBy: "metric"` is encoded with "=", and the
+   * flusher sets "=<index>" per attempt (`withGaugeIndex`).
    */
-  readonly index?: string;
+  readonly index?: FlushGaugeIndex;
   /** Send each family's sample names for the cross-family clash check (default true). */
   readonly samples?: boolean;
 }
 
-/** Position of the gauge index argument in `EncodedBatch.args`. */
-const INDEX_ARG = 7;
-
 /** One flush: a sequence number and the exact script arguments, kept until Redis acknowledges them. */
 export interface EncodedBatch {
   readonly seq: number;
-  readonly args: ReadonlyArray<string | Buffer>;
+  /** Built by `flushArgs` (src/redis/scripts.ts). */
+  readonly args: FlushScriptArgs;
   /** Series carried (for self-metrics and for reporting undelivered data). */
   readonly series: number;
   /** Stores whose metadata the batch registers. */
@@ -90,7 +103,7 @@ function drain(cell: Cell, sections: Sections, created: boolean): void {
       cell.ex = undefined;
     }
   } else {
-    if (cell.n !== 0 || cell.fresh) sections.hist += `${cell.key}\n${num(cell.sum)}\nc:${cell.n}\n`;
+    if (cell.n !== 0 || cell.fresh) sections.hist += `${cell.key}\n${num(cell.sum)}\n${COUNT}:${cell.n}\n`;
     // Summaries with quantiles: the sketch's bucket counts (drained in place, no reallocation).
     if (cell.q !== undefined && !cell.q.empty) {
       sections.quantiles = `${sections.quantiles ?? ''}${cell.key}\n${cell.q.drain()}\n`;
@@ -102,16 +115,26 @@ function drain(cell: Cell, sections: Sections, created: boolean): void {
   cell.fresh = false;
 }
 
-/** The hash fields a series occupies: its key, or for histograms and summaries `key|sub` fields. */
+/** The hash fields the series `keys` occupy (what a remove deletes). */
 function fieldsOf(store: SeriesStore, keys: readonly string[]): string[] {
-  const { kind, buckets } = store.meta;
-  // A `last` gauge keeps each value's write time in a `key|t` field next to it.
-  if (store.meta.aggregate === 'last') return keys.flatMap((key) => [key, `${key}|t`]);
-  if (kind !== 'histogram' && kind !== 'summary') return [...keys];
-  const subs = ['s', 'c'];
-  // Buckets and their exemplars (`e<slot>`).
-  if (kind === 'histogram') for (let i = 0; i <= (buckets?.length ?? 0); i++) subs.push(String(i), `e${i}`);
-  return keys.flatMap((key) => subs.map((sub) => `${key}|${sub}`));
+  return keys.flatMap((key) => seriesFields(store.meta, key));
+}
+
+/**
+ * A series' exemplars as flush records (op `E`): `<key>|e<slot>` \n age \n `<value> <labels>`
+ * \n per bucket that has one. The age (µs since it was observed, at encode time `now`, a
+ * `performance.now()` reading) lets the flush script date it by the server's clock, so exemplars
+ * of different machines compare by one clock.
+ */
+function encodeExemplars(key: string, slots: Readonly<ExemplarSlots>, now: number): string {
+  let out = '';
+  for (let slot = 0; slot < slots.length; slot++) {
+    const sample = slots[slot];
+    if (sample === undefined) continue;
+    const age = Math.max(0, Math.round((now - sample.at) * 1000));
+    out += `${subField(key, exemplarSuffix(slot))}\n${age}\n${String(sample.value)} ${sample.labels}\n`;
+  }
+  return out;
 }
 
 function emptySections(): Sections {
@@ -174,7 +197,7 @@ async function encodeTaken(
   context: BatchContext,
 ): Promise<EncodedBatch> {
   const { keys } = context;
-  const sections: Array<string | Buffer> = [];
+  const sections: FlushSection[] = [];
   const metaStores = new Set<SeriesStore>(metaOnly);
   let series = 0;
   let dropped = 0;
@@ -191,17 +214,21 @@ async function encodeTaken(
       continue;
     }
     metaStores.add(store);
-    if (changes.reset) sections.push(perProcess ? 'x' : 'X', name, expire, '');
+    const family = name;
+    if (changes.reset) sections.push({ op: perProcess ? 'x' : 'X', family, payload: '' });
     // Creation times live in a hash of their own (read only for OpenMetrics): reset and remove it too.
     const createdKey = created ? keys.created(name) : '';
-    if (changes.reset && created) sections.push('Z', name, createdKey, '');
+    if (changes.reset && created) sections.push({ op: 'Z', family, createdKey, payload: '' });
     // A summary's quantile window lives in time-slot keys of its own: wiped and pruned alike.
     const window = store.meta.percentiles === undefined ? undefined : quantileSectionConfig(keys, store.meta);
-    if (changes.reset && window !== undefined) sections.push('W', name, window, '');
+    if (changes.reset && window !== undefined) sections.push({ op: 'W', family, window, payload: '' });
     if (changes.removed.length > 0) {
-      sections.push(perProcess ? 'd' : 'D', name, expire, `${fieldsOf(store, changes.removed).join('\n')}\n`);
-      if (created) sections.push('K', name, createdKey, `${changes.removed.join('\n')}\n`);
-      if (window !== undefined) sections.push('R', name, window, `${changes.removed.join('\n')}\n`);
+      const fields = `${fieldsOf(store, changes.removed).join('\n')}\n`;
+      const labelKeys = `${changes.removed.join('\n')}\n`;
+      if (perProcess) sections.push({ op: 'd', family, payload: fields });
+      else sections.push({ op: 'D', family, expireSeconds: expire, payload: fields });
+      if (created) sections.push({ op: 'K', family, createdKey, payload: labelKeys });
+      if (window !== undefined) sections.push({ op: 'R', family, window, payload: labelKeys });
     }
     let out = emptySections();
     const emit = (): void => {
@@ -209,20 +236,21 @@ async function encodeTaken(
       // otherwise flatten and encode one multi-megabyte string in a single block when sending
       // (measured 51 ms for 100k series as one string, 4 ms as Buffers). Small ones stay
       // strings: a Buffer each costs more than it saves (many small families, shardBy "metric").
-      const push = (op: string, extra: string, payload: string | undefined): void => {
-        if (payload === undefined || payload === '') return;
-        sections.push(op, name, extra, payload.length > SMALL_PAYLOAD ? Buffer.from(payload) : payload);
+      const big = (payload: string): string | Buffer =>
+        payload.length > SMALL_PAYLOAD ? Buffer.from(payload) : payload;
+      const push = (section: FlushSection, payload: string | undefined): void => {
+        if (payload !== undefined && payload !== '') sections.push({ ...section, payload: big(payload) });
       };
-      push('S', expire, out.set);
-      push('A', expire, out.add);
-      push('I', expire, out.int);
-      push('G', '', out.gauge);
-      push('T', '', out.stamped);
-      push('H', '', out.hist);
-      push('E', '', out.ex);
-      if (window !== undefined) push('Q', window, out.quantiles);
+      push({ op: 'S', family, expireSeconds: expire, payload: '' }, out.set);
+      push({ op: 'A', family, expireSeconds: expire, payload: '' }, out.add);
+      push({ op: 'I', family, expireSeconds: expire, payload: '' }, out.int);
+      push({ op: 'G', family, payload: '' }, out.gauge);
+      push({ op: 'T', family, payload: '' }, out.stamped);
+      push({ op: 'H', family, payload: '' }, out.hist);
+      push({ op: 'E', family, payload: '' }, out.ex);
+      if (window !== undefined) push({ op: 'Q', family, window, payload: '' }, out.quantiles);
       // After this family's X/D sections (pushed above): a re-created series gets a new time.
-      push('C', createdKey, out.created);
+      push({ op: 'C', family, createdKey, payload: '' }, out.created);
       out = emptySections();
     };
     for (const cell of changes.cells) {
@@ -239,34 +267,26 @@ async function encodeTaken(
     emit();
   }
 
-  const metas: string[] = [];
+  const metadata: FlushMetadata[] = [];
   for (const store of metaStores) {
     if (!store.conflicted)
-      metas.push(
-        store.meta.name,
-        encodeMeta(store.meta),
-        context.samples === false ? '' : sampleNames(store.meta).join('\n'),
-      );
+      metadata.push({
+        name: store.meta.name,
+        encoded: encodeMeta(store.meta),
+        samples: context.samples === false ? [] : sampleNames(store.meta),
+      });
   }
-  const args = [
-    keys.process(context.processId),
-    keys.meta,
-    keys.gaugeIndexSet,
-    keys.samples,
-    context.processId,
-    String(seq),
-    String(context.tokenTtlSeconds),
-    context.index ?? (context.gaugeFamilies.length > 0 ? '1' : '0'),
-    String(context.expireSeconds),
-    keys.familyPrefix,
-    keys.gaugePrefix,
-    keys.leasePrefix,
-    keys.expiryPrefix,
-    context.gaugeFamilies.join('\n'),
-    String(metas.length / 3),
-    ...metas,
-    ...sections,
-  ];
+  const args = flushArgs({
+    keys,
+    processId: context.processId,
+    seq,
+    processTtlSeconds: context.tokenTtlSeconds,
+    gaugeIndex: context.index ?? (context.gaugeFamilies.length > 0 ? '1' : '0'),
+    leaseTtlSeconds: context.expireSeconds,
+    gaugeFamilies: context.gaugeFamilies,
+    metadata,
+    sections,
+  });
   return { seq, args, series, metaStores: [...metaStores], dropped };
 }
 
@@ -275,22 +295,16 @@ async function encodeTaken(
  * `=<index>` (or `=<index>!` when the index was just (re)claimed and the group's gauge hash must
  * be emptied first); any other batch is sent as encoded.
  */
-export function withGaugeIndex(
-  batch: EncodedBatch,
-  index: number,
-  reset: boolean,
-): ReadonlyArray<string | Buffer> {
-  if (batch.args[INDEX_ARG] !== '=') return batch.args;
-  const args = [...batch.args];
-  args[INDEX_ARG] = `=${index}${reset ? '!' : ''}`;
-  return args;
+export function withGaugeIndex(batch: EncodedBatch, index: number, reset: boolean): FlushScriptArgs {
+  if (flushGaugeIndexOf(batch.args) !== '=') return batch.args;
+  return withFlushGaugeIndex(batch.args, reset ? `=${index}!` : `=${index}`);
 }
 
 /**
  * `shardBy: "metric"`: take every change from `stores` and encode one batch per family, for the
  * family's own group (its keys, its meta for the shape check, its process sequence). Sample-name
  * clashes are checked in the control group instead. A gauge family's index argument is left for
- * the flusher to set per attempt (`INDEX_ARG`).
+ * the flusher to set per attempt (`withGaugeIndex`).
  */
 export async function encodeGroups(
   stores: readonly SeriesStore[],

@@ -15,7 +15,7 @@ import { whenReady, withTimeout } from '../redis/connection.js';
 import type { FlushObserver } from './observer.js';
 import type { Keys } from '../redis/keys.js';
 import type { Redis } from 'ioredis';
-import { callScript, FLUSH_COMMAND, RELEASE_COMMAND } from '../redis/scripts.js';
+import { callFlush, callRelease, releaseArgs } from '../redis/scripts.js';
 import type { RedisClient } from '../redis/connection.js';
 
 /** Resolved flusher settings (see RegistryOptions for their meaning and defaults). */
@@ -185,7 +185,7 @@ export class Flusher {
       await Promise.all(grouped.map((s) => redis.del(keys.group(s.meta.name).gauge(s.meta.name, index))));
     }
     const own = gauges.filter((s) => s.meta.shard === undefined).map((s) => keys.gauge(s.meta.name, index));
-    await callScript(redis, RELEASE_COMMAND, [keys.lease(index), keys.process(processId), processId, ...own]);
+    await callRelease(redis, releaseArgs({ keys, processId, index, gaugeHashes: own }));
     this.#gaugeIndex = -1;
   }
 
@@ -485,12 +485,12 @@ export class Flusher {
     let reply: FlushReply;
     try {
       const ms = this.#host.settings.flushTimeoutMs;
-      reply = (await withTimeout(
-        callScript(redis, FLUSH_COMMAND, batch.args),
+      reply = await withTimeout(
+        callFlush(redis, batch.args),
         ms,
         () =>
           new FlushTimeoutError(`Flush got no reply within flushTimeoutMs (${ms} ms); it will be retried`),
-      )) as FlushReply;
+      );
     } catch (error) {
       if (error instanceof PrometheusRedisError) throw error;
       throw new FlushError(

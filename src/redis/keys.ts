@@ -25,6 +25,10 @@
  * - `P q:<family>:<s>`  hash  `<series field>|<bucket>` → count: a summary's quantile-sketch
  *                             buckets of time slot s (see src/core/sketch-mapping.ts); expires
  *
+ * The scripts (src/redis/scripts.ts builds their arguments) get the fixed keys (meta, gidx,
+ * samples, proc:, a lease the caller knows) as KEYS and the per-family ones as the prefixes
+ * below: all share the hash tag, so Redis Cluster keeps them in one slot.
+ *
  * Metric names are validated (`[a-zA-Z_:][a-zA-Z0-9_:]*`) and the gauge index and the slot are
  * all digits, so no two families, indexes or slots can share a key.
  */

@@ -1,10 +1,16 @@
+/**
+ * A summary's quantile window on the TypeScript side: the slot length and the window spec the
+ * flush script's Q, R and W sections take. The slot rule itself lives in
+ * src/redis/lua/include/window.lua; this is its mirror.
+ */
 import type { FamilyMeta } from '../core/family.js';
 import type { Keys } from './keys.js';
 
 /**
  * Length of one time slot of a summary's quantile window, in ms: `maxAgeSeconds / ageBuckets`,
- * rounded down to whole ms (at least 1,000: `ageBuckets <= maxAgeSeconds`). read-1.lua computes
- * the same from the stored metadata; the two must agree.
+ * rounded down to whole ms (at least 1,000: `ageBuckets <= maxAgeSeconds`). The mirror of
+ * `windowSlotMs` in src/redis/lua/include/window.lua, which the read script applies to the stored
+ * metadata; test/integration/lua-contract.test.ts pins the two together.
  */
 export function quantileSlotMs(meta: Pick<FamilyMeta, 'maxAgeSeconds' | 'ageBuckets'>): number {
   return Math.floor(((meta.maxAgeSeconds ?? 600) * 1000) / (meta.ageBuckets ?? 5));

@@ -1,5 +1,12 @@
+/**
+ * The library's Lua scripts (src/redis/lua/, embedded by scripts/gen-lua.mjs): their loading
+ * under versioned command names, and one typed argument builder and caller per script whose
+ * parameter object mirrors the script's header (bullmq's `Scripts`). Only this module knows the
+ * scripts' argument positions.
+ */
 import { VERSION } from '../core/version.js';
 import type { RedisClient } from './connection.js';
+import type { Keys } from './keys.js';
 import { flushScript, readScript, releaseScript } from './scripts.generated.js';
 
 const suffix = VERSION.replace(/\W/g, '_');
@@ -26,7 +33,10 @@ export function defineScripts(redis: RedisClient): void {
   defined.add(redis);
 }
 
-/** Call a defined script. */
+/**
+ * Call a defined script with raw arguments (KEYS, then ARGV). Prefer `callFlush`, `callRead` and
+ * `callRelease` with their builders' output.
+ */
 export function callScript(
   redis: RedisClient,
   name: string,
@@ -36,4 +46,239 @@ export function callScript(
   const command = (redis as unknown as Record<string, ScriptCommand>)[name];
   if (command === undefined) throw new Error(`Script ${name} is not defined on this connection`);
   return command.apply(redis, args as Array<string | Buffer>);
+}
+
+declare const script: unique symbol;
+/** A script's arguments (KEYS, then ARGV) as its builder made them: only that script takes them. */
+type ScriptArgs<Name extends string> = ReadonlyArray<string | Buffer> & { readonly [script]: Name };
+
+/** Arguments built by `flushArgs` (kept in an `EncodedBatch` until Redis acknowledges them). */
+export type FlushScriptArgs = ScriptArgs<'flush'>;
+export type ReadScriptArgs = ScriptArgs<'read'>;
+export type ReleaseScriptArgs = ScriptArgs<'release'>;
+
+// ---------------------------------------------------------------------------------------------
+// flush-4.lua
+
+/**
+ * The gauge index argument of a flush (flush-4.lua ARGV[4]): `'0'` no per-process gauges in this
+ * slot; `'1'` hold one here (claimed and leased by the script); `=<i>` use index i, whose lease
+ * is held in another slot; `=<i>!` likewise, i just (re)claimed: its gauge hashes are emptied
+ * first. `'='` is a placeholder for a batch whose index is set per attempt (`withFlushGaugeIndex`);
+ * sent as is, the script writes no per-process gauges.
+ */
+export type FlushGaugeIndex = '0' | '1' | '=' | `=${number}` | `=${number}!`;
+
+/** One family's metadata entry of a flush (the metadata check, flush-4.lua ARGV[11..]). */
+export interface FlushMetadata {
+  readonly name: string;
+  /** `encodeMeta(meta)`: "<shape>\n<json>". */
+  readonly encoded: string;
+  /** The family's sample names, claimed when the family is first stored; none skips the clash check. */
+  readonly samples: readonly string[];
+}
+
+type Payload = string | Buffer;
+
+/**
+ * One section of a flush (op, family, third argument, payload), its third argument named per op
+ * as in flush-4.lua's header.
+ */
+export type FlushSection =
+  | {
+      /** Add (HINCRBYFLOAT), integer add (HINCRBY), set (HSET), remove series fields. */
+      readonly op: 'A' | 'I' | 'S' | 'D';
+      readonly family: string;
+      /** The common gauge's expireSeconds, as a string; `''` for none. */
+      readonly expireSeconds: string;
+      readonly payload: Payload;
+    }
+  | {
+      /** Quantile-sketch buckets, remove series from the window, wipe the window. */
+      readonly op: 'Q' | 'R' | 'W';
+      readonly family: string;
+      /** `quantileSectionConfig(keys, meta)`: "<slot ms> <ageBuckets> <key base>". */
+      readonly window: string;
+      readonly payload: Payload;
+    }
+  | {
+      /** Stamp creation times, remove them, drop the creation-time hash. */
+      readonly op: 'C' | 'K' | 'Z';
+      readonly family: string;
+      /** The family's creation-time hash (`keys.created(name)`). */
+      readonly createdKey: string;
+      readonly payload: Payload;
+    }
+  | {
+      /** Histogram/summary records, per-process gauges (plain, stamped), exemplars, removals and resets. */
+      readonly op: 'H' | 'G' | 'T' | 'E' | 'd' | 'X' | 'x';
+      readonly family: string;
+      readonly payload: Payload;
+    };
+
+/** Every argument of one flush call, named as flush-4.lua's header names them. */
+export interface FlushArgs {
+  /** The keys of the registry or family group: KEYS[1..4] and the prefixes (ARGV[6..9]). */
+  readonly keys: Keys;
+  /** ARGV[1]; the process key (KEYS[1]) is `keys.process(processId)`. */
+  readonly processId: string;
+  /** ARGV[2]: strictly increasing per process; a retry reuses it. */
+  readonly seq: number;
+  /** ARGV[3]: the process key's TTL, the dedup window (tokenTtlSeconds). */
+  readonly processTtlSeconds: number;
+  /** ARGV[4]. */
+  readonly gaugeIndex: FlushGaugeIndex;
+  /** ARGV[5]: the gauge lease's and gauge hashes' TTL (expireSeconds). */
+  readonly leaseTtlSeconds: number;
+  /** ARGV[10]: this process's per-process gauge families in this slot (kept alive). */
+  readonly gaugeFamilies: readonly string[];
+  /** ARGV[11..]. */
+  readonly metadata: readonly FlushMetadata[];
+  /** The sections, in order. */
+  readonly sections: readonly FlushSection[];
+}
+
+/** KEYS of the flush script. */
+const FLUSH_KEYS = flushScript.numberOfKeys;
+/** Position of the gauge index (ARGV[4]) in the flush arguments. */
+const FLUSH_GAUGE_INDEX = FLUSH_KEYS + 3;
+
+/** The third argument of a section, by op. */
+function sectionArg(section: FlushSection): string {
+  if ('expireSeconds' in section) return section.expireSeconds;
+  if ('window' in section) return section.window;
+  if ('createdKey' in section) return section.createdKey;
+  return '';
+}
+
+/** The arguments of a flush call (KEYS, then ARGV), in flush-4.lua's order. */
+export function flushArgs(args: FlushArgs): FlushScriptArgs {
+  const { keys } = args;
+  const out: Array<string | Buffer> = [
+    keys.process(args.processId),
+    keys.meta,
+    keys.gaugeIndexSet,
+    keys.samples,
+    args.processId,
+    String(args.seq),
+    String(args.processTtlSeconds),
+    args.gaugeIndex,
+    String(args.leaseTtlSeconds),
+    keys.familyPrefix,
+    keys.gaugePrefix,
+    keys.leasePrefix,
+    keys.expiryPrefix,
+    args.gaugeFamilies.join('\n'),
+    String(args.metadata.length),
+  ];
+  for (const meta of args.metadata) out.push(meta.name, meta.encoded, meta.samples.join('\n'));
+  for (const section of args.sections)
+    out.push(section.op, section.family, sectionArg(section), section.payload);
+  return out as unknown as FlushScriptArgs;
+}
+
+/** The gauge index argument of built flush arguments. */
+export function flushGaugeIndexOf(args: FlushScriptArgs): FlushGaugeIndex {
+  return args[FLUSH_GAUGE_INDEX] as FlushGaugeIndex;
+}
+
+/** The same flush arguments with another gauge index argument (set per attempt). */
+export function withFlushGaugeIndex(args: FlushScriptArgs, gaugeIndex: FlushGaugeIndex): FlushScriptArgs {
+  const copy = [...args];
+  copy[FLUSH_GAUGE_INDEX] = gaugeIndex;
+  return copy as unknown as FlushScriptArgs;
+}
+
+/**
+ * The flush script's reply: status `OK`, `DUP` or `MOVING`; the gauge index (`-1` without
+ * gauges); freshIndex `1` when every gauge must be written again; conflicts as name, stored
+ * shape pairs; the number of failed writes and the first one's error.
+ */
+export type FlushReply = [
+  status: string,
+  gaugeIndex: string,
+  freshIndex: string,
+  conflicts: string[],
+  errorCount: string,
+  firstError: string,
+];
+
+/** Call the flush script. */
+export function callFlush(redis: RedisClient, args: FlushScriptArgs): Promise<FlushReply> {
+  return callScript(redis, FLUSH_COMMAND, args) as Promise<FlushReply>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// read-2.lua
+
+/** Every argument of one read call, named as read-2.lua's header names them. */
+export interface ReadArgs {
+  /** The keys of the registry or family group: KEYS[1..2] and the prefixes. */
+  readonly keys: Keys;
+  /**
+   * ARGV[4]: the live gauge indexes, when the caller read them (a family group of shardBy
+   * "metric", whose leases are in the control group); none: the script reads the gauge index
+   * set (KEYS[2]) and the leases itself.
+   */
+  readonly liveIndexes?: readonly string[];
+  /** ARGV[6]: fields per packed chunk. */
+  readonly fieldsPerChunk: number;
+  /** ARGV[8]: also return creation times (OpenMetrics only). */
+  readonly withCreated: boolean;
+  /** ARGV[9..]: the families to read; none reads every family of the meta hash. */
+  readonly families: readonly string[];
+}
+
+/** The arguments of a read call (KEYS, then ARGV), in read-2.lua's order. */
+export function readArgs(args: ReadArgs): ReadScriptArgs {
+  const { keys } = args;
+  return [
+    keys.meta,
+    keys.gaugeIndexSet,
+    keys.familyPrefix,
+    keys.gaugePrefix,
+    keys.leasePrefix,
+    args.liveIndexes === undefined ? '' : `=${args.liveIndexes.join(',')}`,
+    keys.expiryPrefix,
+    String(args.fieldsPerChunk),
+    keys.quantilePrefix,
+    args.withCreated ? keys.createdPrefix : '',
+    ...args.families,
+  ] as unknown as ReadScriptArgs;
+}
+
+/** Call the read script: name, encoded metadata, data, ... (see read-2.lua). */
+export function callRead(redis: RedisClient, args: ReadScriptArgs): Promise<unknown[]> {
+  return callScript(redis, READ_COMMAND, args) as Promise<unknown[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// release-2.lua
+
+/** Every argument of one release call, named as release-2.lua's header names them. */
+export interface ReleaseArgs {
+  /** The registry's keys: the lease (KEYS[1]) and process key (KEYS[2]). */
+  readonly keys: Keys;
+  /** ARGV[1]. */
+  readonly processId: string;
+  /** The gauge index given up. */
+  readonly index: number;
+  /** ARGV[2..]: this process's gauge hashes of the index in the lease's slot (deleted). */
+  readonly gaugeHashes: readonly string[];
+}
+
+/** The arguments of a release call (KEYS, then ARGV), in release-2.lua's order. */
+export function releaseArgs(args: ReleaseArgs): ReleaseScriptArgs {
+  const { keys } = args;
+  return [
+    keys.lease(args.index),
+    keys.process(args.processId),
+    args.processId,
+    ...args.gaugeHashes,
+  ] as unknown as ReleaseScriptArgs;
+}
+
+/** Call the release script: 1 when released, 0 when the lease was no longer this process's. */
+export function callRelease(redis: RedisClient, args: ReleaseScriptArgs): Promise<number> {
+  return callScript(redis, RELEASE_COMMAND, args) as Promise<number>;
 }

@@ -1,11 +1,20 @@
 /**
- * Pure helpers a standalone reader depends on: family metadata (stored in Redis at registration)
- * and the key layout (one hash tag per registry, so a flush lands in one cluster slot).
+ * Pure helpers a standalone reader depends on: family metadata (stored in Redis at registration),
+ * the key layout (one hash tag per registry, so a flush lands in one cluster slot) and the
+ * scripts' argument builders (KEYS from the key layout, ARGV in the Lua headers' order).
  */
 import { describe, expect, it } from 'vitest';
 import { decodeMeta, encodeMeta, sampleNames, shapeOf, type FamilyMeta } from '../../src/core/family.js';
 import { Keys } from '../../src/redis/keys.js';
 import { LAYOUT_VERSION } from '../../src/core/version.js';
+import {
+  flushArgs,
+  flushGaugeIndexOf,
+  readArgs,
+  releaseArgs,
+  withFlushGaugeIndex,
+} from '../../src/redis/scripts.js';
+import { flushScript, readScript, releaseScript } from '../../src/redis/scripts.generated.js';
 
 const base: FamilyMeta = {
   v: LAYOUT_VERSION,
@@ -98,5 +107,108 @@ describe('key layout', () => {
   it('escapes glob characters of the prefix in the SCAN pattern', () => {
     expect(new Keys('a*b?[c]\\d').pattern).toBe('{a\\*b\\?\\[c\\]\\\\d}:*');
     expect(new Keys('plain').pattern).toBe('{plain}:*');
+  });
+});
+
+describe('script argument builders', () => {
+  const keys = new Keys('app');
+
+  it('flushArgs: the fixed keys first (KEYS[1..4]), then ARGV in flush-4.lua order, sections by op', () => {
+    const args = flushArgs({
+      keys,
+      processId: 'p1',
+      seq: 9,
+      processTtlSeconds: 600,
+      gaugeIndex: '1',
+      leaseTtlSeconds: 30,
+      gaugeFamilies: ['g', 'h'],
+      metadata: [{ name: 'c', encoded: 'shape\n{}', samples: ['c', 'c_total'] }],
+      sections: [
+        { op: 'A', family: 'cg', expireSeconds: '30', payload: 'k\n1\n' },
+        { op: 'Q', family: 's', window: '1000 5 base:', payload: 'k\n1:1\n' },
+        { op: 'C', family: 'c', createdKey: keys.created('c'), payload: 'k\n' },
+        { op: 'X', family: 'c', payload: '' },
+      ],
+    });
+    expect(flushScript.numberOfKeys).toBe(4);
+    expect([...args]).toEqual([
+      keys.process('p1'),
+      keys.meta,
+      keys.gaugeIndexSet,
+      keys.samples,
+      'p1',
+      '9',
+      '600',
+      '1',
+      '30',
+      keys.familyPrefix,
+      keys.gaugePrefix,
+      keys.leasePrefix,
+      keys.expiryPrefix,
+      'g\nh',
+      '1',
+      'c',
+      'shape\n{}',
+      'c\nc_total',
+      ...['A', 'cg', '30', 'k\n1\n'],
+      ...['Q', 's', '1000 5 base:', 'k\n1:1\n'],
+      ...['C', 'c', keys.created('c'), 'k\n'],
+      ...['X', 'c', '', ''],
+    ]);
+  });
+
+  it('withFlushGaugeIndex changes the gauge index argument only', () => {
+    const base = flushArgs({
+      keys,
+      processId: 'p1',
+      seq: 1,
+      processTtlSeconds: 600,
+      gaugeIndex: '=',
+      leaseTtlSeconds: 30,
+      gaugeFamilies: ['g'],
+      metadata: [],
+      sections: [{ op: 'G', family: 'g', payload: 'k\n1\n' }],
+    });
+    const set = withFlushGaugeIndex(base, '=3!');
+    expect(flushGaugeIndexOf(base)).toBe('=');
+    expect(flushGaugeIndexOf(set)).toBe('=3!');
+    expect(set.filter((arg, i) => arg !== base[i])).toEqual(['=3!']);
+  });
+
+  it('readArgs: meta and gauge index set as KEYS, the live indexes when given', () => {
+    expect(readScript.numberOfKeys).toBe(2);
+    const args = readArgs({ keys, fieldsPerChunk: 512, withCreated: true, families: ['a', 'b'] });
+    expect([...args]).toEqual([
+      keys.meta,
+      keys.gaugeIndexSet,
+      keys.familyPrefix,
+      keys.gaugePrefix,
+      keys.leasePrefix,
+      '',
+      keys.expiryPrefix,
+      '512',
+      keys.quantilePrefix,
+      keys.createdPrefix,
+      'a',
+      'b',
+    ]);
+    const given = readArgs({
+      keys,
+      liveIndexes: ['0', '4'],
+      fieldsPerChunk: 1,
+      withCreated: false,
+      families: [],
+    });
+    expect(given[5]).toBe('=0,4');
+    expect(given[9]).toBe('');
+    expect(readArgs({ keys, liveIndexes: [], fieldsPerChunk: 1, withCreated: false, families: [] })[5]).toBe(
+      '=',
+    );
+  });
+
+  it('releaseArgs: the lease and process key as KEYS, then the process id and its gauge hashes', () => {
+    expect(releaseScript.numberOfKeys).toBe(2);
+    const args = releaseArgs({ keys, processId: 'p1', index: 2, gaugeHashes: [keys.gauge('g', 2)] });
+    expect([...args]).toEqual([keys.lease(2), keys.process('p1'), 'p1', keys.gauge('g', 2)]);
   });
 });

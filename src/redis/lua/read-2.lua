@@ -1,14 +1,23 @@
 #!lua flags=no-writes
 --[[
   read: the merged state of every family of a registry, packed for cheap parsing.
+  Its typed argument builder is readArgs in src/redis/scripts.ts.
 
   KEYS[1]  meta key      hash: family name -> "<shape>\n<json>"; the shape starts "v<n>|<kind>|"
+  KEYS[2]  gauge index set (every index ever claimed; read unless ARGV[4] gives the live ones)
+
+  Keys built here from the prefixes below (family hashes, expiry zsets, gauge hashes, leases,
+  quantile slot keys, creation-time hashes) cannot be declared: which ones exist depends on the
+  meta hash, the gauge index set and the server's clock, all read inside the script. They start
+  with the registry's hash tag, as KEYS do (src/redis/keys.ts), so Redis Cluster keeps them in
+  the KEYS' slot.
 
   ARGV[1]  family key prefix   (family hash = prefix .. name)
   ARGV[2]  gauge key prefix    (gauge hash  = prefix .. name .. ":" .. index)
   ARGV[3]  lease key prefix    (lease       = prefix .. index)
-  ARGV[4]  gauge index set key; or "=" and the live gauge indexes, comma-separated, when the
-           caller read them (a family group of shardBy "metric": the leases are elsewhere)
+  ARGV[4]  "" to take the live gauge indexes from KEYS[2] and the leases; or "=" and the live
+           gauge indexes, comma-separated, when the caller read them (a family group of
+           shardBy "metric": the leases are elsewhere)
   ARGV[5]  expiry zset prefix  (expiry zset = prefix .. name)
   ARGV[6]  fields per chunk
   ARGV[7]  quantile window key prefix (slot key = prefix .. name .. ":" .. slot)
@@ -23,23 +32,23 @@
   series are skipped. A family whose keys cannot be read (e.g. a key of the wrong type) gets
   data { "\0" .. error message } instead, so one bad family never fails the whole scrape.
   A summary with quantiles also gets its window's sketch buckets, summed over the slots inside
-  the window (the current slot by the server's clock and the ageBuckets - 1 before it), as
-  "field|bucket\ncount" pairs in further chunks of its data. With ARGV[8] set, counters,
-  histograms and summaries also get "labelkey|created\nseconds" pairs in further chunks (a
-  label key is empty or ends with '"', so "...|created" can never be a series of its own).
-  A family stored with shardBy "metric" ("|shard=metric" in its shape) keeps its data in a
-  group of its own: read through the registry's meta key (ARGV[4] the gauge index set), it is
-  returned with empty data, for the caller to read from that group (ARGV[4] "=...").
+  the window (include/window.lua: the current slot by the server's clock and the ageBuckets - 1
+  before it), as "field|bucket\ncount" pairs in further chunks of its data. With ARGV[8] set,
+  counters, histograms and summaries also get "labelkey|created\nseconds" pairs in further
+  chunks (a label key is empty or ends with '"', so "...|created" can never be a series of its
+  own). A family stored with shardBy "metric" ("|shard=metric" in its shape) keeps its data in
+  a group of its own: read through the registry's meta key (ARGV[4] ""), it is returned with
+  empty data, for the caller to read from that group (ARGV[4] "=...").
   Reads only: nothing is deleted while reading.
 ]]
-local metaKey = KEYS[1]
-local familyPrefix, gaugePrefix, leasePrefix, gidxKey, expiryPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local metaKey, gidxKey = KEYS[1], KEYS[2]
+local familyPrefix, gaugePrefix, leasePrefix, liveArg, expiryPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local chunkSize = tonumber(ARGV[6])
 local quantilePrefix = ARGV[7]
 local createdPrefix = ARGV[8]
 
-local now = redis.call('TIME')
-local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+--@include clock
+--@include window
 
 local function pack(flat, skip, out)
   local chunk, n = {}, 0
@@ -59,13 +68,13 @@ local function pack(flat, skip, out)
 end
 
 -- Live indexes given by the caller: this is a family group (shardBy "metric"), read in full.
-local liveGiven = string.sub(gidxKey, 1, 1) == '='
+local liveGiven = string.sub(liveArg, 1, 1) == '='
 local live = nil
 local function liveIndexes()
   if live then return live end
   live = {}
   if liveGiven then
-    for i in string.gmatch(gidxKey, '%d+') do live[#live + 1] = i end
+    for i in string.gmatch(liveArg, '%d+') do live[#live + 1] = i end
     return live
   end
   for _, i in ipairs(redis.call('SMEMBERS', gidxKey)) do
@@ -76,21 +85,21 @@ local function liveIndexes()
 end
 
 -- A summary's quantile window: merge the bucket counts of the slots still inside it into data.
--- The window (maxAgeSeconds, ageBuckets) is in the metadata JSON; the slot length is computed
--- as src/flush/quantile-window.ts does.
+-- The window (maxAgeSeconds, ageBuckets) is in the metadata JSON.
 local function readWindow(name, encoded, fetch, data)
   -- Only summaries with quantiles have "|quantiles=" in their shape (the first line): others
   -- skip the JSON decode.
   if not string.find(string.match(encoded, '^[^\n]*'), '|quantiles=', 1, true) then return end
   local ok, meta = pcall(cjson.decode, string.match(encoded, '\n(.*)$') or '')
   if not ok or type(meta) ~= 'table' or type(meta.percentiles) ~= 'table' then return end
-  local maxAge, slots = tonumber(meta.maxAgeSeconds), tonumber(meta.ageBuckets)
-  if not maxAge or not slots or slots < 1 or slots > 100 or maxAge < slots then return end
-  local width = math.floor(maxAge * 1000 / slots)
+  local slots = tonumber(meta.ageBuckets)
+  local width = windowSlotMs(tonumber(meta.maxAgeSeconds), slots)
+  if not width then return end
+  local base = quantilePrefix .. name .. ':'
   local slot = math.floor(nowMs / width)
   local sums, order = {}, {}
   for s = slot - slots + 1, slot do
-    local flat = fetch('HGETALL', quantilePrefix .. name .. ':' .. string.format('%.0f', s))
+    local flat = fetch('HGETALL', windowSlotKey(base, s))
     for i = 1, #flat, 2 do
       local field, n = flat[i], tonumber(flat[i + 1]) or 0
       local held = sums[field]
