@@ -6,7 +6,7 @@
  * CommonJS script count to Redis and back (through the consumer's own ioredis client and through
  * a connection the registry owns) and exit; and a `strict` TypeScript consumer (ESM and CommonJS
  * flavours) compiles against the shipped declarations with the repository's tsc. Without a build
- * the suite is skipped with a message.
+ * the package suite is skipped with a message. Last, `npm run test:unit` runs test/unit/ only.
  */
 import {
   existsSync,
@@ -274,5 +274,30 @@ describe.skipIf(!hasDist)('the npm package', () => {
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
     const result = await run(process.execPath, [tsc, '--noEmit', '-p', consumer], { timeoutMs: 60_000 });
     expect(result.code, describeChild(result)).toBe(0);
+  });
+});
+
+describe('npm run test:unit', () => {
+  it('runs every test file of test/unit/ and nothing else, with no global setup (no Redis)', async () => {
+    const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    const script = scripts['test:unit'] ?? '';
+    const config = /\bvitest run --config (\S+)$/.exec(script)?.[1];
+    expect(config, script).toBeDefined();
+    const vitest = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+    const listed = await run(process.execPath, [vitest, 'list', '--filesOnly', '--config', config!], {
+      cwd: ROOT,
+      timeoutMs: 60_000,
+    });
+    expect(listed.code, describeChild(listed)).toBe(0);
+    const unit = readdirSync(join(ROOT, 'test', 'unit'))
+      .filter((f) => f.endsWith('.test.ts'))
+      .map((f) => `test/unit/${f}`);
+    expect(listed.stdout.split('\n').filter((line) => line !== '').sort()).toEqual(unit.sort());
+    const { default: options } = (await import(join(ROOT, config!))) as {
+      default: { test?: { globalSetup?: unknown } };
+    };
+    expect(options.test?.globalSetup).toBeUndefined();
   });
 });
