@@ -14,10 +14,9 @@ import {
   Histogram,
   MetadataConflictError,
   PrometheusRedisError,
-  Registry,
   Summary,
 } from '../../src/index.js';
-import { randomPrefix, redisUrl, samples, useTestRegistries } from '../support/helpers.js';
+import { randomPrefix, redisUrl, samples, settle, until, useTestRegistries } from '../support/helpers.js';
 import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -39,35 +38,6 @@ afterAll(async () => {
 afterEach(async () => {
   await server.start();
 });
-
-async function until<T>(
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let value: T | undefined;
-    try {
-      value = await probe();
-      if (done(value)) return value;
-    } catch {
-      // Not there yet (for example Redis still coming back): try again.
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${String(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Flush until it succeeds (Redis may still be reconnecting). */
-async function settle(registry: Registry): Promise<void> {
-  await until(
-    () => registry.flush().then(() => registry.undeliveredSeries),
-    (n) => n === 0,
-    'the registry to deliver its deltas',
-  );
-}
 
 /** Run a Node ESM snippet (with tsx, from the repository root); SIGKILL it after `timeoutMs`. */
 function runSnippet(
