@@ -1,6 +1,7 @@
 /** `inspect`: families, series counts and live processes under a prefix. */
 
 import { readFamilies } from '../export/read.js';
+import type { FamilyData } from '../export/text-format.js';
 import { typeOf } from '../core/family.js';
 import { Keys } from '../redis/keys.js';
 import type { RedisClient } from '../redis/connection.js';
@@ -19,6 +20,11 @@ import {
   scan,
   help,
 } from './shared.js';
+
+/** A family's series count: its rows, or what the read counted when it prerendered them (no rows). */
+function seriesOf(family: FamilyData): number {
+  return ('series' in family ? family.series : undefined) ?? family.rows.length;
+}
 
 interface ProcessRow {
   readonly id: string;
@@ -63,8 +69,9 @@ export async function inspect(args: string[]): Promise<number> {
         `${plural(procs.length, 'process', 'processes')} (${plural(held, 'gauge lease', 'gauge leases')} held)\n`,
     );
     const rows = [['FAMILY', 'TYPE', 'SERIES', 'DETAILS']];
-    for (const { meta, rows: series } of families) {
-      rows.push([meta.name, typeOf(meta.kind), String(series.length), details(meta)]);
+    for (const family of families) {
+      const { meta } = family;
+      rows.push([meta.name, typeOf(meta.kind), String(seriesOf(family)), details(meta)]);
     }
     for (const u of unreadable) rows.push([u.name, '?', '?', `unreadable: ${u.error.message}`]);
     print(count === 0 ? ['No metric families under this prefix.'] : table(rows, [2]));

@@ -279,13 +279,13 @@ export async function readFamilies(
       merger:
         meta.kind === 'gauge' && meta.aggregate !== undefined ? new GaugeMerger(meta.aggregate) : undefined,
     };
-    if (
-      (meta.kind === 'counter' || meta.kind === 'common_gauge') &&
-      data.length * FIELDS_PER_CHUNK > SORT_LIMIT &&
-      // As many chunks as the series alone fill (not counting creation-time fields): which families
-      // are sorted does not depend on creation times.
-      Math.ceil(scalarSeries(meta, data) / FIELDS_PER_CHUNK) * FIELDS_PER_CHUNK > SORT_LIMIT
-    ) {
+    const series =
+      (meta.kind === 'counter' || meta.kind === 'common_gauge') && data.length * FIELDS_PER_CHUNK > SORT_LIMIT
+        ? scalarSeries(meta, data)
+        : 0;
+    // As many chunks as the series alone fill (not counting creation-time fields): which families
+    // are sorted does not depend on creation times.
+    if (Math.ceil(series / FIELDS_PER_CHUNK) * FIELDS_PER_CHUNK > SORT_LIMIT) {
       // Too big to sort anyway: render each chunk straight to text, keeping no per-series objects
       // alive across the scrape (they made the garbage collector stall the event loop).
       let created: Map<string, string> | undefined;
@@ -302,7 +302,7 @@ export async function readFamilies(
         prerendered.push(renderScalarChunk(meta, chunk, created));
         await yieldToEventLoop();
       }
-      families.push({ meta, rows: [], prerendered });
+      families.push({ meta, rows: [], prerendered, series });
       continue;
     }
     if (meta.kind === 'gauge') {

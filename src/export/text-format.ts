@@ -56,6 +56,8 @@ export type FamilyData =
        * (they differ only by counters' `_created` lines, which only OpenMetrics has).
        */
       readonly prerendered?: readonly string[];
+      /** How many series `prerendered` holds (`rows` is empty then). */
+      readonly series?: number;
     }
   | { readonly meta: FamilyMeta & { readonly kind: 'histogram' }; readonly rows: readonly HistogramRow[] }
   | { readonly meta: FamilyMeta & { readonly kind: 'summary' }; readonly rows: readonly SummaryRow[] };

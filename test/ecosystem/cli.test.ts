@@ -4,7 +4,15 @@
  * or deletes.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Counter, Gauge, Histogram, Registry, Summary, type RegistryOptions } from '../../src/index.js';
+import {
+  CommonGauge,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  Summary,
+  type RegistryOptions,
+} from '../../src/index.js';
 import { Keys } from '../../src/redis/keys.js';
 import { redisClient, redisUrl, testRegistry } from '../support/helpers.js';
 import { describeChild, pollUntil, runTs, type ChildResult } from '../system/processes.js';
@@ -170,6 +178,23 @@ describe('CLI inspect', () => {
     expect(r.stdout).toMatch(/^PROCESS\s+GAUGE INDEX\s+LEASE\s+LAST FLUSH$/m);
     const escaped = registry.processId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     expect(r.stdout).toMatch(new RegExp(`^${escaped}\\s+0\\s+held\\s+\\d{4}-\\d\\d-\\d\\dT`, 'm'));
+  });
+
+  // Over 8,192 series a counter or common gauge family is read as prerendered text, with no rows.
+  it('counts the series of a family too big to read row by row', async () => {
+    const { registry, prefix } = testRegistry();
+    registries.push(registry);
+    const big = new Counter({ name: 'big_total', help: 'b', labelNames: ['id'], registry });
+    const level = new CommonGauge({ name: 'big_level', help: 'l', labelNames: ['id'], registry });
+    for (let i = 0; i < 9000; i++) {
+      big.inc({ id: String(i) });
+      level.set({ id: String(i) }, i);
+    }
+    await registry.flush();
+    const r = await cli('inspect', ...common(prefix));
+    expect(r.code, describeChild(r)).toBe(0);
+    expect(r.stdout).toMatch(/^big\s+counter\s+9000\s+labels id$/m);
+    expect(r.stdout).toMatch(/^big_level\s+gauge\s+9000\s+shared; labels id$/m);
   });
 });
 

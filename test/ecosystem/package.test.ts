@@ -1,12 +1,23 @@
 /**
  * The package as npm publishes it: `npm pack` (of the dist/ that `npm test` builds first) must
  * hold only package.json, README, LICENSE and dist/**; the tarball must install into a fresh
- * project next to ioredis; from there an ESM `import` and a CommonJS `require` both count to Redis
- * and back, and a `strict` TypeScript consumer (ESM and CommonJS flavours) compiles against the
- * shipped declarations with the repository's tsc. Without a build the suite is skipped with a
- * message, as test/system/package.test.ts does.
+ * project next to ioredis. From there, resolution goes through package.json's `exports` map:
+ * `require()`, `import()` from CommonJS and `import` from ESM all give the public API; an ESM and a
+ * CommonJS script count to Redis and back (through the consumer's own ioredis client and through
+ * a connection the registry owns) and exit; and a `strict` TypeScript consumer (ESM and CommonJS
+ * flavours) compiles against the shipped declarations with the repository's tsc. Without a build
+ * the package suite is skipped with a message. Last, `npm run test:unit` runs test/unit/ only.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,9 +29,18 @@ const DIST = join(ROOT, 'dist');
 const hasDist = ['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts'].every((f) =>
   existsSync(join(DIST, f)),
 );
+/** Whether some source file is newer than the build (then a failure here may just mean: rebuild). */
+function distIsStale(): boolean {
+  const built = statSync(join(DIST, 'index.js')).mtimeMs;
+  const newer = (path: string): boolean =>
+    readdirSync(path, { withFileTypes: true }).some((e) =>
+      e.isDirectory() ? newer(join(path, e.name)) : statSync(join(path, e.name)).mtimeMs > built,
+    );
+  return newer(join(ROOT, 'src'));
+}
 if (!hasDist) {
   console.warn(
-    `[ecosystem/package.test] skipped: ${DIST} is incomplete — run \`npm run build\` (npm test does).`,
+    `[ecosystem/package.test] skipped: ${DIST} is missing or incomplete — run \`npm run build\` (npm test does).`,
   );
 }
 
@@ -38,18 +58,41 @@ async function npm(args: readonly string[], cwd: string): Promise<ChildResult> {
   return result;
 }
 
-/** Records with the installed package, closes, and prints what a fresh reader registry sees. */
+const API = ['Registry', 'Counter', 'Gauge', 'CommonGauge', 'Histogram', 'Summary', 'REGISTRY'];
+
+/** Prints `{ name: typeof export }` and whether REGISTRY is a Registry. */
+const inspect = (m: string): string => `
+const api = ${JSON.stringify(API)};
+const types = Object.fromEntries(api.map((n) => [n, typeof ${m}[n]]));
+console.log(JSON.stringify({ types, registryIsInstance: ${m}.REGISTRY instanceof ${m}.Registry }));
+`;
+
+/**
+ * Records with the installed package twice (a registry on the consumer's own ioredis client, then
+ * one with default options that owns its connection) and prints what a fresh reader sees.
+ */
 const roundTrip = (flavour: string): string => `
 const [url, prefix] = process.argv.slice(2);
+const flavour = ${JSON.stringify(flavour)};
+const define = (registry) => ({
+  jobs: new Counter({ name: 'pack_jobs_total', help: 'Jobs.', labelNames: ['flavour', 'connection'], registry }),
+  latency: new Histogram({ name: 'pack_latency_seconds', help: 'Latency.', labelNames: ['connection'], buckets: [1], registry }),
+});
 const redis = new Redis(url); // the consumer's own ioredis client: the registry leaves it open
-const registry = new Registry({ redis, prefix, selfMetrics: false });
-const jobs = new Counter({ name: 'pack_jobs_total', help: 'Jobs.', labelNames: ['flavour'], registry });
-const latency = new Histogram({ name: 'pack_latency_seconds', help: 'Latency.', buckets: [1], registry });
-const child = jobs.labels('${flavour}');
+const lent = new Registry({ redis, prefix, selfMetrics: false });
+const a = define(lent);
+const child = a.jobs.labels(flavour, 'client');
 for (let i = 0; i < 1000; i++) child.inc();
-latency.observe(0.5);
-await registry.close();
+a.latency.observe({ connection: 'client' }, 0.5);
+await lent.close();
 await redis.quit();
+const owner = new Registry({ redis: url, prefix }); // close() flushes and quits its connection
+const b = define(owner);
+const owned = b.jobs.labels(flavour, 'url');
+for (let i = 0; i < 1000; i++) owned.inc();
+b.jobs.inc({ flavour, connection: 'url' }, 0.5);
+b.latency.observe({ connection: 'url' }, 0.25);
+await owner.close();
 const reader = new Registry({ redis: url, prefix, selfMetrics: false });
 process.stdout.write(await reader.metrics());
 await reader.close();
@@ -90,6 +133,12 @@ const NAMES =
   'Registry, Counter, Gauge, CommonGauge, Histogram, installShutdownHooks, FlushTimeoutError, PrometheusRedisError, type Labels, type RegistryOptions, type FlushStats';
 
 const FILES: Record<string, string> = {
+  'exports.cjs': `const m = require('prometheus-redis-client');\n${inspect('m')}`,
+  'dynamic-import.cjs': `import('prometheus-redis-client').then((m) => {\n${inspect('m')}\n});`,
+  'exports.mjs': `import * as m from 'prometheus-redis-client';\n${inspect('m')}`,
+  'named.mjs': `import { Registry, Counter, Gauge, CommonGauge, Histogram, Summary, REGISTRY } from 'prometheus-redis-client';
+console.log(JSON.stringify([Registry, Counter, Gauge, CommonGauge, Histogram, Summary].map((c) => typeof c).concat(REGISTRY instanceof Registry)));`,
+  'package-json.cjs': `console.log(require('prometheus-redis-client/package.json').name);`,
   'esm.mjs': `import { Redis } from 'ioredis';\nimport { Registry, Counter, Histogram } from 'prometheus-redis-client';\n${roundTrip('esm')}`,
   'cjs.cjs': `const { Redis } = require('ioredis');\nconst { Registry, Counter, Histogram } = require('prometheus-redis-client');\n(async () => {${roundTrip('cjs')}})().catch((e) => { console.error(e); process.exitCode = 1; });`,
   'consumer.mts': typed(
@@ -140,24 +189,37 @@ afterAll(() => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
+/** Run a script of the consumer project; it must exit with code 0. Its stdout. */
+async function node(file: string, args: readonly string[] = []): Promise<string> {
+  const result = await run(process.execPath, [file, ...args], { cwd: consumer, timeoutMs: 30_000 });
+  const hint = distIsStale() ? '\n(dist/ is older than src/: run `npm run build`, as `npm test` does)' : '';
+  expect(result.code, `${describeChild(result)}${hint}`).toBe(0);
+  return result.stdout;
+}
+
 async function countsThroughRedis(file: string, flavour: string): Promise<void> {
   const prefix = randomPrefix('pack');
   const admin = redisClient();
   try {
-    const result = await run(process.execPath, [file, redisUrl(), prefix], {
-      cwd: consumer,
-      timeoutMs: 30_000,
-    });
-    expect(result.code, describeChild(result)).toBe(0);
-    const exposition = parseText(result.stdout);
-    expect(valueOf(exposition, 'pack_jobs_total', { flavour })).toBe(1000);
-    expect(valueOf(exposition, 'pack_latency_seconds_bucket', { le: '1' })).toBe(1);
-    expect(valueOf(exposition, 'pack_latency_seconds_sum')).toBe(0.5);
+    const exposition = parseText(await node(file, [redisUrl(), prefix]));
+    // Through the consumer's own client.
+    expect(valueOf(exposition, 'pack_jobs_total', { flavour, connection: 'client' })).toBe(1000);
+    expect(valueOf(exposition, 'pack_latency_seconds_bucket', { connection: 'client', le: '1' })).toBe(1);
+    expect(valueOf(exposition, 'pack_latency_seconds_sum', { connection: 'client' })).toBe(0.5);
+    // Through the connection the registry owned.
+    expect(valueOf(exposition, 'pack_jobs_total', { flavour, connection: 'url' })).toBe(1000.5);
+    expect(valueOf(exposition, 'pack_latency_seconds_bucket', { connection: 'url', le: '1' })).toBe(1);
+    expect(valueOf(exposition, 'pack_latency_seconds_sum', { connection: 'url' })).toBe(0.25);
   } finally {
     await purgePrefix(admin, prefix);
     await admin.quit();
   }
 }
+
+const allFunctions = {
+  types: Object.fromEntries(API.map((n) => [n, n === 'REGISTRY' ? 'object' : 'function'])),
+  registryIsInstance: true,
+};
 
 describe.skipIf(!hasDist)('the npm package', () => {
   it('npm pack ships only package.json, README, LICENSE and dist/**', async () => {
@@ -189,11 +251,22 @@ describe.skipIf(!hasDist)('the npm package', () => {
     expect(installed.license).toBe('MIT');
   });
 
-  it('installed from the tarball: an ESM import counts to Redis and back', async () => {
+  it('can be require()d (CommonJS build) with the whole public API', async () => {
+    expect(JSON.parse(await node('exports.cjs'))).toEqual(allFunctions);
+  });
+
+  it('can be import()ed from CommonJS and imported from ESM (ESM build)', async () => {
+    expect(JSON.parse(await node('dynamic-import.cjs'))).toEqual(allFunctions);
+    expect(JSON.parse(await node('exports.mjs'))).toEqual(allFunctions);
+    expect(JSON.parse(await node('named.mjs'))).toEqual([...Array<string>(6).fill('function'), true]);
+    expect((await node('package-json.cjs')).trim()).toBe('prometheus-redis-client');
+  });
+
+  it('counts to Redis and back from an ESM script, and the script exits', async () => {
     await countsThroughRedis('esm.mjs', 'esm');
   });
 
-  it('installed from the tarball: a CommonJS require counts to Redis and back', async () => {
+  it('counts to Redis and back from a CommonJS script, and the script exits', async () => {
     await countsThroughRedis('cjs.cjs', 'cjs');
   });
 
@@ -201,5 +274,30 @@ describe.skipIf(!hasDist)('the npm package', () => {
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
     const result = await run(process.execPath, [tsc, '--noEmit', '-p', consumer], { timeoutMs: 60_000 });
     expect(result.code, describeChild(result)).toBe(0);
+  });
+});
+
+describe('npm run test:unit', () => {
+  it('runs every test file of test/unit/ and nothing else, with no global setup (no Redis)', async () => {
+    const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    const script = scripts['test:unit'] ?? '';
+    const config = /\bvitest run --config (\S+)$/.exec(script)?.[1];
+    expect(config, script).toBeDefined();
+    const vitest = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+    const listed = await run(process.execPath, [vitest, 'list', '--filesOnly', '--config', config!], {
+      cwd: ROOT,
+      timeoutMs: 60_000,
+    });
+    expect(listed.code, describeChild(listed)).toBe(0);
+    const unit = readdirSync(join(ROOT, 'test', 'unit'))
+      .filter((f) => f.endsWith('.test.ts'))
+      .map((f) => `test/unit/${f}`);
+    expect(listed.stdout.split('\n').filter((line) => line !== '').sort()).toEqual(unit.sort());
+    const { default: options } = (await import(join(ROOT, config!))) as {
+      default: { test?: { globalSetup?: unknown } };
+    };
+    expect(options.test?.globalSetup).toBeUndefined();
   });
 });

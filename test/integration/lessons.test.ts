@@ -1,8 +1,12 @@
 /**
- * One regression test per row of seed/LESSONS.md: what the Python original got wrong, checked
- * against a real Redis. Titles carry the row number.
+ * One regression test per row of the README's "Differences from the Python original" table: what
+ * the Python original got wrong, checked against a real Redis. Titles carry the row number
+ * (counted from 1). The table summarises, row for row, the project's seed notes LESSONS.md, which
+ * are not in this repository: they live in the project workspace's shared/seed/ folder
+ * (../shared/seed/LESSONS.md from the main checkout).
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -14,10 +18,9 @@ import {
   Histogram,
   MetadataConflictError,
   PrometheusRedisError,
-  Registry,
   Summary,
 } from '../../src/index.js';
-import { randomPrefix, redisUrl, samples, useTestRegistries } from '../support/helpers.js';
+import { randomPrefix, redisUrl, samples, settle, until, useTestRegistries } from '../support/helpers.js';
 import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -39,35 +42,6 @@ afterAll(async () => {
 afterEach(async () => {
   await server.start();
 });
-
-async function until<T>(
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let value: T | undefined;
-    try {
-      value = await probe();
-      if (done(value)) return value;
-    } catch {
-      // Not there yet (for example Redis still coming back): try again.
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${String(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Flush until it succeeds (Redis may still be reconnecting). */
-async function settle(registry: Registry): Promise<void> {
-  await until(
-    () => registry.flush().then(() => registry.undeliveredSeries),
-    (n) => n === 0,
-    'the registry to deliver its deltas',
-  );
-}
 
 /** Run a Node ESM snippet (with tsx, from the repository root); SIGKILL it after `timeoutMs`. */
 function runSnippet(
@@ -106,7 +80,18 @@ function unescapeLabel(value: string): string {
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-describe('LESSONS.md', () => {
+describe('differences from the Python original (README)', () => {
+  it('the README table has exactly one row per numbered test here', () => {
+    const readme = readFileSync(`${ROOT}README.md`, 'utf8');
+    const section = readme.split('\n## Differences from the Python original\n')[1]?.split('\n## ')[0] ?? '';
+    // Table rows, without the header row and the |---| rule.
+    const rows = section.split('\n').filter((l) => l.startsWith('|') && !l.startsWith('| the original'));
+    const body = rows.filter((l) => !/^\|[\s|-]+\|$/.test(l));
+    const numbered = [...readFileSync(new URL(import.meta.url), 'utf8').matchAll(/^ {2}it\(['"]#(\d+) /gm)];
+    expect(body.length).toBeGreaterThan(0);
+    expect(numbered.map((m) => Number(m[1]))).toEqual(body.map((_, i) => i + 1));
+  });
+
   it('#1 the hot path is synchronous and never touches the network; 100k ops land after a flush', async () => {
     const dead = `redis://127.0.0.1:${await freePort()}`;
     const { registry, errors } = make({ redis: dead, flushTimeoutMs: 200 });
@@ -661,7 +646,7 @@ describe('LESSONS.md', () => {
   });
 });
 
-describe('found while checking the LESSONS rows', () => {
+describe('found while checking those rows', () => {
   it('a script whose registry owns its connection exits at the end and delivers its deltas', async () => {
     const prefix = randomPrefix('l9b');
     const child = await runSnippet(

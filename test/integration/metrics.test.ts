@@ -16,7 +16,7 @@ import {
   TEXT_CONTENT_TYPE,
   type RegistryOptions,
 } from '../../src/index.js';
-import { randomPrefix, samples, testRegistry, useTestRegistries } from '../support/helpers.js';
+import { randomPrefix, samples, testRegistry, until, useTestRegistries } from '../support/helpers.js';
 
 const registries = useTestRegistries();
 /** A registry on the shared server, closed (and its keys purged) after the test. */
@@ -40,21 +40,6 @@ function family(text: string, name: string): string {
   let end = start + 1;
   while (end < lines.length && !lines[end]!.startsWith('# HELP ') && lines[end] !== '') end++;
   return `${lines.slice(start, end).join('\n')}\n`;
-}
-
-async function until<T>(
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${String(value)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Counter, FlushTimeoutError, Histogram, Registry } from '../../src/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
-import { randomPrefix, sample, settle } from '../support/helpers.js';
+import { randomPrefix, sample, settle, until } from '../support/helpers.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 let server: RedisServer;
@@ -84,7 +84,12 @@ describe('exactly-once flushes through a faulty network', () => {
     proxy.blackhole = true;
     for (let i = 0; i < 100_000; i++) child.inc();
     jobs.inc({ q: 'b' }, 3);
-    await new Promise((r) => setTimeout(r, 1200)); // several failed background attempts
+    // Background flushes fail into the black hole (each bounded by flushTimeoutMs) and are reported.
+    await until(
+      () => registry.flushStats.failed > 0 && errors.length > 0,
+      Boolean,
+      'a failed background flush, reported',
+    );
     expect(registry.flushStats.failed).toBeGreaterThan(0);
     expect(errors.length).toBeGreaterThan(0);
     proxy.resetAll();
@@ -101,8 +106,8 @@ describe('exactly-once flushes through a faulty network', () => {
     const children = [jobs.labels('0'), jobs.labels('1'), jobs.labels('2')];
     let expected = 0;
     const storm = setInterval(() => proxy.resetAll(), 70);
-    const until = Date.now() + 2500;
-    while (Date.now() < until) {
+    const end = Date.now() + 2500;
+    while (Date.now() < end) {
       for (const c of children) c.inc();
       expected += 1;
       if (expected % 50 === 0) await registry.flush().catch(() => {});

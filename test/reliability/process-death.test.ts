@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Gauge, Registry } from '../../src/index.js';
-import { randomPrefix, redisClient, redisUrl, sample } from '../support/helpers.js';
+import { randomPrefix, redisClient, redisUrl, sample, until } from '../support/helpers.js';
 
 interface Worker {
   readonly child: ChildProcess;
@@ -40,22 +40,17 @@ function startWorker(prefix: string): Worker {
   return worker;
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out waiting for ${what}: ${workers.map((w) => `${w.plans.size} ${w.final} ${w.lines.slice(-2).join('|')}`).join('; ')}`,
-      );
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** `what` and each worker's progress and last lines: a timeout message. */
+function progress(what: string): () => string {
+  return () =>
+    `${what}: ${workers.map((w) => `${w.plans.size} ${w.final} ${w.lines.slice(-2).join('|')}`).join('; ')}`;
 }
 
 describe('process death', () => {
   it('keeps exactly what SIGKILLed workers flushed, drops their gauges after expireSeconds, and reuses their index', async () => {
     const prefix = randomPrefix('kill');
     const started = [0, 1, 2, 3].map(() => startWorker(prefix));
-    await until(() => started.every((w) => w.plans.size > 20), 'workers to flush');
+    await until(() => started.every((w) => w.plans.size > 20), Boolean, progress('workers to flush'), 20_000);
     const [k1, k2, s1, s2] = started as [Worker, Worker, Worker, Worker];
     const exited = Promise.all([once(k1.child, 'exit'), once(k2.child, 'exit')]);
     k1.child.kill('SIGKILL');
@@ -63,7 +58,12 @@ describe('process death', () => {
     k2.child.kill('SIGKILL');
     await exited;
     for (const s of [s1, s2]) s.child.stdin!.write('stop\n');
-    await until(() => s1.final !== undefined && s2.final !== undefined, 'survivors to close');
+    await until(
+      () => s1.final !== undefined && s2.final !== undefined,
+      Boolean,
+      progress('survivors to close'),
+      20_000,
+    );
 
     const redis = redisClient();
     let expected = s1.final! + s2.final!;
@@ -78,7 +78,8 @@ describe('process death', () => {
     // Dead (and closed) processes' gauges disappear once their leases expire (expireSeconds: 2).
     await until(
       async () => !(await reader.metrics()).includes('worker_up{'),
-      'dead gauges to expire',
+      Boolean,
+      progress('dead gauges to expire'),
       10_000,
     );
     // Their indexes are free again: a new process gets the smallest one.

@@ -69,19 +69,43 @@ export function sample(text: string, line: string): number | undefined {
   return found === undefined ? undefined : Number(found.slice(line.length + 1));
 }
 
+/**
+ * Poll `probe` until `done` holds for its value, and return that value. A probe that throws (Redis
+ * still coming back, say) is polled again. After `timeoutMs`, fail naming `what` and the last value
+ * or error; `what` may be a function, for state worth printing only when it fails.
+ */
+export async function until<T>(
+  probe: () => T | Promise<T>,
+  done: (value: T) => boolean,
+  what: string | (() => string),
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let last: unknown;
+    try {
+      const value = await probe();
+      if (done(value)) return value;
+      last = value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      const about = typeof what === 'string' ? what : what();
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${about}; last: ${String(last)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Flush until nothing is left undelivered (Redis may still be coming back), or fail after `ms`. */
 export async function settle(registry: Registry, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      await registry.flush();
-      if (registry.undeliveredSeries === 0) return;
-    } catch {
-      // Redis still unreachable or failing: try again.
-    }
-    if (Date.now() > deadline) throw new Error('registry did not settle');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await until(
+    () => registry.flush().then(() => registry.undeliveredSeries),
+    (n) => n === 0,
+    'the registry to deliver its deltas',
+    ms,
+  );
 }
 
 /** Registries for one test file: each is closed, and its prefix purged, after every test. */
