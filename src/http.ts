@@ -1,9 +1,14 @@
+/**
+ * `metricsHandler()`: a `node:http` request listener that serves a registry's merged metrics,
+ * negotiating the format, compressing with gzip and answering 503 when a scrape fails.
+ */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { PrometheusRedisError } from './core/errors.js';
 import { negotiateFormat } from './export/negotiate.js';
 import { withTimeout } from './redis/connection.js';
+import { expectRegistry } from './core/registry-check.js';
 import { describeValue, validatePositiveInteger } from './core/validate.js';
 import type { Registry } from './registry.js';
 
@@ -98,14 +103,7 @@ export function metricsHandler(
   registry: Pick<Registry, 'metrics' | 'contentTypeFor'>,
   options: MetricsHandlerOptions = {},
 ): MetricsHandler {
-  if (
-    typeof registry !== 'object' ||
-    registry === null ||
-    typeof registry.metrics !== 'function' ||
-    typeof registry.contentTypeFor !== 'function'
-  ) {
-    throw new TypeError(`Expected \`registry\` to be a Registry, got ${describeValue(registry)}`);
-  }
+  expectRegistry('registry', registry, ['metrics', 'contentTypeFor']);
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`Expected metricsHandler options to be an object, got ${describeValue(options)}`);
   }
