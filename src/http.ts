@@ -9,7 +9,7 @@ import { PrometheusRedisError } from './core/errors.js';
 import { negotiateFormat } from './export/negotiate.js';
 import { withTimeout } from './redis/connection.js';
 import { expectRegistry } from './core/registry-check.js';
-import { describeValue, validatePositiveInteger } from './core/validate.js';
+import { describeValue, validateBoolean, validatePositiveInteger } from './core/validate.js';
 import type { Registry } from './registry.js';
 
 const gzipAsync = promisify(gzip);
@@ -108,10 +108,7 @@ export function metricsHandler(
     throw new TypeError(`Expected metricsHandler options to be an object, got ${describeValue(options)}`);
   }
   const timeoutMs = validatePositiveInteger('timeoutMs', options.timeoutMs ?? 10_000);
-  const compress = options.gzip ?? true;
-  if (typeof compress !== 'boolean') {
-    throw new TypeError(`Expected \`gzip\` to be a boolean, got ${describeValue(compress)}`);
-  }
+  const compress = validateBoolean('gzip', options.gzip ?? true);
 
   return async (req, res) => {
     // The body of a request is never needed; drain it so keep-alive connections stay usable.

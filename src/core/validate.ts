@@ -112,6 +112,13 @@ export function validatePositiveInteger(option: string, value: unknown, min = 1)
   return value;
 }
 
+/** A boolean option. */
+export function validateBoolean(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean')
+    throw new TypeError(`Expected \`${option}\` to be a boolean, got ${show(value)}`);
+  return value;
+}
+
 /** A value for a gauge, a summary or a histogram: any finite number. */
 export function badValue(metric: string, what: string, value: unknown): never {
   if (typeof value !== 'number') {
