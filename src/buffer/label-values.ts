@@ -35,7 +35,10 @@ export function valuesOfPositional(
       `Metric "${metric}" expects ${names.length} label value(s) (${names.join(', ') || 'none'}), got ${values.length}`,
     );
   }
-  return values.map((v, i) => labelValue(metric, names[i]!, v));
+  // A loop, not map() with a closure: `labels(...)` measured ~25% slower with the closure here.
+  const out = new Array<string>(names.length);
+  for (let i = 0; i < names.length; i++) out[i] = labelValue(metric, names[i]!, values[i]);
+  return out;
 }
 
 /** A label object → validated strings in `names` order; every name must be given, no other. */

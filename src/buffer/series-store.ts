@@ -145,7 +145,7 @@ export class SeriesStore<C extends Cell = Cell> {
 
   /** The cell for positional label values, in `labelNames` order. */
   fromValues(values: readonly unknown[]): C {
-    const strings = this.valuesOfPositional(values);
+    const strings = valuesOfPositional(this.metric, this.labelNames, values);
     return strings.length === 0 ? this.single : this.#lookupOrCreate(strings);
   }
 
