@@ -1,3 +1,7 @@
+/**
+ * `collectDefaultMetrics()`: the process metrics prom-client records (CPU, memory, handles,
+ * event-loop lag, GC), under the same names, sampled on an unref()'d timer into a registry.
+ */
 import {
   constants,
   monitorEventLoopDelay,
@@ -9,8 +13,9 @@ import type { LabelValue } from './buffer/series-store.js';
 import { Counter, type CounterChild } from './metrics/counter.js';
 import { Gauge, type GaugeChild } from './metrics/gauge.js';
 import { Histogram, type HistogramChild } from './metrics/histogram.js';
+import { expectRegistry } from './core/registry-check.js';
 import { describeValue, validatePositiveInteger } from './core/validate.js';
-import { Registry } from './registry.js';
+import type { Registry } from './registry.js';
 
 /** Options of `collectDefaultMetrics()`. */
 export interface DefaultMetricsOptions {
@@ -153,9 +158,7 @@ class LagSampler {
  * throws, as registering any metric name twice does.
  */
 export function collectDefaultMetrics(registry: Registry, options: DefaultMetricsOptions = {}): () => void {
-  if (!(registry instanceof Registry)) {
-    throw new TypeError(`Expected \`registry\` to be a Registry, got ${describeValue(registry)}`);
-  }
+  expectRegistry('registry', registry);
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`Expected \`options\` to be an object, got ${describeValue(options)}`);
   }

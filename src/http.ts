@@ -1,10 +1,15 @@
+/**
+ * `metricsHandler()`: a `node:http` request listener that serves a registry's merged metrics,
+ * negotiating the format, compressing with gzip and answering 503 when a scrape fails.
+ */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { PrometheusRedisError } from './core/errors.js';
 import { negotiateFormat } from './export/negotiate.js';
 import { withTimeout } from './redis/connection.js';
-import { describeValue, validatePositiveInteger } from './core/validate.js';
+import { expectRegistry } from './core/registry-check.js';
+import { describeValue, validateBoolean, validatePositiveInteger } from './core/validate.js';
 import type { Registry } from './registry.js';
 
 const gzipAsync = promisify(gzip);
@@ -98,22 +103,12 @@ export function metricsHandler(
   registry: Pick<Registry, 'metrics' | 'contentTypeFor'>,
   options: MetricsHandlerOptions = {},
 ): MetricsHandler {
-  if (
-    typeof registry !== 'object' ||
-    registry === null ||
-    typeof registry.metrics !== 'function' ||
-    typeof registry.contentTypeFor !== 'function'
-  ) {
-    throw new TypeError(`Expected \`registry\` to be a Registry, got ${describeValue(registry)}`);
-  }
+  expectRegistry('registry', registry, ['metrics', 'contentTypeFor']);
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`Expected metricsHandler options to be an object, got ${describeValue(options)}`);
   }
   const timeoutMs = validatePositiveInteger('timeoutMs', options.timeoutMs ?? 10_000);
-  const compress = options.gzip ?? true;
-  if (typeof compress !== 'boolean') {
-    throw new TypeError(`Expected \`gzip\` to be a boolean, got ${describeValue(compress)}`);
-  }
+  const compress = validateBoolean('gzip', options.gzip ?? true);
 
   return async (req, res) => {
     // The body of a request is never needed; drain it so keep-alive connections stay usable.

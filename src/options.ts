@@ -1,5 +1,9 @@
+/**
+ * The Registry's options: the public `RegistryOptions` type with its documented defaults, and
+ * `resolveOptions`, which validates them once and applies the defaults.
+ */
 import type { RedisClient } from './redis/connection.js';
-import { describeValue, validatePositiveInteger } from './core/validate.js';
+import { describeValue, validateBoolean, validatePositiveInteger } from './core/validate.js';
 
 /** Options of a `Registry`. Every field is optional; defaults are listed per field. */
 export interface RegistryOptions {
@@ -130,12 +134,6 @@ const KNOWN = new Set([
   'shardBy',
   'onError',
 ]);
-
-function validateBoolean(option: string, value: unknown): boolean {
-  if (typeof value !== 'boolean')
-    throw new TypeError(`Expected \`${option}\` to be a boolean, got ${describeValue(value)}`);
-  return value;
-}
 
 function resolveDurability(value: unknown): ResolvedOptions['durability'] {
   if (value === undefined) return undefined;

@@ -18,7 +18,7 @@ import {
   type ExpositionFormat,
 } from './export/text-format.js';
 import { sampleNames, type FamilyMeta } from './core/family.js';
-import { describeValue } from './core/validate.js';
+import { describeValue, isRedisUrl } from './core/validate.js';
 import { Flusher, type FlushStats } from './flush/flusher.js';
 import { Keys } from './redis/keys.js';
 import { keepAlive, whenReady, withTimeout } from './redis/connection.js';
@@ -124,7 +124,7 @@ export class Registry {
     let client: RedisClient;
     let owned = false;
     if (typeof redis === 'string') {
-      if (!/^rediss?:\/\//.test(redis)) {
+      if (!isRedisUrl(redis)) {
         throw new TypeError(
           `Expected \`redis\` to be a redis:// or rediss:// URL or an ioredis client, got ${JSON.stringify(redis)}`,
         );

@@ -1,31 +1,24 @@
-import { slotOf } from './buffer/buckets.js';
-import { AddCell, GaugeCell, HistogramCell, type Cell } from './buffer/cells.js';
+/**
+ * The library's own metrics (`prometheus_redis_client_*`): flush outcomes, durations and sizes,
+ * retries, dropped series, buffered series and the last flush time. They are ordinary Counter,
+ * Histogram and Gauge metrics, registered as internal families: they record through the same
+ * cells and stores as the application's and ride along with flushes without ever causing one.
+ */
+import type { Cell } from './buffer/cells.js';
 import type { SeriesStore } from './buffer/series-store.js';
 import type { FamilyMeta } from './core/family.js';
-import { LAYOUT_VERSION } from './core/version.js';
 import type { FlushObserver, FlushOutcome } from './flush/observer.js';
+import { Counter } from './metrics/counter.js';
+import type { MetricRegistry } from './metrics/default-registry.js';
+import { Gauge } from './metrics/gauge.js';
+import { Histogram } from './metrics/histogram.js';
 
+/** Registers a family as internal (the registry's `register(meta, create, true)`). */
 type Register = <C extends Cell>(meta: FamilyMeta, create: (key: string) => C) => SeriesStore<C>;
 
 const PREFIX = 'prometheus_redis_client_';
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const SERIES_BUCKETS = [1, 10, 100, 1000, 10_000, 100_000];
-const DURATION_BOUNDS = new Float64Array(DURATION_BUCKETS);
-const SERIES_BOUNDS = new Float64Array(SERIES_BUCKETS);
-
-function meta(
-  name: string,
-  kind: FamilyMeta['kind'],
-  help: string,
-  extra: Partial<FamilyMeta> = {},
-): FamilyMeta {
-  return { v: LAYOUT_VERSION, name: PREFIX + name, kind, help, labelNames: [], ...extra };
-}
-
-function add(store: SeriesStore<AddCell>, cell: AddCell, value: number): void {
-  cell.v += value;
-  if (!cell.d) store.touch(cell);
-}
 
 /**
  * The library's own metrics, recorded into the same buffer as the application's and exported the
@@ -33,99 +26,86 @@ function add(store: SeriesStore<AddCell>, cell: AddCell, value: number): void {
  * never cause one. Names start with `prometheus_redis_client_`.
  */
 export class SelfMetrics implements FlushObserver {
-  readonly #flushes: SeriesStore<AddCell>;
-  readonly #duration: SeriesStore<HistogramCell>;
-  readonly #series: SeriesStore<HistogramCell>;
-  readonly #retries: SeriesStore<AddCell>;
-  readonly #dropped: SeriesStore<AddCell>;
-  readonly #buffered: SeriesStore<GaugeCell>;
-  readonly #lastFlush: SeriesStore<GaugeCell>;
+  readonly #flushes: Counter<'outcome'>;
+  readonly #duration: Histogram;
+  readonly #series: Histogram;
+  readonly #retries: Counter;
+  readonly #dropped: Counter<'metric'>;
+  readonly #buffered: Gauge;
+  readonly #lastFlush: Gauge;
   readonly #droppedSeen = new Map<SeriesStore, number>();
+  /** The value last given to `buffered_series`: an unchanged value is not written again. */
+  #bufferedValue = 0;
 
   constructor(register: Register) {
-    this.#flushes = register(
-      meta(
-        'flushes',
-        'counter',
-        'Flush attempts by outcome (success, duplicate, error, timeout, unavailable).',
-        {
-          labelNames: ['outcome'],
-        },
-      ),
-      (key) => new AddCell(key),
-    );
-    this.#duration = register(
-      meta('flush_duration_seconds', 'histogram', 'Duration of acknowledged flushes (one round trip each).', {
-        buckets: DURATION_BUCKETS,
-      }),
-      (key) => new HistogramCell(key, DURATION_BUCKETS.length + 1),
-    );
-    this.#series = register(
-      meta('flush_series', 'histogram', 'Series carried by each acknowledged flush.', {
-        buckets: SERIES_BUCKETS,
-      }),
-      (key) => new HistogramCell(key, SERIES_BUCKETS.length + 1),
-    );
-    this.#retries = register(
-      meta('flush_retries', 'counter', 'Batches sent again after an unknown outcome (same token).'),
-      (key) => new AddCell(key),
-    );
-    this.#dropped = register(
-      meta('dropped_series', 'counter', 'Label sets refused by maxSeriesPerMetric, by metric.', {
-        labelNames: ['metric'],
-      }),
-      (key) => new AddCell(key),
-    );
-    this.#buffered = register(
-      meta('buffered_series', 'gauge', 'Series recorded in this process and not yet acknowledged by Redis.'),
-      (key) => new GaugeCell(key),
-    );
-    this.#lastFlush = register(
-      meta(
-        'last_flush_timestamp_seconds',
-        'gauge',
-        'Unix time of the last acknowledged flush of this process.',
-      ),
-      (key) => new GaugeCell(key),
-    );
+    const registry: MetricRegistry = { register };
+    this.#flushes = new Counter({
+      name: `${PREFIX}flushes`,
+      help: 'Flush attempts by outcome (success, duplicate, error, timeout, unavailable).',
+      labelNames: ['outcome'],
+      registry,
+    });
+    this.#duration = new Histogram({
+      name: `${PREFIX}flush_duration_seconds`,
+      help: 'Duration of acknowledged flushes (one round trip each).',
+      buckets: DURATION_BUCKETS,
+      registry,
+    });
+    this.#series = new Histogram({
+      name: `${PREFIX}flush_series`,
+      help: 'Series carried by each acknowledged flush.',
+      buckets: SERIES_BUCKETS,
+      registry,
+    });
+    this.#retries = new Counter({
+      name: `${PREFIX}flush_retries`,
+      help: 'Batches sent again after an unknown outcome (same token).',
+      registry,
+    });
+    this.#dropped = new Counter({
+      name: `${PREFIX}dropped_series`,
+      help: 'Label sets refused by maxSeriesPerMetric, by metric.',
+      labelNames: ['metric'],
+      registry,
+    });
+    this.#buffered = new Gauge({
+      name: `${PREFIX}buffered_series`,
+      help: 'Series recorded in this process and not yet acknowledged by Redis.',
+      registry,
+    });
+    this.#lastFlush = new Gauge({
+      name: `${PREFIX}last_flush_timestamp_seconds`,
+      help: 'Unix time of the last acknowledged flush of this process.',
+      registry,
+    });
   }
 
   /** Record a flush attempt's outcome. */
   flushed(outcome: FlushOutcome, seconds: number, series: number): void {
-    add(this.#flushes, this.#flushes.fromValues([outcome]), 1);
+    this.#flushes.inc({ outcome });
     if (outcome !== 'success' && outcome !== 'duplicate') return;
-    this.#observe(this.#duration, DURATION_BOUNDS, seconds);
-    this.#observe(this.#series, SERIES_BOUNDS, series);
-    this.#set(this.#lastFlush, Date.now() / 1000);
+    this.#duration.observe(seconds);
+    this.#series.observe(series);
+    this.#lastFlush.set(Date.now() / 1000);
   }
 
   retried(): void {
-    add(this.#retries, this.#retries.single, 1);
+    this.#retries.inc();
   }
 
   /** Refresh the values read from the registry's state (called before each flush). */
   sample(undelivered: number, stores: Iterable<SeriesStore>): void {
-    this.#set(this.#buffered, undelivered);
+    // Unchanged, it is not marked for the next flush (the per-process gauge refresh rewrites it).
+    if (undelivered !== this.#bufferedValue) {
+      this.#bufferedValue = undelivered;
+      this.#buffered.set(undelivered);
+    }
     for (const store of stores) {
       const seen = this.#droppedSeen.get(store) ?? 0;
       if (store.dropped > seen) {
-        add(this.#dropped, this.#dropped.fromValues([store.meta.name]), store.dropped - seen);
+        this.#dropped.inc({ metric: store.meta.name }, store.dropped - seen);
         this.#droppedSeen.set(store, store.dropped);
       }
     }
-  }
-
-  #observe(store: SeriesStore<HistogramCell>, bounds: Float64Array, value: number): void {
-    const cell = store.single;
-    cell.counts[slotOf(bounds, value)]! += 1;
-    cell.sum += value;
-    if (!cell.d) store.touch(cell);
-  }
-
-  #set(store: SeriesStore<GaugeCell>, value: number): void {
-    const cell = store.single;
-    if (cell.v === value) return;
-    cell.v = value;
-    if (!cell.d) store.touch(cell);
   }
 }

@@ -1,3 +1,8 @@
+/**
+ * `installShutdownHooks()`: opt-in hooks that close (flush) a registry when the process is asked
+ * to stop or its event loop runs dry, then let the process stop as it would have.
+ */
+import { describeValue, validateBoolean } from './core/validate.js';
 import type { Registry } from './registry.js';
 
 /** Options of `installShutdownHooks`. */
@@ -32,14 +37,11 @@ export function installShutdownHooks(registry: Registry, options: ShutdownHookOp
   for (const signal of signals) {
     if (typeof signal !== 'string' || !/^SIG[A-Z0-9]+$/.test(signal)) {
       throw new TypeError(
-        `Expected \`signals\` to hold signal names such as "SIGTERM", got ${JSON.stringify(signal)}`,
+        `Expected \`signals\` to hold signal names such as "SIGTERM", got ${describeValue(signal)}`,
       );
     }
   }
-  const keepGauges = options.keepGauges ?? false;
-  if (typeof keepGauges !== 'boolean') {
-    throw new TypeError(`Expected \`keepGauges\` to be a boolean, got ${JSON.stringify(keepGauges)}`);
-  }
+  const keepGauges = validateBoolean('keepGauges', options.keepGauges ?? false);
   const handlers = new Map<NodeJS.Signals, () => void>();
   let closing = false;
 

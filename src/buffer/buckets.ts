@@ -1,3 +1,4 @@
+/** Bucket lookup for histograms: which slot an observed value counts in. */
 /**
  * Index of the bucket `value` falls in (`value <= bound`); `bounds.length` is the `+Inf` slot.
  * Bounds are a Float64Array: measured ~8× faster to scan than a JavaScript array here.

@@ -9,8 +9,17 @@
 import type { ExemplarSlots } from './exemplars.js';
 import { SketchCounts } from './sketch.js';
 
+/**
+ * What a cell holds, for the code that reads or zeroes cells. Readers dispatch on it, not on
+ * `instanceof`: when an ESM and a CommonJS copy of the library meet, a metric of one copy records
+ * into cells of its own classes in the other copy's registry, and those must read the same.
+ */
+export type CellKind = 'add' | 'gauge' | 'histogram' | 'summary';
+
 /** What every cell carries besides its values. */
 export interface CellBase {
+  /** What the cell holds (a getter on the class's prototype: no memory per series). */
+  readonly kind: CellKind;
   /** Dirty: already on the buffer's dirty list. */
   d: boolean;
   /** The store's take epoch when the cell was last put on its dirty list (see SeriesStore.take). */
@@ -26,6 +35,9 @@ export interface CellBase {
  * an absolute value `s` that `v` is added to.
  */
 export class AddCell implements CellBase {
+  get kind(): 'add' {
+    return 'add';
+  }
   d = false;
   e = 0;
   fresh = true;
@@ -37,6 +49,9 @@ export class AddCell implements CellBase {
 
 /** A per-process gauge: the current value of this process. */
 export class GaugeCell implements CellBase {
+  get kind(): 'gauge' {
+    return 'gauge';
+  }
   d = false;
   e = 0;
   fresh = true;
@@ -56,6 +71,9 @@ export class GaugeCell implements CellBase {
 
 /** Histogram deltas: per-bucket (non-cumulative) counts, the last slot is `+Inf`, and the sum. */
 export class HistogramCell implements CellBase {
+  get kind(): 'histogram' {
+    return 'histogram';
+  }
   d = false;
   e = 0;
   fresh = true;
@@ -73,6 +91,9 @@ export class HistogramCell implements CellBase {
 
 /** Summary deltas: count and sum, and — for summaries with quantiles — sketch bucket counts. */
 export class SummaryCell implements CellBase {
+  get kind(): 'summary' {
+    return 'summary';
+  }
   d = false;
   e = 0;
   fresh = true;
@@ -91,14 +112,14 @@ export type Cell = AddCell | GaugeCell | HistogramCell | SummaryCell;
 
 /** Zero a cell's values (used by `remove()` and `reset()`). */
 export function clearCell(cell: Cell): void {
-  if (cell instanceof AddCell) {
+  if (cell.kind === 'add') {
     cell.v = 0;
     cell.s = 0;
     cell.hasSet = false;
-  } else if (cell instanceof GaugeCell) {
+  } else if (cell.kind === 'gauge') {
     cell.v = 0;
     if (cell.t > 0) cell.t = 0;
-  } else if (cell instanceof HistogramCell) {
+  } else if (cell.kind === 'histogram') {
     cell.counts.fill(0);
     cell.sum = 0;
     cell.ex = undefined;

@@ -1,3 +1,7 @@
+/**
+ * The registry-wide list of stores with changes since the last flush, and the changed-series
+ * count that starts an early flush at the threshold.
+ */
 /** What the buffer needs of a store (a SeriesStore): whether it is listed, and what it holds. */
 export interface BufferedStore {
   /** Whether the buffer lists this store as changed; kept by the buffer (listed at most once). */

@@ -1,66 +1,17 @@
+/**
+ * The series of one metric family: label set → delta cell, the dirty list a flush takes, and
+ * removal and reset (with the detached cells a held child may still write). Label validation
+ * lives in label-values.ts, the hot-path lookup in lookup.ts.
+ */
 import { renderLabels } from '../core/escape.js';
 import type { Cell } from './cells.js';
 import { clearCell } from './cells.js';
 import type { DeltaBuffer } from './delta-buffer.js';
 import type { FamilyMeta } from '../core/family.js';
+import { isEmptyLabelObject, noLabels, valuesOfObject, valuesOfPositional } from './label-values.js';
+import { compileLookup, type Lookup, type Node } from './lookup.js';
 
-/** A label value as callers may pass it; numbers are turned into their string form. */
-export type LabelValue = string | number;
-
-type Node = Map<string, Node | Cell>;
-
-/** Finds the cell of a label object without creating anything; undefined sends the call to the slow path. */
-type Lookup = (labels: Readonly<Record<string, unknown>>, root: Node) => Cell | Node | undefined;
-
-/**
- * A lookup specialised for one metric's label names. Reading `labels.route` with a name known
- * when the code is compiled hits V8's inline caches; `labels[names[i]]` in a loop is a keyed load
- * that measured about twice as slow for three labels. Label names are validated identifiers
- * (`[a-zA-Z_][a-zA-Z0-9_]*`), so they are safe to place in the generated source. Where code
- * generation is disallowed (`--disallow-code-generation-from-strings`), a generic loop is used.
- * Counting keys with for-in (no allocation) sends misspelt or extra labels to the slow path.
- */
-function compileLookup(names: readonly string[]): Lookup {
-  if (names.length === 0) return () => undefined;
-  let body = `let n = 0;\nfor (const k in l) n++;\nif (n !== ${names.length}) return undefined;\nlet node = root, raw, v;\n`;
-  for (const name of names) {
-    body +=
-      `raw = l.${name};\n` +
-      "v = typeof raw === 'string' ? raw : typeof raw === 'number' ? String(raw) : undefined;\n" +
-      'if (v === undefined) return undefined;\n' +
-      'node = node.get(v);\n' +
-      'if (node === undefined) return undefined;\n';
-  }
-  body += 'return node;';
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from validated label names only
-    return new Function('l', 'root', body) as Lookup;
-  } catch {
-    return (labels, root) => {
-      let count = 0;
-      for (const _ in labels) count++;
-      if (count !== names.length) return undefined;
-      let node: Node | Cell | undefined = root;
-      for (const name of names) {
-        const raw = labels[name];
-        const value = typeof raw === 'string' ? raw : typeof raw === 'number' ? String(raw) : undefined;
-        if (value === undefined) return undefined;
-        node = (node as Node).get(value);
-        if (node === undefined) return undefined;
-      }
-      return node;
-    };
-  }
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
-  return String(value);
-}
+export type { LabelValue } from './label-values.js';
 
 /** What a flush takes from one store. */
 export interface TakenStore<C extends Cell = Cell> {
@@ -194,39 +145,18 @@ export class SeriesStore<C extends Cell = Cell> {
 
   /** The cell for positional label values, in `labelNames` order. */
   fromValues(values: readonly unknown[]): C {
-    const strings = this.valuesOfPositional(values);
+    const strings = valuesOfPositional(this.metric, this.labelNames, values);
     return strings.length === 0 ? this.single : this.#lookupOrCreate(strings);
   }
 
   /** Positional label values → validated strings, one per label name. */
   valuesOfPositional(values: readonly unknown[]): string[] {
-    const names = this.labelNames;
-    if (values.length !== names.length) {
-      throw new TypeError(
-        `Metric "${this.metric}" expects ${names.length} label value(s) (${names.join(', ') || 'none'}), got ${values.length}`,
-      );
-    }
-    return values.map((v, i) => this.#labelValue(names[i]!, v));
+    return valuesOfPositional(this.metric, this.labelNames, values);
   }
 
   /** Labels object → ordered string values, validating names. */
   valuesOf(labels: unknown): string[] {
-    if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
-      throw new TypeError(`Metric "${this.metric}" expects a label object, got ${describe(labels)}`);
-    }
-    const record = labels as Record<string, unknown>;
-    for (const name of Object.keys(record)) {
-      if (!this.labelNames.includes(name)) {
-        throw new TypeError(
-          `Metric "${this.metric}" has no label "${name}" (its labels: ${this.labelNames.join(', ') || 'none'})`,
-        );
-      }
-    }
-    return this.labelNames.map((name) => {
-      if (!Object.hasOwn(record, name))
-        throw new TypeError(`Metric "${this.metric}" is missing label "${name}"`);
-      return this.#labelValue(name, record[name]);
-    });
+    return valuesOfObject(this.metric, this.labelNames, labels);
   }
 
   /** Remove one series: its cell leaves the store and Redis deletes it at the next flush. */
@@ -348,31 +278,10 @@ export class SeriesStore<C extends Cell = Cell> {
 
   #slowObject(labels: Readonly<Record<string, unknown>>): C {
     if (this.labelNames.length === 0) {
-      if (
-        typeof labels === 'object' &&
-        labels !== null &&
-        !Array.isArray(labels) &&
-        Object.keys(labels).length === 0
-      )
-        return this.single;
-      throw new TypeError(`Metric "${this.metric}" has no labels, got ${describe(labels)}`);
+      if (isEmptyLabelObject(labels)) return this.single;
+      throw noLabels(this.metric, labels);
     }
     return this.#lookupOrCreate(this.valuesOf(labels));
-  }
-
-  #labelValue(name: string, value: unknown): string {
-    if (typeof value === 'string') {
-      if (LONE_SURROGATE.test(value)) {
-        throw new TypeError(
-          `Metric "${this.metric}" label "${name}": value ${JSON.stringify(value)} is not well-formed Unicode (lone surrogate)`,
-        );
-      }
-      return value;
-    }
-    if (typeof value === 'number') return String(value);
-    throw new TypeError(
-      `Metric "${this.metric}" label "${name}" must be a string or number, got ${describe(value)}`,
-    );
   }
 
   #lookupOrCreate(values: readonly string[]): C {

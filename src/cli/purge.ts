@@ -6,6 +6,7 @@ import type { RedisClient } from '../redis/connection.js';
 import { decodeMeta, typeOf, type FamilyMeta } from '../core/family.js';
 import { labelKeyOf } from '../redis/fields.js';
 import { Keys } from '../redis/keys.js';
+import { isLabelName } from '../core/validate.js';
 
 import {
   UsageError,
@@ -24,7 +25,7 @@ import {
 function parseMatch(raw: readonly string[]): Array<[string, string]> {
   return raw.map((m) => {
     const eq = m.indexOf('=');
-    if (eq < 1 || !/^[a-zA-Z_]\w*$/.test(m.slice(0, eq))) {
+    if (eq < 1 || !isLabelName(m.slice(0, eq))) {
       throw new UsageError(`--match expects LABEL=VALUE, got ${JSON.stringify(m)}`);
     }
     return [m.slice(0, eq), m.slice(eq + 1)];

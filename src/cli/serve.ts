@@ -1,4 +1,4 @@
-/** `serve`: the standalone exporter. */
+/** `serve`: the standalone exporter, an HTTP server for the merged metrics of one prefix in Redis. */
 import { createServer } from 'node:http';
 
 import { metricsHandler } from '../http.js';

@@ -6,6 +6,7 @@ import { Cluster, Redis } from 'ioredis';
 import { type FamilyMeta } from '../core/family.js';
 import type { RedisClient } from '../redis/connection.js';
 
+import { isRedisUrl } from '../core/validate.js';
 import { resolveOptions } from '../options.js';
 
 export const BIN = 'prometheus-redis-client';
@@ -108,7 +109,7 @@ export function text(values: Values, name: string): string | undefined {
 export function common(values: Values): Common {
   const url = text(values, 'redis') ?? process.env.REDIS_URL;
   if (url === undefined || url === '') throw new UsageError('--redis URL is required (or set REDIS_URL)');
-  if (!/^rediss?:\/\//.test(url)) {
+  if (!isRedisUrl(url)) {
     throw new UsageError(`--redis must be a redis:// or rediss:// URL, got ${JSON.stringify(url)}`);
   }
   try {

@@ -2,6 +2,7 @@
 // names, buckets or quantile window, and how it is encoded into Redis's meta hash (so a
 // standalone reader can render families it never registered).
 import { SKETCH_MAPPING } from './sketch-mapping.js';
+import { isLabelName } from './validate.js';
 import { LAYOUT_VERSION } from './version.js';
 
 /** How a family is stored: `gauge` is per process (`gauge_index`), `common_gauge` is shared. */
@@ -138,10 +139,7 @@ function structureProblem(name: string, meta: FamilyMeta): string | undefined {
   if (m.name !== name) return `name ${JSON.stringify(m.name)}`;
   if (typeof m.kind !== 'string' || !KINDS.has(m.kind)) return `kind ${JSON.stringify(m.kind)}`;
   if (typeof m.help !== 'string') return 'help is not a string';
-  if (
-    !Array.isArray(m.labelNames) ||
-    !m.labelNames.every((l) => typeof l === 'string' && /^[a-zA-Z_]\w*$/.test(l))
-  ) {
+  if (!Array.isArray(m.labelNames) || !m.labelNames.every((l) => typeof l === 'string' && isLabelName(l))) {
     return 'labelNames';
   }
   if (m.kind === 'histogram') {

@@ -1,11 +1,20 @@
 /** Validation of names, options and recorded values; every message names the metric and the value. */
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+/** A label name (series labels, exemplar labels, label filters, stored metadata). */
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const REDIS_URL = /^rediss?:\/\//;
 
 function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined || value === null)
+  if (
+    typeof value === 'number' ||
+    typeof value === 'boolean' ||
+    typeof value === 'symbol' ||
+    value === undefined ||
+    value === null
+  )
     return String(value);
   if (typeof value === 'bigint') return `${value}n`;
   return Array.isArray(value) ? 'an array' : typeof value === 'function' ? 'a function' : 'an object';
@@ -13,6 +22,21 @@ function show(value: unknown): string {
 
 /** `value` for messages: JSON for strings, plain for numbers, the kind for objects. */
 export { show as describeValue };
+
+/** Whether `name` is a valid label name, `[a-zA-Z_][a-zA-Z0-9_]*` (the `__` prefix is checked apart). */
+export function isLabelName(name: string): boolean {
+  return LABEL_NAME.test(name);
+}
+
+/** Whether `text` holds a lone surrogate: not well-formed Unicode, so not encodable as UTF-8. */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
+}
+
+/** Whether `url` names a Redis server: a `redis://` or `rediss://` URL. */
+export function isRedisUrl(url: string): boolean {
+  return REDIS_URL.test(url);
+}
 
 export function validateMetricName(name: unknown): string {
   if (typeof name !== 'string' || !METRIC_NAME.test(name)) {
@@ -42,7 +66,7 @@ export function validateLabelNames(
   }
   const seen = new Set<string>();
   for (const label of labelNames as unknown[]) {
-    if (typeof label !== 'string' || !LABEL_NAME.test(label)) {
+    if (typeof label !== 'string' || !isLabelName(label)) {
       throw new TypeError(
         `Metric "${metric}": invalid label name ${show(label)}: expected to match ${String(LABEL_NAME)}`,
       );
@@ -85,6 +109,13 @@ export function validatePositiveInteger(option: string, value: unknown, min = 1)
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw new RangeError(`Expected \`${option}\` to be an integer from ${min} and up, got ${show(value)}`);
   }
+  return value;
+}
+
+/** A boolean option. */
+export function validateBoolean(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean')
+    throw new TypeError(`Expected \`${option}\` to be a boolean, got ${show(value)}`);
   return value;
 }
 

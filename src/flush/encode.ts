@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { AddCell, GaugeCell, HistogramCell, type Cell } from '../buffer/cells.js';
+import type { Cell } from '../buffer/cells.js';
 import type { ExemplarSlots } from '../buffer/exemplars.js';
 import type { SeriesStore, TakenStore } from '../buffer/series-store.js';
 import { encodeMeta, sampleNames, type FamilyKind } from '../core/family.js';
@@ -68,7 +68,7 @@ function drain(cell: Cell, sections: Sections, created: boolean): void {
   // A new (or re-created) series of a counter, histogram or summary: the script stamps its
   // `|created` field (op `C`) unless another process already did.
   if (created && cell.fresh) sections.created = `${sections.created ?? ''}${cell.key}\n`;
-  if (cell instanceof AddCell) {
+  if (cell.kind === 'add') {
     if (cell.hasSet) sections.set += `${cell.key}\n${num(cell.s + cell.v)}\n`;
     else if (cell.v !== 0 || cell.fresh) {
       // Whole deltas go through HINCRBY (exact, and about 1.6× cheaper for Redis than HINCRBYFLOAT).
@@ -78,7 +78,7 @@ function drain(cell: Cell, sections: Sections, created: boolean): void {
     cell.v = 0;
     cell.s = 0;
     cell.hasSet = false;
-  } else if (cell instanceof GaugeCell) {
+  } else if (cell.kind === 'gauge') {
     if (cell.t <= 0) sections.gauge += `${cell.key}\n${num(cell.v)}\n`;
     else {
       // `last` gauges: the write's age lets the script date it by the server's clock. A rewrite
@@ -86,7 +86,7 @@ function drain(cell: Cell, sections: Sections, created: boolean): void {
       const ageUs = Math.max(0, Math.round((performance.now() - cell.t) * 1000));
       sections.stamped = `${sections.stamped ?? ''}${cell.key}\n${num(cell.v)}\n${ageUs}\n`;
     }
-  } else if (cell instanceof HistogramCell) {
+  } else if (cell.kind === 'histogram') {
     const counts = cell.counts;
     let spec = '';
     for (let i = 0; i < counts.length; i++) {

@@ -1,5 +1,5 @@
 import { escapeLabelValue } from '../core/escape.js';
-import { describeValue } from '../core/validate.js';
+import { describeValue, hasLoneSurrogate, isLabelName } from '../core/validate.js';
 
 /**
  * The labels of an exemplar: a trace id and, optionally, more labels (`spanId`, …). `traceId` and
@@ -14,8 +14,6 @@ export type ExemplarLabels = {
 /** OpenMetrics: the label names and values of an exemplar add up to at most 128 UTF-8 characters. */
 export const MAX_EXEMPLAR_CHARS = 128;
 
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const RENAMED: Readonly<Record<string, string>> = { traceId: 'trace_id', spanId: 'span_id' };
 
 /** Unicode code points in a well-formed string (a surrogate pair is one character). */
@@ -56,10 +54,10 @@ export function renderExemplarLabels(metric: string, exemplar: unknown): string 
       );
     }
     seen.add(label);
-    if (!LABEL_NAME.test(label) || label.startsWith('__')) {
+    if (!isLabelName(label) || label.startsWith('__')) {
       throw new TypeError(`Metric "${metric}": invalid exemplar label name ${JSON.stringify(name)}`);
     }
-    if (typeof value !== 'string' || LONE_SURROGATE.test(value)) {
+    if (typeof value !== 'string' || hasLoneSurrogate(value)) {
       throw new TypeError(
         `Metric "${metric}": exemplar label "${name}" must be a well-formed string, got ${describeValue(value)}`,
       );
