@@ -112,6 +112,8 @@ export class Flusher {
   readonly #resetDue = new Set<string>();
   /** shardBy "metric": a control call failed, so whether it (re)claimed the gauge index is unknown. */
   #controlUncertain = false;
+  /** shardBy "metric": a batch of the running flush replied DUP (its outcome is `duplicate`). */
+  #duplicated = false;
   /** The gauge index was given up (`close()`): later flushes write no per-process gauges. */
   #released = false;
   readonly #reported = new Set<string>();
@@ -310,6 +312,7 @@ export class Flusher {
     const quiet = this.#host.buffer.size === 0 && this.#unconfirmed.size === 0 && this.#resetDue.size === 0;
     if (idle && quiet && !this.#gaugeRefreshDue()) return;
     const problems: Error[] = [];
+    this.#duplicated = false;
     if (!idle) {
       this.stats.retries++;
       this.#host.selfMetrics?.retried();
@@ -353,7 +356,7 @@ export class Flusher {
     // Earlier batches still unacknowledged go with this flush's, each family in its own order.
     problems.push(...(await this.#sendGroups(redis, started)));
     if (refresh) this.#gaugesRefreshedMs = Date.now();
-    this.#succeeded(false, series, started);
+    this.#succeeded(this.#duplicated, series, started);
     if (problems.length > 0) throw problems[0]!;
     // Changes that waited behind an earlier batch of their family, now acknowledged: they were
     // recorded before this flush was asked for, so they go now too (one more round).
@@ -376,6 +379,7 @@ export class Flusher {
       // Applied by an attempt whose reply was lost, and so were the conflicts it found: check
       // these families again in the next control batch (sent before any family batch).
       this.stats.duplicates++;
+      this.#duplicated = true;
       for (const store of batch.metaStores) if (!store.internal) this.#unconfirmed.add(store);
     } else {
       for (const store of batch.metaStores) this.#unconfirmed.delete(store);
@@ -422,7 +426,10 @@ export class Flusher {
       this.#pendingGroups.delete(name);
       this.#resetDue.delete(name);
       const reply = result.value;
-      if (reply[0] === 'DUP') this.stats.duplicates++;
+      if (reply[0] === 'DUP') {
+        this.stats.duplicates++;
+        this.#duplicated = true;
+      }
       // A lost first reply may have hidden a reset (DUP), or the group lost this process's gauge
       // hash while its lease lived elsewhere (a restarted or failed-over node): write it all again.
       if (reply[0] === 'DUP' || reply[2] === '1') {
@@ -466,7 +473,6 @@ export class Flusher {
     this.#failures = 0;
     this.#retryAt = 0;
     this.stats.ok++;
-    if (duplicate) this.stats.duplicates++;
     this.stats.lastSeries = series;
     this.stats.lastDurationMs = performance.now() - started;
     this.stats.lastSuccessMs = Date.now();
@@ -530,9 +536,16 @@ export class Flusher {
     }
     this.#pending = undefined;
     const [status, index, fresh] = reply;
+    if (status === 'DUP') this.stats.duplicates++;
     this.#succeeded(status === 'DUP', batch.series, started);
     this.#gaugesRefreshedMs = Date.now();
-    for (const store of batch.metaStores) this.#unconfirmed.delete(store);
+    if (status === 'DUP') {
+      // Applied by an attempt whose reply was lost, and so were the conflicts it found: check
+      // these families again in the next batch.
+      for (const store of batch.metaStores) if (!store.internal) this.#unconfirmed.add(store);
+    } else {
+      for (const store of batch.metaStores) this.#unconfirmed.delete(store);
+    }
     this.#gaugeIndex = Number(index);
     // A DUP may hide a lost first reply that said the index was (re)claimed: rewrite to be safe.
     if (fresh === '1' || status === 'DUP') {
