@@ -2,6 +2,7 @@
  * The Registry's options: the public `RegistryOptions` type with its documented defaults, and
  * `resolveOptions`, which validates them once and applies the defaults.
  */
+import type { FlusherSettings } from './flush/host.js';
 import type { RedisClient } from './redis/connection.js';
 import { describeValue, validateBoolean, validatePositiveInteger } from './core/validate.js';
 
@@ -101,20 +102,17 @@ export interface RegistryOptions {
   readonly onError?: (error: Error) => void;
 }
 
-/** Options with defaults applied. */
-export interface ResolvedOptions {
+/**
+ * Options with defaults applied. The ones the flusher reads (flushIntervalMs, flushTimeoutMs,
+ * expireSeconds, tokenTtlSeconds, maxBackoffMs, durability, shardBy) are stated once, in
+ * `FlusherSettings`: the flush layer may not import this file.
+ */
+export interface ResolvedOptions extends FlusherSettings {
   readonly prefix: string;
-  readonly flushIntervalMs: number;
   readonly flushThreshold: number;
-  readonly flushTimeoutMs: number;
   readonly closeTimeoutMs: number;
-  readonly expireSeconds: number;
-  readonly tokenTtlSeconds: number;
   readonly maxSeriesPerMetric: number;
-  readonly maxBackoffMs: number;
   readonly selfMetrics: boolean;
-  readonly durability: { readonly replicas: number; readonly timeoutMs: number } | undefined;
-  readonly shardBy: 'registry' | 'metric';
   readonly onError: (error: Error) => void;
 }
 

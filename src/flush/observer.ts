@@ -1,3 +1,7 @@
+/**
+ * What the flusher tells about its work — each attempt's outcome, retries, the backlog before a
+ * flush — for whoever listens (the registry's self-metrics), without the flush layer knowing them.
+ */
 import type { SeriesStore } from '../buffer/series-store.js';
 
 /** How a flush attempt ended. */

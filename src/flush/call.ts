@@ -1,0 +1,55 @@
+/**
+ * One flush script call: bounded by `flushTimeoutMs`, refused while a Redis Cluster slot moves
+ * (MOVING), and with `durability` acknowledged only once enough replicas have it (WAIT).
+ */
+import type { Redis } from 'ioredis';
+import { FlushError, FlushTimeoutError, PrometheusRedisError } from '../core/errors.js';
+import { withTimeout, type RedisClient } from '../redis/connection.js';
+import { callFlush, type FlushReply } from '../redis/scripts.js';
+import type { EncodedBatch } from './encode.js';
+import type { FlusherSettings } from './host.js';
+
+/**
+ * Send one batch. Resolves with the reply once Redis applied the batch (or had applied it);
+ * throws a PrometheusRedisError otherwise, and the caller keeps the batch for a retry.
+ */
+export async function sendBatch(
+  redis: RedisClient,
+  batch: EncodedBatch,
+  settings: Pick<FlusherSettings, 'flushTimeoutMs' | 'durability'>,
+): Promise<FlushReply> {
+  let reply: FlushReply;
+  try {
+    const ms = settings.flushTimeoutMs;
+    reply = await withTimeout(
+      callFlush(redis, batch.args),
+      ms,
+      () => new FlushTimeoutError(`Flush got no reply within flushTimeoutMs (${ms} ms); it will be retried`),
+    );
+  } catch (error) {
+    if (error instanceof PrometheusRedisError) throw error;
+    throw new FlushError(
+      `Flush failed; its ${batch.series} series are kept and retried: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  if (reply[0] === 'MOVING') {
+    // Redis Cluster is moving this batch's slot: the script stopped before writing anything.
+    throw new FlushError(
+      `Flush deferred while the Redis Cluster slot moves; its ${batch.series} series are kept and retried: ${reply[5]}`,
+    );
+  }
+  const durability = settings.durability;
+  if (durability !== undefined) {
+    // Applied on the primary; count it acknowledged only once `replicas` replicas have it too.
+    // Otherwise keep the batch: a retry is recognised as a duplicate by a primary that has it,
+    // and applied by a newly promoted replica that never received it — exactly once either way.
+    const acked = await (redis as Redis).wait(durability.replicas, durability.timeoutMs).catch(() => -1);
+    if (acked < durability.replicas) {
+      throw new FlushError(
+        `Flush applied but acknowledged by ${Math.max(acked, 0)} of ${durability.replicas} replica(s) within ${durability.timeoutMs} ms; it is kept and retried`,
+      );
+    }
+  }
+  return reply;
+}

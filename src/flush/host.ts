@@ -1,0 +1,61 @@
+/**
+ * The flusher's contract with its registry: the settings it reads, what it needs from the
+ * registry (`FlusherHost`), and the counters it keeps about itself (`FlushStats`).
+ */
+import type { DeltaBuffer } from '../buffer/delta-buffer.js';
+import type { SeriesStore } from '../buffer/series-store.js';
+import type { Keys } from '../redis/keys.js';
+import type { RedisClient } from '../redis/connection.js';
+import type { FlushObserver } from './observer.js';
+
+/** Wait for replicas after each flush (see RegistryOptions.durability). */
+export interface Durability {
+  readonly replicas: number;
+  readonly timeoutMs: number;
+}
+
+/**
+ * The resolved options the flusher reads (see RegistryOptions for their meaning and defaults).
+ * `ResolvedOptions` (src/options.ts) extends it: these fields are stated once, here, because the
+ * flush layer may not import the files at src/'s root.
+ */
+export interface FlusherSettings {
+  readonly flushIntervalMs: number;
+  readonly flushTimeoutMs: number;
+  readonly expireSeconds: number;
+  readonly tokenTtlSeconds: number;
+  readonly maxBackoffMs: number;
+  readonly durability: Durability | undefined;
+  readonly shardBy: 'registry' | 'metric';
+}
+
+/** What the flusher needs from its registry. */
+export interface FlusherHost {
+  readonly keys: Keys;
+  readonly processId: string;
+  readonly buffer: DeltaBuffer<SeriesStore>;
+  readonly settings: FlusherSettings;
+  redis(): RedisClient | undefined;
+  stores(): readonly SeriesStore[];
+  report(error: Error): void;
+  /** The library's own metrics, if enabled. */
+  readonly selfMetrics?: FlushObserver | undefined;
+}
+
+/** Counters the flusher keeps about itself (exported as self-metrics by the registry). */
+export interface FlushStats {
+  /** Flushes Redis acknowledged. */
+  ok: number;
+  /** Flush attempts that failed or timed out (their deltas were kept and retried). */
+  failed: number;
+  /** Batches re-sent after an unknown outcome. */
+  retries: number;
+  /** Retried batches Redis had already applied (the reply had been lost). */
+  duplicates: number;
+  /** Series carried by the last acknowledged flush. */
+  lastSeries: number;
+  /** Duration of the last acknowledged flush, in milliseconds. */
+  lastDurationMs: number;
+  /** Unix time (ms) of the last acknowledged flush, 0 before the first. */
+  lastSuccessMs: number;
+}
