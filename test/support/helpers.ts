@@ -79,6 +79,7 @@ export async function until<T>(
   done: (value: T) => boolean,
   what: string | (() => string),
   timeoutMs = 15_000,
+  intervalMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -92,9 +93,11 @@ export async function until<T>(
     }
     if (Date.now() > deadline) {
       const about = typeof what === 'string' ? what : what();
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${about}; last: ${String(last)}`);
+      const shown =
+        last instanceof Error ? last.stack : typeof last === 'string' ? last : JSON.stringify(last);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${about}; last: ${String(shown)}`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 

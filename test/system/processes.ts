@@ -1,5 +1,6 @@
 /** Child processes and polling for the system tests. */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { until } from '../support/helpers.js';
 
 /** Repository root (where `tsx` and the sources are). */
 export const ROOT = new URL('../../', import.meta.url).pathname;
@@ -92,11 +93,8 @@ export function describeChild(result: ChildResult): string {
   return `exit ${String(result.code)} signal ${String(result.signal)}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
 }
 
-/**
- * Call `probe` until it returns a value `done` accepts, or throw after `timeoutMs` with the last
- * value (or error) seen. Waiting is by deadline, never by a fixed sleep.
- */
-export async function pollUntil<T>(
+/** `until` (test/support/helpers.ts) with its options named, as the system tests call it. */
+export function pollUntil<T>(
   probe: () => Promise<T> | T,
   done: (value: T) => boolean,
   {
@@ -105,21 +103,5 @@ export async function pollUntil<T>(
     what = 'condition',
   }: { timeoutMs: number; intervalMs?: number; what?: string },
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (done(value)) return value;
-      last = value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${what} not reached within ${timeoutMs} ms; last: ${String(last instanceof Error ? last.stack : JSON.stringify(last))}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+  return until(probe, done, what, timeoutMs, intervalMs);
 }
