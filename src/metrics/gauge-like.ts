@@ -37,16 +37,22 @@ export abstract class GaugeLike<
     sign: number,
   ): void;
 
-  /** Set the value of the metric without labels. Throws for a non-finite value. */
+  /**
+   * Set the value of the metric without labels — this process's (`Gauge`) or the shared one
+   * (`CommonGauge`: the last flush to reach Redis wins). Throws for a non-finite value.
+   */
   set(value: number): void;
-  /** Set the value of one label set. Throws for a non-finite value. */
+  /** Set the value of one label set (see `set(value)`). Throws for a non-finite value. */
   set(labels: Labels<L>, value: number): void;
   set(a: Labels<L> | number, b?: number): void {
     if (typeof a === 'object') this.write(undefined, b as number, a);
     else this.write(this.store.single, a);
   }
 
-  /** Add `value` (default 1) to the value of the metric without labels. */
+  /**
+   * Add `value` (default 1) to the value of the metric without labels — this process's (`Gauge`)
+   * or the shared one (`CommonGauge`: increments from every process add up).
+   */
   inc(value?: number): void;
   /** Add `value` (default 1) to the value of one label set. */
   inc(labels: Labels<L>, value?: number): void;
