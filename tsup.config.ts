@@ -2,7 +2,9 @@ import { defineConfig, type Options } from 'tsup';
 
 const shared: Options = {
   entry: ['src/index.ts'],
-  dts: true,
+  // stripInternal: members marked `@internal` (Registry.register, the metrics' store, child
+  // constructors, HistogramChild.addBuckets) stay out of the published declarations.
+  dts: { compilerOptions: { stripInternal: true } },
   sourcemap: true,
   target: 'node20',
   outDir: 'dist',

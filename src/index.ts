@@ -1,24 +1,31 @@
+/**
+ * The public API: every export is named here (no `export *`). Child classes and base classes are
+ * exported as types only — users get children from `labels()`; their constructors are internal.
+ */
 export { Registry, REGISTRY, type CloseOptions, type MetricsOptions } from './registry.js';
 export type { RegistryOptions } from './options.js';
 export type { RedisClient } from './redis/connection.js';
 export type { FlushStats } from './flush/flusher.js';
-export { Counter, CounterChild, type CounterOptions } from './metrics/counter.js';
-export { Gauge, GaugeChild, type GaugeOptions } from './metrics/gauge.js';
-export { CommonGauge, CommonGaugeChild, type CommonGaugeOptions } from './metrics/common-gauge.js';
+export { Counter, type CounterChild, type CounterOptions } from './metrics/counter.js';
+export { Gauge, type GaugeChild, type GaugeOptions } from './metrics/gauge.js';
+export { CommonGauge, type CommonGaugeChild, type CommonGaugeOptions } from './metrics/common-gauge.js';
 export {
   Histogram,
-  HistogramChild,
+  type HistogramChild,
   DEFAULT_BUCKETS,
   linearBuckets,
   exponentialBuckets,
   type HistogramOptions,
 } from './metrics/histogram.js';
-export { Summary, SummaryChild, type SummaryOptions } from './metrics/summary.js';
+export { Summary, type SummaryChild, type SummaryOptions } from './metrics/summary.js';
 export type { Metric, Labels, MetricOptions } from './metrics/metric.js';
+export type { TimedMetric, TimedChild } from './metrics/timed.js';
+export type { GaugeLike, GaugeLikeChild } from './metrics/gauge-like.js';
+export type { MetricRegistry } from './metrics/default-registry.js';
 export type { EndTimer } from './metrics/timer.js';
 export type { ExemplarLabels } from './metrics/exemplar.js';
 export type { LabelValue } from './buffer/series-store.js';
-export type { FamilyMeta, FamilyKind, MetricType, GaugeAggregate } from './core/family.js';
+export type { FamilyKind, MetricType, GaugeAggregate } from './core/family.js';
 export { TEXT_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, type ExpositionFormat } from './export/text-format.js';
 export { negotiateFormat } from './export/negotiate.js';
 export { metricsHandler, type MetricsHandler, type MetricsHandlerOptions } from './http.js';

@@ -1,3 +1,8 @@
+/**
+ * Registry: ties one Redis connection, one key prefix, one buffer and one flusher to the metrics
+ * that record into them, serves the merged exposition, and closes cleanly. Also `REGISTRY`, the
+ * default registry.
+ */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Cluster, Redis } from 'ioredis';

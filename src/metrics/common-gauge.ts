@@ -1,6 +1,13 @@
+/**
+ * CommonGauge: one value shared by every process (the Python original's), and its bound child.
+ * The shared cell writes and their validation live here; the methods users call come from
+ * GaugeLike (gauge-like.ts), which Gauge shares.
+ */
 import { AddCell } from '../buffer/cells.js';
-import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
-import { Metric, type Labels, type MetricOptions } from './metric.js';
+import type { SeriesStore } from '../buffer/series-store.js';
+import { writeAbsolute, writeDelta } from './add-cell.js';
+import { BoundGaugeLike, GaugeLike, type GaugeLikeChild } from './gauge-like.js';
+import type { Labels, MetricOptions } from './metric.js';
 import { badValue, validatePositiveInteger } from '../core/validate.js';
 
 /** Options of a `CommonGauge`. */
@@ -21,11 +28,7 @@ function setCell(
 ): void {
   if (typeof value !== 'number' || value - value !== 0) badValue(metric, 'value', value);
   // Validate before the lookup: a rejected call must not create the series it names.
-  const cell = target ?? store.fromObject(labels!);
-  cell.s = value;
-  cell.v = 0;
-  cell.hasSet = true;
-  if (!cell.d) store.touch(cell);
+  writeAbsolute(store, target ?? store.fromObject(labels!), value);
 }
 
 function addCell(
@@ -42,38 +45,39 @@ function addCell(
   const next = cell.v + sign * value;
   // The delta (and, after a set(), the value it is added to) must stay finite, as Redis requires.
   if (next - next !== 0 || cell.s + next - (cell.s + next) !== 0) badValue(metric, 'resulting value', next);
-  cell.v = next;
-  if (!cell.d) store.touch(cell);
+  writeDelta(store, cell, next);
 }
 
-/** A common gauge bound to one label set. */
-export class CommonGaugeChild {
+/** A common gauge bound to one label set. Get one from `CommonGauge.labels()`. */
+export interface CommonGaugeChild<L extends string = string> extends GaugeLikeChild<L> {
+  /** Overwrite the shared value (the last flush to reach Redis wins). Throws for a non-finite value. */
+  set(value: number): void;
+  /** Add `value` (default 1) to the shared value; increments from every process add up. */
+  inc(value?: number): void;
+  /** Subtract `value` (default 1) from the shared value. */
+  dec(value?: number): void;
+}
+
+class BoundCommonGauge<L extends string> extends BoundGaugeLike<L> implements CommonGaugeChild<L> {
   readonly #cell: AddCell;
   readonly #store: SeriesStore<AddCell>;
   readonly #metric: string;
 
-  /** @internal */
-  constructor(cell: AddCell, store: SeriesStore<AddCell>, metric: string) {
+  constructor(parent: CommonGauge<L>, args: readonly unknown[], cell: AddCell, store: SeriesStore<AddCell>) {
+    super(parent, args);
     this.#cell = cell;
     this.#store = store;
-    this.#metric = metric;
+    this.#metric = parent.name;
   }
 
-  /** Overwrite the shared value (the last flush to reach Redis wins). Throws for a non-finite value. */
   set(value: number): void {
     setCell(this.#store, this.#metric, this.#cell, value);
   }
-  /** Add `value` (default 1) to the shared value; increments from every process add up. */
   inc(value = 1): void {
     addCell(this.#store, this.#metric, this.#cell, value);
   }
-  /** Subtract `value` (default 1) from the shared value. */
   dec(value = 1): void {
     addCell(this.#store, this.#metric, this.#cell, value, undefined, -1);
-  }
-  /** Set to the current Unix time in seconds. */
-  setToCurrentTime(): void {
-    setCell(this.#store, this.#metric, this.#cell, Date.now() / 1000);
   }
 }
 
@@ -82,9 +86,11 @@ export class CommonGaugeChild {
  * across processes; `set()` overwrites it (the last flush to reach Redis wins, and increments
  * recorded after it in the same process are added on top). Exposed as a gauge.
  */
-export class CommonGauge<L extends string = string> extends Metric<L, AddCell> {
+export class CommonGauge<L extends string = string> extends GaugeLike<L, CommonGaugeChild<L>> {
   /** Seconds a series lives after its last write from any process; `undefined`: until removed. */
   readonly expireSeconds: number | undefined;
+  /** @internal */
+  declare protected readonly store: SeriesStore<AddCell>;
 
   constructor(options: CommonGaugeOptions<L>) {
     const expireSeconds =
@@ -99,43 +105,18 @@ export class CommonGauge<L extends string = string> extends Metric<L, AddCell> {
     this.expireSeconds = expireSeconds;
   }
 
-  /** Overwrite the shared value of the metric without labels (the last flush to reach Redis wins). */
-  set(value: number): void;
-  /** Overwrite the shared value of one label set (the last flush to reach Redis wins). */
-  set(labels: Labels<L>, value: number): void;
-  set(a: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') setCell(this.store, this.name, undefined, b as number, a);
-    else setCell(this.store, this.name, this.store.single, a);
+  /** @internal */
+  protected write(target: AddCell | undefined, value: number, labels?: Labels): void {
+    setCell(this.store, this.name, target, value, labels);
   }
 
-  /** Add `value` (default 1) to the shared value of the metric without labels. */
-  inc(value?: number): void;
-  /** Add `value` (default 1) to the shared value of one label set. */
-  inc(labels: Labels<L>, value?: number): void;
-  inc(a?: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') addCell(this.store, this.name, undefined, b ?? 1, a);
-    else addCell(this.store, this.name, this.store.single, a ?? 1);
+  /** @internal */
+  protected add(target: AddCell | undefined, value: number, labels: Labels | undefined, sign: number): void {
+    addCell(this.store, this.name, target, value, labels, sign);
   }
 
-  /** Subtract `value` (default 1) from the shared value of the metric without labels. */
-  dec(value?: number): void;
-  /** Subtract `value` (default 1) from the shared value of one label set. */
-  dec(labels: Labels<L>, value?: number): void;
-  dec(a?: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') addCell(this.store, this.name, undefined, b ?? 1, a, -1);
-    else addCell(this.store, this.name, this.store.single, a ?? 1, undefined, -1);
-  }
-
-  /** Set to the current Unix time in seconds. */
-  setToCurrentTime(labels?: Labels<L>): void {
-    const cell = labels === undefined ? this.store.single : this.store.fromObject(labels);
-    setCell(this.store, this.name, cell, Date.now() / 1000);
-  }
-
-  /** The child for one label set. */
-  labels(labels: Labels<L>): CommonGaugeChild;
-  labels(...values: LabelValue[]): CommonGaugeChild;
-  labels(...args: unknown[]): CommonGaugeChild {
-    return new CommonGaugeChild(this.cellOf(args), this.store, this.name);
+  /** @internal */
+  protected child(cell: AddCell, args: readonly unknown[]): CommonGaugeChild<L> {
+    return new BoundCommonGauge(this, args, cell, this.store);
   }
 }

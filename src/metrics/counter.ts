@@ -1,5 +1,10 @@
+/**
+ * Counter: a monotonically increasing total summed over every process, and its bound child
+ * (the cheapest way to record). Validation of increments and totals lives here.
+ */
 import { AddCell } from '../buffer/cells.js';
-import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
+import type { SeriesStore } from '../buffer/series-store.js';
+import { writeAbsolute, writeDelta } from './add-cell.js';
 import { Metric, type Labels, type MetricOptions } from './metric.js';
 import { badIncrement } from '../core/validate.js';
 
@@ -19,8 +24,7 @@ function add(
   const cell = target ?? store.fromObject(labels!);
   const next = cell.v + value;
   if (next === Infinity) overflow(metric, value);
-  cell.v = next;
-  if (!cell.d) store.touch(cell);
+  writeDelta(store, cell, next);
 }
 
 /** An increment that would make the buffered delta infinite: refused, nothing recorded. */
@@ -30,7 +34,7 @@ function overflow(metric: string, value: number): never {
   );
 }
 
-function setCell(
+function setTotal(
   store: SeriesStore<AddCell>,
   metric: string,
   target: AddCell | undefined,
@@ -39,28 +43,30 @@ function setCell(
 ): void {
   if (typeof value !== 'number' || !(value >= 0) || value === Infinity) badIncrement(metric, 'value', value);
   // Validate before the lookup: a rejected call must not create the series it names.
-  const cell = target ?? store.fromObject(labels!);
-  cell.s = value;
-  cell.v = 0;
-  cell.hasSet = true;
-  if (!cell.d) store.touch(cell);
+  writeAbsolute(store, target ?? store.fromObject(labels!), value);
 }
 
-/** A counter bound to one label set: the cheapest way to record. */
-export class CounterChild {
+/** A counter bound to one label set: the cheapest way to record. Get one from `Counter.labels()`. */
+export interface CounterChild {
+  /** Add `value` (default 1, must be finite and >= 0). */
+  inc(value?: number): void;
+  /** Set the counter's total for all processes (see `Counter.set`). */
+  set(value: number): void;
+}
+
+class BoundCounter implements CounterChild {
   readonly #cell: AddCell;
   readonly #store: SeriesStore<AddCell>;
   readonly #metric: string;
 
-  /** @internal */
   constructor(cell: AddCell, store: SeriesStore<AddCell>, metric: string) {
     this.#cell = cell;
     this.#store = store;
     this.#metric = metric;
   }
 
-  /** Add `value` (default 1, must be finite and >= 0). */
   inc(value?: number): void {
+    // The hot path, written out: no call between the child and its cell.
     const cell = this.#cell;
     if (value === undefined) cell.v += 1;
     else {
@@ -73,9 +79,8 @@ export class CounterChild {
     if (!cell.d) this.#store.touch(cell);
   }
 
-  /** Set the counter's total for all processes (see `Counter.set`). */
   set(value: number): void {
-    setCell(this.#store, this.#metric, this.#cell, value);
+    setTotal(this.#store, this.#metric, this.#cell, value);
   }
 }
 
@@ -89,7 +94,10 @@ export class CounterChild {
  * const a = requests.labels('/a'); a.inc();
  * ```
  */
-export class Counter<L extends string = string> extends Metric<L, AddCell> {
+export class Counter<L extends string = string> extends Metric<L, CounterChild> {
+  /** @internal */
+  declare protected readonly store: SeriesStore<AddCell>;
+
   constructor(options: CounterOptions<L>) {
     super(options, {
       kind: 'counter',
@@ -114,14 +122,12 @@ export class Counter<L extends string = string> extends Metric<L, AddCell> {
   set(value: number): void;
   set(labels: Labels<L>, value: number): void;
   set(a: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') setCell(this.store, this.name, undefined, b as number, a);
-    else setCell(this.store, this.name, this.store.single, a);
+    if (typeof a === 'object') setTotal(this.store, this.name, undefined, b as number, a);
+    else setTotal(this.store, this.name, this.store.single, a);
   }
 
-  /** The child for one label set: `labels({ route: '/a' })` or `labels('/a')`. */
-  labels(labels: Labels<L>): CounterChild;
-  labels(...values: LabelValue[]): CounterChild;
-  labels(...args: unknown[]): CounterChild {
-    return new CounterChild(this.cellOf(args), this.store, this.name);
+  /** @internal */
+  protected child(cell: AddCell): CounterChild {
+    return new BoundCounter(cell, this.store, this.name);
   }
 }

@@ -8,6 +8,11 @@ import type { FamilyMeta } from '../core/family.js';
 
 /** What a metric needs of its registry: a place to register its family. `Registry` is one. */
 export interface MetricRegistry {
+  /**
+   * The key prefix the registry stores its metrics under. (Also what keeps this type meaningful in
+   * the published declarations, where the internal `register` is stripped.)
+   */
+  readonly prefix: string;
   /** @internal Called by metric constructors. */
   register<C extends Cell>(meta: FamilyMeta, create: (key: string) => C): SeriesStore<C>;
 }

@@ -1,3 +1,7 @@
+/**
+ * Exemplar labels: their public type, and the validation and rendering (`trace_id="…"`) every
+ * observation with an exemplar goes through before anything is recorded.
+ */
 import { escapeLabelValue } from '../core/escape.js';
 import { describeValue, hasLoneSurrogate, isLabelName } from '../core/validate.js';
 

@@ -1,9 +1,14 @@
+/**
+ * Gauge: a value per process (exported per `gauge_index`, or merged by `aggregate`), and its
+ * bound child. The per-process cell write and its validation live here; the methods users call
+ * come from GaugeLike (gauge-like.ts), which CommonGauge shares.
+ */
 import { performance } from 'node:perf_hooks';
 import { GaugeCell } from '../buffer/cells.js';
-import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
+import type { SeriesStore } from '../buffer/series-store.js';
 import { GAUGE_AGGREGATES, type GaugeAggregate } from '../core/family.js';
-import { Metric, type Labels, type MetricOptions } from './metric.js';
-import { startTimer, type EndTimer } from './timer.js';
+import { BoundGaugeLike, GaugeLike, type GaugeLikeChild } from './gauge-like.js';
+import type { Labels, MetricOptions } from './metric.js';
 import { badValue, describeValue } from '../core/validate.js';
 
 /** Options of a per-process `Gauge`. */
@@ -62,38 +67,36 @@ function addCell(
   if (!cell.d) store.touch(cell);
 }
 
-/** A per-process gauge bound to one label set. */
-export class GaugeChild {
+/** A per-process gauge bound to one label set. Get one from `Gauge.labels()`. */
+export interface GaugeChild<L extends string = string> extends GaugeLikeChild<L> {
+  /** Set this process's value. Throws for a non-finite value. */
+  set(value: number): void;
+  /** Add `value` (default 1) to this process's value. */
+  inc(value?: number): void;
+  /** Subtract `value` (default 1) from this process's value. */
+  dec(value?: number): void;
+}
+
+class BoundGauge<L extends string> extends BoundGaugeLike<L> implements GaugeChild<L> {
   readonly #cell: GaugeCell;
   readonly #store: SeriesStore<GaugeCell>;
   readonly #metric: string;
 
-  /** @internal */
-  constructor(cell: GaugeCell, store: SeriesStore<GaugeCell>, metric: string) {
+  constructor(parent: Gauge<L>, args: readonly unknown[], cell: GaugeCell, store: SeriesStore<GaugeCell>) {
+    super(parent, args);
     this.#cell = cell;
     this.#store = store;
-    this.#metric = metric;
+    this.#metric = parent.name;
   }
 
-  /** Set this process's value. Throws for a non-finite value. */
   set(value: number): void {
     setCell(this.#store, this.#metric, this.#cell, value);
   }
-  /** Add `value` (default 1) to this process's value. */
   inc(value = 1): void {
     addCell(this.#store, this.#metric, this.#cell, value);
   }
-  /** Subtract `value` (default 1) from this process's value. */
   dec(value = 1): void {
     addCell(this.#store, this.#metric, this.#cell, value, undefined, -1);
-  }
-  /** Set to the current Unix time in seconds. */
-  setToCurrentTime(): void {
-    setCell(this.#store, this.#metric, this.#cell, Date.now() / 1000);
-  }
-  /** Start a timer; calling the result sets the gauge to the elapsed seconds. */
-  startTimer(): () => number {
-    return startTimer((s) => this.set(s), undefined);
   }
 }
 
@@ -105,9 +108,11 @@ export class GaugeChild {
  * live process's values fresh; a process that dies stops being exported (and counted) after the
  * registry's `expireSeconds`. For one value shared by all processes use `CommonGauge`.
  */
-export class Gauge<L extends string = string> extends Metric<L, GaugeCell> {
+export class Gauge<L extends string = string> extends GaugeLike<L, GaugeChild<L>> {
   /** How live processes' values are exported (see `GaugeOptions.aggregate`). */
   readonly aggregate: GaugeAggregate;
+  /** @internal */
+  declare protected readonly store: SeriesStore<GaugeCell>;
 
   constructor(options: GaugeOptions<L>) {
     const aggregate = validateAggregate(options?.name, options?.aggregate);
@@ -120,48 +125,23 @@ export class Gauge<L extends string = string> extends Metric<L, GaugeCell> {
     this.aggregate = aggregate;
   }
 
-  /** Set this process's value of the metric without labels. Throws for a non-finite value. */
-  set(value: number): void;
-  /** Set this process's value of one label set. Throws for a non-finite value. */
-  set(labels: Labels<L>, value: number): void;
-  set(a: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') setCell(this.store, this.name, undefined, b as number, a);
-    else setCell(this.store, this.name, this.store.single, a);
+  /** @internal */
+  protected write(target: GaugeCell | undefined, value: number, labels?: Labels): void {
+    setCell(this.store, this.name, target, value, labels);
   }
 
-  /** Add `value` (default 1) to this process's value of the metric without labels. */
-  inc(value?: number): void;
-  /** Add `value` (default 1) to this process's value of one label set. */
-  inc(labels: Labels<L>, value?: number): void;
-  inc(a?: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') addCell(this.store, this.name, undefined, b ?? 1, a);
-    else addCell(this.store, this.name, this.store.single, a ?? 1);
+  /** @internal */
+  protected add(
+    target: GaugeCell | undefined,
+    value: number,
+    labels: Labels | undefined,
+    sign: number,
+  ): void {
+    addCell(this.store, this.name, target, value, labels, sign);
   }
 
-  /** Subtract `value` (default 1) from this process's value of the metric without labels. */
-  dec(value?: number): void;
-  /** Subtract `value` (default 1) from this process's value of one label set. */
-  dec(labels: Labels<L>, value?: number): void;
-  dec(a?: Labels<L> | number, b?: number): void {
-    if (typeof a === 'object') addCell(this.store, this.name, undefined, b ?? 1, a, -1);
-    else addCell(this.store, this.name, this.store.single, a ?? 1, undefined, -1);
-  }
-
-  /** Set to the current Unix time in seconds. */
-  setToCurrentTime(labels?: Labels<L>): void {
-    const cell = labels === undefined ? this.store.single : this.store.fromObject(labels);
-    setCell(this.store, this.name, cell, Date.now() / 1000);
-  }
-
-  /** Start a timer; the returned function sets the gauge to the elapsed seconds. */
-  startTimer(labels?: Partial<Labels<L>>): EndTimer<L> {
-    return startTimer<L>((s, l) => (l === undefined ? this.set(s) : this.set(l as Labels<L>, s)), labels);
-  }
-
-  /** The child for one label set. */
-  labels(labels: Labels<L>): GaugeChild;
-  labels(...values: LabelValue[]): GaugeChild;
-  labels(...args: unknown[]): GaugeChild {
-    return new GaugeChild(this.cellOf(args), this.store, this.name);
+  /** @internal */
+  protected child(cell: GaugeCell, args: readonly unknown[]): GaugeChild<L> {
+    return new BoundGauge(this, args, cell, this.store);
   }
 }

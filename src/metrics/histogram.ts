@@ -1,11 +1,16 @@
+/**
+ * Histogram: observations counted into buckets, merged over every process, and its bound child;
+ * plus the bucket helpers (`DEFAULT_BUCKETS`, `linearBuckets`, `exponentialBuckets`). Timers come
+ * from TimedMetric (timed.ts), which Summary and the gauges share.
+ */
 import { performance } from 'node:perf_hooks';
 import { slotOf } from '../buffer/buckets.js';
 import { HistogramCell } from '../buffer/cells.js';
 import { keepExemplar } from '../buffer/exemplars.js';
-import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
+import type { SeriesStore } from '../buffer/series-store.js';
 import { renderExemplarLabels, type ExemplarLabels } from './exemplar.js';
-import { Metric, type Labels, type MetricOptions } from './metric.js';
-import { startTimer, timeit, type EndTimer } from './timer.js';
+import type { Labels, MetricOptions } from './metric.js';
+import { BoundTimed, TimedMetric, type TimedChild } from './timed.js';
 import { badValue, validateBuckets } from '../core/validate.js';
 
 /** prom-client's default buckets (seconds), so dashboards built for it keep working. */
@@ -81,33 +86,44 @@ function observeWithExemplar(
   if (!cell.d) store.touch(cell);
 }
 
-/** A histogram bound to one label set. */
-export class HistogramChild {
+/** A histogram bound to one label set. Get one from `Histogram.labels()`. */
+export interface HistogramChild<L extends string = string> extends TimedChild<L> {
+  /**
+   * Record one observation (any finite number), optionally with an exemplar: the latest one per
+   * bucket is kept and exposed in OpenMetrics output.
+   */
+  observe(value: number, exemplar?: ExemplarLabels): void;
+  /**
+   * @internal Add pre-bucketed counts (one per slot, the last `+Inf`) and their sum at once, for
+   * sources that only provide a distribution (the event-loop delay histogram).
+   */
+  addBuckets(counts: readonly number[], sum: number): void;
+}
+
+class BoundHistogram<L extends string> extends BoundTimed<L> implements HistogramChild<L> {
   readonly #cell: HistogramCell;
   readonly #store: SeriesStore<HistogramCell>;
   readonly #metric: string;
   readonly #bounds: Float64Array;
 
-  /** @internal */
-  constructor(cell: HistogramCell, store: SeriesStore<HistogramCell>, metric: string, bounds: Float64Array) {
+  constructor(
+    parent: Histogram<L>,
+    args: readonly unknown[],
+    cell: HistogramCell,
+    store: SeriesStore<HistogramCell>,
+    bounds: Float64Array,
+  ) {
+    super(parent, args);
     this.#cell = cell;
     this.#store = store;
-    this.#metric = metric;
+    this.#metric = parent.name;
     this.#bounds = bounds;
   }
 
-  /**
-   * Record one observation (any finite number), optionally with an exemplar: the latest one per
-   * bucket is kept and exposed in OpenMetrics output.
-   */
   observe(value: number, exemplar?: ExemplarLabels): void {
     observeCell(this.#store, this.#metric, this.#bounds, this.#cell, value, undefined, exemplar);
   }
 
-  /**
-   * @internal Add pre-bucketed counts (one per slot, the last `+Inf`) and their sum at once, for
-   * sources that only provide a distribution (the event-loop delay histogram).
-   */
   addBuckets(counts: readonly number[], sum: number): void {
     const cell = this.#cell;
     let total = 0;
@@ -123,14 +139,8 @@ export class HistogramChild {
     if (!cell.d) this.#store.touch(cell);
   }
 
-  /** Start a timer; calling the result observes the elapsed seconds. */
-  startTimer(): () => number {
-    return startTimer((s) => this.observe(s), undefined);
-  }
-
-  /** Wrap `fn` so each call observes its duration in seconds. */
-  timeit<A extends unknown[], R, T>(fn: (this: T, ...args: A) => R): (this: T, ...args: A) => R {
-    return timeit(fn, (s) => this.observe(s));
+  protected recordSeconds(seconds: number): void {
+    this.observe(seconds);
   }
 }
 
@@ -138,11 +148,13 @@ export class HistogramChild {
  * Counts observations into buckets, merged over every process: `_bucket{le}` (cumulative,
  * numeric order, always with `+Inf`), `_sum` and `_count`.
  */
-export class Histogram<L extends string = string> extends Metric<L, HistogramCell> {
+export class Histogram<L extends string = string> extends TimedMetric<L, HistogramChild<L>> {
   /** Bucket upper bounds, ascending, without `+Inf`. */
   readonly buckets: readonly number[];
   /** The same bounds as a typed array: the hot path scans these. */
   readonly #bounds: Float64Array;
+  /** @internal */
+  declare protected readonly store: SeriesStore<HistogramCell>;
 
   constructor(options: HistogramOptions<L>) {
     const buckets =
@@ -173,27 +185,14 @@ export class Histogram<L extends string = string> extends Metric<L, HistogramCel
     }
   }
 
-  /** Start a timer; the returned function observes the elapsed seconds (labels may be given at either end). */
-  startTimer(labels?: Partial<Labels<L>>): EndTimer<L> {
-    return startTimer<L>(
-      (s, l) => (l === undefined ? this.observe(s) : this.observe(l as Labels<L>, s)),
-      labels,
-    );
+  /** @internal A timer observes the elapsed seconds. */
+  recordSeconds(seconds: number, labels: Labels<L> | undefined): void {
+    if (labels === undefined) this.observe(seconds);
+    else this.observe(labels, seconds);
   }
 
-  /** Wrap `fn` so each call observes its duration in seconds under `labels`. */
-  timeit<A extends unknown[], R, T>(
-    fn: (this: T, ...args: A) => R,
-    labels?: Labels<L>,
-  ): (this: T, ...args: A) => R {
-    const child = labels === undefined ? this.labels() : this.labels(labels);
-    return child.timeit(fn);
-  }
-
-  /** The child for one label set. */
-  labels(labels: Labels<L>): HistogramChild;
-  labels(...values: LabelValue[]): HistogramChild;
-  labels(...args: unknown[]): HistogramChild {
-    return new HistogramChild(this.cellOf(args), this.store, this.name, this.#bounds);
+  /** @internal */
+  protected child(cell: HistogramCell, args: readonly unknown[]): HistogramChild<L> {
+    return new BoundHistogram(this, args, cell, this.store, this.#bounds);
   }
 }

@@ -1,3 +1,8 @@
+/**
+ * The base of every metric type: validates the options shared by all types, registers the family
+ * with its registry and gives `labels()`, `remove()` and `reset()`. What a type records, and how,
+ * lives in that type's file.
+ */
 import type { Cell } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
 import type { FamilyKind, FamilyMeta } from '../core/family.js';
@@ -28,7 +33,7 @@ export interface MetricOptions<L extends string = string> {
   readonly unit?: string;
 }
 
-/** What a metric type tells the base class about itself. */
+/** @internal What a metric type tells the base class about itself. */
 export interface MetricSpec<C extends Cell> {
   readonly kind: FamilyKind;
   readonly create: (key: string) => C;
@@ -44,8 +49,19 @@ export interface MetricSpec<C extends Cell> {
   readonly familyName?: (name: string) => string;
 }
 
-/** Shared behaviour of all metric types: registration, label lookup, `remove()`, `reset()`. */
-export abstract class Metric<L extends string, C extends Cell> {
+/** The cell for `labels(...)` arguments: one label object, or one value per label name. */
+export function cellOf<C extends Cell>(store: SeriesStore<C>, args: readonly unknown[]): C {
+  if (args.length === 1 && typeof args[0] === 'object' && args[0] !== null) {
+    return store.fromObject(args[0] as Record<string, unknown>);
+  }
+  return store.fromValues(args);
+}
+
+/**
+ * Shared behaviour of all metric types: registration, `labels()` (a child of type `Child` bound to
+ * one label set), `remove()` and `reset()`.
+ */
+export abstract class Metric<L extends string = string, Child = unknown> {
   /** The family name as stored and exposed (counters: without `_total`). */
   readonly name: string;
   /** The HELP text. */
@@ -54,10 +70,11 @@ export abstract class Metric<L extends string, C extends Cell> {
   readonly labelNames: readonly L[];
   /** The registry this metric records into. */
   readonly registry: MetricRegistry;
-  /** @internal */
-  protected readonly store: SeriesStore<C>;
+  /** @internal Each type narrows it to its own cell with a `declare` field. */
+  protected readonly store: SeriesStore;
 
-  protected constructor(options: MetricOptions<L>, spec: MetricSpec<C>) {
+  /** @internal */
+  protected constructor(options: MetricOptions<L>, spec: MetricSpec<Cell>) {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError(`Metric options must be an object, got ${describeValue(options)}`);
     }
@@ -97,6 +114,24 @@ export abstract class Metric<L extends string, C extends Cell> {
     this.store = this.registry.register(meta, spec.create);
   }
 
+  /** The child for one label set: `labels({ route: '/a' })` or `labels('/a')`. */
+  labels(labels: Labels<L>): Child;
+  labels(...values: LabelValue[]): Child;
+  labels(...args: unknown[]): Child {
+    return this.child(cellOf(this.store, args), args);
+  }
+
+  /** @internal The child bound to `cell`; `args` are the `labels(...)` arguments that named it. */
+  protected abstract child(cell: Cell, args: readonly unknown[]): Child;
+
+  /** @internal The label object that `labels(...)` arguments (already accepted once) name. */
+  labelsOf(args: readonly unknown[]): Labels<L> {
+    if (args.length === 1 && typeof args[0] === 'object' && args[0] !== null) return args[0] as Labels<L>;
+    const labels: Record<string, unknown> = {};
+    this.labelNames.forEach((name, i) => (labels[name] = args[i]));
+    return labels as Labels<L>;
+  }
+
   /**
    * Remove one series, here and — at the next flush — in Redis, for every process. A bound child
    * of it that is still used re-creates the series: nothing recorded is lost.
@@ -117,13 +152,5 @@ export abstract class Metric<L extends string, C extends Cell> {
   /** Remove every series of this metric, here and (at the next flush) in Redis. */
   reset(): void {
     this.store.reset();
-  }
-
-  /** The cell for `labels(...)` arguments: one label object, or one value per label name. */
-  protected cellOf(args: readonly unknown[]): C {
-    if (args.length === 1 && typeof args[0] === 'object' && args[0] !== null) {
-      return this.store.fromObject(args[0] as Record<string, unknown>);
-    }
-    return this.store.fromValues(args);
   }
 }

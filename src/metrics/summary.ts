@@ -1,7 +1,12 @@
+/**
+ * Summary: `_count` and `_sum` merged over every process and, with `percentiles`, sliding-window
+ * quantiles from a shared sketch; its bound child; and the validation of its quantile options.
+ * Timers come from TimedMetric (timed.ts), which Histogram and the gauges share.
+ */
 import { SummaryCell } from '../buffer/cells.js';
-import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
-import { Metric, type Labels, type MetricOptions } from './metric.js';
-import { startTimer, timeit, type EndTimer } from './timer.js';
+import type { SeriesStore } from '../buffer/series-store.js';
+import type { Labels, MetricOptions } from './metric.js';
+import { BoundTimed, TimedMetric, type TimedChild } from './timed.js';
 import type { FamilyMeta } from '../core/family.js';
 import { badValue, describeValue } from '../core/validate.js';
 
@@ -84,32 +89,35 @@ function observeCell(
   if (!cell.d) store.touch(cell);
 }
 
-/** A summary bound to one label set. */
-export class SummaryChild {
+/** A summary bound to one label set. Get one from `Summary.labels()`. */
+export interface SummaryChild<L extends string = string> extends TimedChild<L> {
+  /** Record one observation (any finite number). */
+  observe(value: number): void;
+}
+
+class BoundSummary<L extends string> extends BoundTimed<L> implements SummaryChild<L> {
   readonly #cell: SummaryCell;
   readonly #store: SeriesStore<SummaryCell>;
   readonly #metric: string;
 
-  /** @internal */
-  constructor(cell: SummaryCell, store: SeriesStore<SummaryCell>, metric: string) {
+  constructor(
+    parent: Summary<L>,
+    args: readonly unknown[],
+    cell: SummaryCell,
+    store: SeriesStore<SummaryCell>,
+  ) {
+    super(parent, args);
     this.#cell = cell;
     this.#store = store;
-    this.#metric = metric;
+    this.#metric = parent.name;
   }
 
-  /** Record one observation (any finite number). */
   observe(value: number): void {
     observeCell(this.#store, this.#metric, this.#cell, value);
   }
 
-  /** Start a timer; calling the result observes the elapsed seconds. */
-  startTimer(): () => number {
-    return startTimer((s) => this.observe(s), undefined);
-  }
-
-  /** Wrap `fn` so each call observes its duration in seconds. */
-  timeit<A extends unknown[], R, T>(fn: (this: T, ...args: A) => R): (this: T, ...args: A) => R {
-    return timeit(fn, (s) => this.observe(s));
+  protected recordSeconds(seconds: number): void {
+    this.observe(seconds);
   }
 }
 
@@ -118,7 +126,10 @@ export class SummaryChild {
  * quantiles over a sliding window, merged exactly across processes from a shared sketch
  * (src/core/sketch-mapping.ts) — never by combining per-process quantiles, which would be wrong.
  */
-export class Summary<L extends string = string> extends Metric<L, SummaryCell> {
+export class Summary<L extends string = string> extends TimedMetric<L, SummaryChild<L>> {
+  /** @internal */
+  declare protected readonly store: SeriesStore<SummaryCell>;
+
   constructor(options: SummaryOptions<L>) {
     const extra =
       typeof options === 'object' && options !== null ? quantileMeta(String(options.name), options) : {};
@@ -139,27 +150,14 @@ export class Summary<L extends string = string> extends Metric<L, SummaryCell> {
     else observeCell(this.store, this.name, this.store.single, a);
   }
 
-  /** Start a timer; the returned function observes the elapsed seconds. */
-  startTimer(labels?: Partial<Labels<L>>): EndTimer<L> {
-    return startTimer<L>(
-      (s, l) => (l === undefined ? this.observe(s) : this.observe(l as Labels<L>, s)),
-      labels,
-    );
+  /** @internal A timer observes the elapsed seconds. */
+  recordSeconds(seconds: number, labels: Labels<L> | undefined): void {
+    if (labels === undefined) this.observe(seconds);
+    else this.observe(labels, seconds);
   }
 
-  /** Wrap `fn` so each call observes its duration in seconds under `labels`. */
-  timeit<A extends unknown[], R, T>(
-    fn: (this: T, ...args: A) => R,
-    labels?: Labels<L>,
-  ): (this: T, ...args: A) => R {
-    const child = labels === undefined ? this.labels() : this.labels(labels);
-    return child.timeit(fn);
-  }
-
-  /** The child for one label set. */
-  labels(labels: Labels<L>): SummaryChild;
-  labels(...values: LabelValue[]): SummaryChild;
-  labels(...args: unknown[]): SummaryChild {
-    return new SummaryChild(this.cellOf(args), this.store, this.name);
+  /** @internal */
+  protected child(cell: SummaryCell, args: readonly unknown[]): SummaryChild<L> {
+    return new BoundSummary(this, args, cell, this.store);
   }
 }

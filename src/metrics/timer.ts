@@ -1,7 +1,12 @@
+/**
+ * The two timing primitives every timer is built on: `startTimer` (a start time and a function
+ * that records the elapsed seconds) and `timeit` (a wrapper that records each call's duration).
+ */
 import { performance } from 'node:perf_hooks';
+import type { LabelValue } from '../buffer/series-store.js';
 
 /** Stops a timer started by `startTimer()`, records the elapsed seconds and returns them. */
-export type EndTimer<L extends string = string> = (labels?: Partial<Record<L, string | number>>) => number;
+export type EndTimer<L extends string = string> = (labels?: Partial<Record<L, LabelValue>>) => number;
 
 /** Start timing; the returned function records elapsed seconds through `record` when called. */
 export function startTimer<L extends string>(

@@ -393,6 +393,30 @@ describe('CommonGauge', () => {
     expect(() => ga.set({ q: 'x' }, NaN)).toThrow(RangeError);
   });
 
+  it('times with startTimer (on it and its children, labels at the end) and timeit', async () => {
+    const [a, b] = processes(2);
+    const labelNames = ['job', 'result'];
+    const ga = new CommonGauge({ name: 'job_seconds', help: 'j', labelNames, registry: a!.registry });
+    const gb = new CommonGauge({ name: 'job_seconds', help: 'j', labelNames, registry: b!.registry });
+    const started = ga.startTimer({ job: 'sync' });
+    const child = ga.labels('import', 'pending').startTimer();
+    const first = started({ result: 'ok' });
+    // A child's end labels are merged over its own, as prom-client does.
+    const second = child({ result: 'failed' });
+    const wrapped = gb.timeit(async (): Promise<string> => Promise.resolve('done'), {
+      job: 'x',
+      result: 'ok',
+    });
+    await expect(wrapped()).resolves.toBe('done');
+    await a!.registry.flush();
+    await b!.registry.flush();
+    const seen = samples(await b!.registry.metrics());
+    expect(seen.get('job_seconds{job="sync",result="ok"}')).toBe(first);
+    expect(seen.get('job_seconds{job="import",result="failed"}')).toBe(second);
+    expect(seen.get('job_seconds{job="import",result="pending"}')).toBe(0);
+    expect(seen.get('job_seconds{job="x",result="ok"}')).toBeGreaterThan(0);
+  });
+
   it('drops a series from the exposition after expireSeconds without writes; a write brings it back', async () => {
     const { registry, errors } = make();
     const g = new CommonGauge({

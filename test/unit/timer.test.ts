@@ -3,9 +3,9 @@
  * functions transparently and records on success and on failure. No timing windows: only > 0.
  */
 import { performance } from 'node:perf_hooks';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { timeit } from '../../src/metrics/timer.js';
-import { Gauge, Histogram, Summary } from '../../src/index.js';
+import { CommonGauge, Gauge, Histogram, Summary, type EndTimer } from '../../src/index.js';
 import { localRegistry, seriesOf, valueOf } from './local.js';
 
 /** Let the clock visibly advance, so a measured duration cannot round to zero. */
@@ -101,6 +101,74 @@ describe('startTimer()', () => {
     });
     const end = h.startTimer({ route: '/a' });
     expect(() => end()).toThrow(/Metric "h".*"code"/);
+  });
+});
+
+describe('timers have the same shape on every timed type and child (as in prom-client)', () => {
+  it('every startTimer(), on a metric or a child, returns an EndTimer over the label names', () => {
+    const { registry } = localRegistry();
+    const labelNames = ['q'] as const;
+    const h = new Histogram({ name: 'h', help: 'h', labelNames, registry });
+    const s = new Summary({ name: 's', help: 'h', labelNames, registry });
+    const g = new Gauge({ name: 'g', help: 'h', labelNames, registry });
+    const c = new CommonGauge({ name: 'c', help: 'h', labelNames, registry });
+    for (const metric of [h, s, g, c]) {
+      const ends = [metric.startTimer({ q: 'a' }), metric.labels('b').startTimer()];
+      expectTypeOf(ends[0]!).toEqualTypeOf<EndTimer<'q'>>();
+      expectTypeOf(ends[1]!).toEqualTypeOf<EndTimer<'q'>>();
+      for (const end of ends) expect(end()).toBeGreaterThanOrEqual(0);
+    }
+    expect(histogramOf(h, 'q="a"').count).toBe(1);
+    expect(histogramOf(h, 'q="b"').count).toBe(1);
+    expect(summaryOf(s, 'q="b"').count).toBe(1);
+    expect(valueOf(g, 'q="b"')).toBeGreaterThanOrEqual(0);
+    expect(valueOf(c, 'q="b"')).toBeGreaterThanOrEqual(0);
+  });
+
+  it('CommonGauge: sets the shared value to the positive elapsed seconds, labels at either end', () => {
+    const c = new CommonGauge({
+      name: 'c',
+      help: 'h',
+      labelNames: ['route', 'code'],
+      registry: localRegistry().registry,
+    });
+    c.set({ route: '/a', code: 200 }, -1);
+    const end = c.startTimer({ route: '/a' });
+    spin();
+    const seconds = end({ code: 200 });
+    expect(seconds).toBeGreaterThan(0);
+    expect(valueOf(c, 'route="/a",code="200"')).toBe(seconds);
+  });
+
+  it('a child timer given labels at the end records in the series of its labels merged with them', () => {
+    const { registry } = localRegistry();
+    const labelNames = ['route', 'code'];
+    const h = new Histogram({ name: 'h', help: 'h', labelNames, registry });
+    const s = new Summary({ name: 's', help: 'h', labelNames, registry });
+    const g = new Gauge({ name: 'g', help: 'h', labelNames, registry });
+    const c = new CommonGauge({ name: 'c', help: 'h', labelNames, registry });
+    // Positional and object children alike: the end's labels win over the child's.
+    const ends = [
+      h.labels('/a', 0).startTimer(),
+      s.labels({ route: '/a', code: 0 }).startTimer(),
+      g.labels('/a', 0).startTimer(),
+      c.labels({ code: 0, route: '/a' }).startTimer(),
+    ];
+    spin();
+    const [hs, ss, gs, cs] = ends.map((end) => end({ code: 500 }));
+    expect(histogramOf(h, 'route="/a",code="500"')).toEqual({ count: 1, sum: hs });
+    expect(summaryOf(s, 'route="/a",code="500"')).toEqual({ count: 1, sum: ss });
+    expect(valueOf(g, 'route="/a",code="500"')).toBe(gs);
+    expect(valueOf(c, 'route="/a",code="500"')).toBe(cs);
+    // The child's own series got nothing.
+    expect(histogramOf(h, 'route="/a",code="0"').count).toBe(0);
+    expect(valueOf(g, 'route="/a",code="0"')).toBe(0);
+  });
+
+  it("a child timer's end labels are checked like any label set, naming the metric", () => {
+    const g = new Gauge({ name: 'g', help: 'h', labelNames: ['q'], registry: localRegistry().registry });
+    const end = g.labels('a').startTimer();
+    expect(() => end({ other: 'x' } as never)).toThrow(/Metric "g".*"other"/);
   });
 });
 
@@ -231,6 +299,27 @@ describe('timeit', () => {
     await expect(obj.later()).resolves.toBe(10);
     expect(summaryOf(s, 'op="add"').count).toBe(1);
     expect(summaryOf(s, 'op="later"').count).toBe(1);
+  });
+
+  it('Gauge and CommonGauge timeit (and their children) set the gauge to each call duration', async () => {
+    const { registry } = localRegistry();
+    const g = new Gauge({ name: 'g', help: 'h', labelNames: ['op'], registry });
+    const c = new CommonGauge({ name: 'c', help: 'h', registry });
+    const timed = [
+      g.timeit(() => spin(), { op: 'sync' }),
+      g.labels('child').timeit(() => spin()),
+      c.timeit(() => spin()),
+    ];
+    for (const fn of timed) fn();
+    const later = c.labels().timeit(async (x: number): Promise<number> => {
+      spin();
+      await Promise.resolve();
+      return x;
+    });
+    await expect(later(7)).resolves.toBe(7);
+    expect(valueOf(g, 'op="sync"')).toBeGreaterThan(0);
+    expect(valueOf(g, 'op="child"')).toBeGreaterThan(0);
+    expect(valueOf(c)).toBeGreaterThan(0);
   });
 
   it('Histogram.timeit without labels on a labelled histogram throws when wrapping', () => {
