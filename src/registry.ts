@@ -85,7 +85,10 @@ export class Registry {
     this.#buffer = new DeltaBuffer(this.#options.flushThreshold, () => this.#flusher.thresholdReached());
     const stores = (): readonly SeriesStore[] => [...this.#stores.values()];
     const selfMetrics = this.#options.selfMetrics
-      ? new SelfMetrics((meta, create) => this.register(meta, create, true))
+      ? new SelfMetrics({
+          prefix: this.#options.prefix,
+          register: (meta, create) => this.register(meta, create, true),
+        })
       : undefined;
     this.#flusher = new Flusher({
       selfMetrics,

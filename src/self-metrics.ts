@@ -4,17 +4,12 @@
  * Histogram and Gauge metrics, registered as internal families: they record through the same
  * cells and stores as the application's and ride along with flushes without ever causing one.
  */
-import type { Cell } from './buffer/cells.js';
 import type { SeriesStore } from './buffer/series-store.js';
-import type { FamilyMeta } from './core/family.js';
 import type { FlushObserver, FlushOutcome } from './flush/observer.js';
 import { Counter } from './metrics/counter.js';
 import type { MetricRegistry } from './metrics/default-registry.js';
 import { Gauge } from './metrics/gauge.js';
 import { Histogram } from './metrics/histogram.js';
-
-/** Registers a family as internal (the registry's `register(meta, create, true)`). */
-type Register = <C extends Cell>(meta: FamilyMeta, create: (key: string) => C) => SeriesStore<C>;
 
 const PREFIX = 'prometheus_redis_client_';
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -37,8 +32,8 @@ export class SelfMetrics implements FlushObserver {
   /** The value last given to `buffered_series`: an unchanged value is not written again. */
   #bufferedValue = 0;
 
-  constructor(register: Register) {
-    const registry: MetricRegistry = { register };
+  /** `registry` registers the self-metrics as internal families of the registry they report on. */
+  constructor(registry: MetricRegistry) {
     this.#flushes = new Counter({
       name: `${PREFIX}flushes`,
       help: 'Flush attempts by outcome (success, duplicate, error, timeout, unavailable).',
