@@ -294,7 +294,12 @@ describe('npm run test:unit', () => {
     const unit = readdirSync(join(ROOT, 'test', 'unit'))
       .filter((f) => f.endsWith('.test.ts'))
       .map((f) => `test/unit/${f}`);
-    expect(listed.stdout.split('\n').filter((line) => line !== '').sort()).toEqual(unit.sort());
+    expect(
+      listed.stdout
+        .split('\n')
+        .filter((line) => line !== '')
+        .sort(),
+    ).toEqual(unit.sort());
     const { default: options } = (await import(join(ROOT, config!))) as {
       default: { test?: { globalSetup?: unknown } };
     };
