@@ -162,7 +162,7 @@ async function purgeSeries(t: FamilyTarget, pairs: ReadonlyArray<[string, string
     // Only value hashes hold series (not a group's meta copy or process sequences).
     if (!keys.holdsSeries(name, key)) continue;
     // Per-process gauge hashes end in their gauge index; quantile windows (summaries) in a slot.
-    const index = key.startsWith(keys.gaugePrefix) ? key.slice(key.lastIndexOf(':') + 1) : undefined;
+    const index = keys.gaugeIndexOf(key);
     const fields = new Set<string>();
     let cursor = '0';
     do {

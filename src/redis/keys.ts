@@ -115,6 +115,10 @@ export class Keys {
   gauge(name: string, index: number): string {
     return `${this.gaugePrefix}${name}:${index}`;
   }
+  /** The gauge index a per-process gauge hash (`gauge(name, i)`) is of; undefined for other keys. */
+  gaugeIndexOf(key: string): string | undefined {
+    return key.startsWith(this.gaugePrefix) ? key.slice(key.lastIndexOf(':') + 1) : undefined;
+  }
   lease(index: number): string {
     return this.leasePrefix + String(index);
   }

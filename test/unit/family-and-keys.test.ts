@@ -104,6 +104,14 @@ describe('key layout', () => {
     expect(keys.family('x')).not.toBe(keys.gauge('x', 0));
   });
 
+  it('reads the gauge index back from a per-process gauge hash, and nothing from other keys', () => {
+    const keys = new Keys('p');
+    expect(keys.gaugeIndexOf(keys.gauge('a:1', 12))).toBe('12');
+    expect(keys.gaugeIndexOf(keys.gauge('a', 0))).toBe('0');
+    expect(keys.gaugeIndexOf(keys.family('a'))).toBeUndefined();
+    expect(keys.gaugeIndexOf(keys.lease(3))).toBeUndefined();
+  });
+
   it('escapes glob characters of the prefix in the SCAN pattern', () => {
     expect(new Keys('a*b?[c]\\d').pattern).toBe('{a\\*b\\?\\[c\\]\\\\d}:*');
     expect(new Keys('plain').pattern).toBe('{plain}:*');
