@@ -83,7 +83,7 @@ function drain(cell: Cell, sections: Sections, created: boolean): void {
     else {
       // `last` gauges: the write's age lets the script date it by the server's clock. A rewrite
       // (after a lost gauge index) carries the original age, so it does not look newer.
-      const ageUs = Math.max(0, Math.round((performance.now() - cell.t) * 1000));
+      const ageUs = ageMicros(performance.now(), cell.t);
       sections.stamped = `${sections.stamped ?? ''}${cell.key}\n${num(cell.v)}\n${ageUs}\n`;
     }
   } else if (cell.kind === 'histogram') {
@@ -121,6 +121,15 @@ function fieldsOf(store: SeriesStore, keys: readonly string[]): string[] {
 }
 
 /**
+ * Whole µs from `at` to `now` (both `performance.now()` readings, ms), never negative: how old a
+ * `last` gauge write or an exemplar is when encoded. The flush script subtracts it from the
+ * server's clock (ops `T` and `E`), so processes with skewed clocks date their writes alike.
+ */
+function ageMicros(now: number, at: number): number {
+  return Math.max(0, Math.round((now - at) * 1000));
+}
+
+/**
  * A series' exemplars as flush records (op `E`): `<key>|e<slot>` \n age \n `<value> <labels>`
  * \n per bucket that has one. The age (µs since it was observed, at encode time `now`, a
  * `performance.now()` reading) lets the flush script date it by the server's clock, so exemplars
@@ -131,7 +140,7 @@ function encodeExemplars(key: string, slots: Readonly<ExemplarSlots>, now: numbe
   for (let slot = 0; slot < slots.length; slot++) {
     const sample = slots[slot];
     if (sample === undefined) continue;
-    const age = Math.max(0, Math.round((now - sample.at) * 1000));
+    const age = ageMicros(now, sample.at);
     out += `${subField(key, exemplarSuffix(slot))}\n${age}\n${String(sample.value)} ${sample.labels}\n`;
   }
   return out;
