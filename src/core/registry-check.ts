@@ -1,5 +1,6 @@
 /**
- * The one check that an argument is a registry, for `metricsHandler` and `collectDefaultMetrics`.
+ * The one check that an argument is a registry, for metric options, `metricsHandler` and
+ * `collectDefaultMetrics`.
  * It is structural, not `instanceof`: when an ESM copy and a CommonJS copy of the library meet in
  * one process (a dual-package hazard), a Registry made by one copy is no instance of the other's
  * class, yet it works with either.
@@ -16,6 +17,15 @@ export const REGISTRY_METHODS: readonly RegistryMethod[] = Object.freeze([
   'contentTypeFor',
 ]);
 
+/** Whether `value` is an object with each of `methods` as a function (any copy's Registry is). */
+export function isRegistry(value: unknown, methods: readonly RegistryMethod[] = REGISTRY_METHODS): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    methods.every((method) => typeof (value as Record<string, unknown>)[method] === 'function')
+  );
+}
+
 /**
  * Throw a TypeError naming `parameter` and the value unless `value` is an object with each of
  * `methods` as a function.
@@ -25,9 +35,7 @@ export function expectRegistry(
   value: unknown,
   methods: readonly RegistryMethod[] = REGISTRY_METHODS,
 ): void {
-  const ok =
-    typeof value === 'object' &&
-    value !== null &&
-    methods.every((method) => typeof (value as Record<string, unknown>)[method] === 'function');
-  if (!ok) throw new TypeError(`Expected \`${parameter}\` to be a Registry, got ${describeValue(value)}`);
+  if (!isRegistry(value, methods)) {
+    throw new TypeError(`Expected \`${parameter}\` to be a Registry, got ${describeValue(value)}`);
+  }
 }

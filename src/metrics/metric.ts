@@ -6,6 +6,7 @@
 import type { Cell } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
 import type { FamilyKind, FamilyMeta } from '../core/family.js';
+import { isRegistry } from '../core/registry-check.js';
 import { defaultRegistry, type MetricRegistry } from './default-registry.js';
 import { LAYOUT_VERSION } from '../core/version.js';
 import { describeValue, validateHelp, validateLabelNames, validateMetricName } from '../core/validate.js';
@@ -96,7 +97,7 @@ export abstract class Metric<L extends string = string, Child = unknown> {
       }
     }
     const registry: unknown = options.registry ?? defaultRegistry();
-    if (typeof (registry as Partial<MetricRegistry> | null)?.register !== 'function') {
+    if (!isRegistry(registry, ['register'])) {
       throw new TypeError(
         `Metric "${name}": \`registry\` must be a Registry, got ${describeValue(registry)}`,
       );
