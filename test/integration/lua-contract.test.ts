@@ -94,6 +94,20 @@ const ok = (gaugeIndex = '-1', fresh = '0'): FlushReply => ['OK', gaugeIndex, fr
 const k1 = 'q="a"';
 const k2 = 'q="b"';
 
+/** Summary `s` (label `q`, median) with the given quantile window. */
+function summaryMeta(maxAgeSeconds: number, ageBuckets: number): FamilyMeta {
+  return {
+    v: LAYOUT_VERSION,
+    name: 's',
+    kind: 'summary',
+    help: 'h',
+    labelNames: ['q'],
+    percentiles: [0.5],
+    maxAgeSeconds,
+    ageBuckets,
+  };
+}
+
 describe('flush-4.lua ops', () => {
   it('A adds float deltas (HINCRBYFLOAT)', async () => {
     const keys = freshKeys();
@@ -226,17 +240,8 @@ describe('flush-4.lua ops', () => {
     expect(await redis.hget(keys.family('h'), field)).toMatch(/^\d+ 0\.9 a="new"$/);
   });
 
-  const summary: FamilyMeta = {
-    v: LAYOUT_VERSION,
-    name: 's',
-    kind: 'summary',
-    help: 'h',
-    labelNames: ['q'],
-    percentiles: [0.5],
-    // Slots of 1,000 s: the current one does not turn while a test runs.
-    maxAgeSeconds: 3000,
-    ageBuckets: 3,
-  };
+  // Slots of 1,000 s: the current one does not turn while a test runs.
+  const summary = summaryMeta(3000, 3);
 
   it('Q adds sketch buckets to the current slot key, which expires after the window', async () => {
     const keys = freshKeys();
@@ -566,16 +571,7 @@ describe('read-2.lua', () => {
       [7, 6],
     ] as const) {
       const keys = freshKeys();
-      const meta: FamilyMeta = {
-        v: LAYOUT_VERSION,
-        name: 's',
-        kind: 'summary',
-        help: 'h',
-        labelNames: ['q'],
-        percentiles: [0.5],
-        maxAgeSeconds,
-        ageBuckets,
-      };
+      const meta = summaryMeta(maxAgeSeconds, ageBuckets);
       await store(keys, meta);
       const window = quantileSectionConfig(keys, meta);
       const width = quantileSlotMs(meta);
