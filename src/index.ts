@@ -22,6 +22,7 @@ export type { Metric, Labels, MetricOptions } from './metrics/metric.js';
 export type { TimedMetric, TimedChild } from './metrics/timed.js';
 export type { GaugeLike, GaugeLikeChild } from './metrics/gauge-like.js';
 export type { MetricRegistry } from './metrics/default-registry.js';
+export type { RegistryApi } from './core/registry-api.js';
 export type { EndTimer } from './metrics/timer.js';
 export type { ExemplarLabels } from './metrics/exemplar.js';
 export type { LabelValue } from './buffer/series-store.js';

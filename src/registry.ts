@@ -28,29 +28,10 @@ import { Flusher, type FlushStats } from './flush/flusher.js';
 import { Keys } from './redis/keys.js';
 import { keepAlive, whenReady, withTimeout } from './redis/connection.js';
 import type { RedisClient } from './redis/connection.js';
-import { setDefaultRegistry } from './metrics/default-registry.js';
+import { setDefaultRegistry, type MetricRegistry } from './metrics/default-registry.js';
 import { SelfMetrics } from './self-metrics.js';
+import type { CloseOptions, MetricsOptions } from './core/registry-api.js';
 import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './options.js';
-
-/** Options of `registry.close()`. */
-export interface CloseOptions {
-  /**
-   * Leave this process's per-process gauges in Redis until `expireSeconds` after its last flush
-   * (as a crashed process's), instead of removing them and freeing its gauge index now. For a
-   * short job whose last gauge values should still be scraped after it exits.
-   * @default false
-   */
-  readonly keepGauges?: boolean;
-}
-
-/** Options of `registry.metrics()`. */
-export interface MetricsOptions {
-  /**
-   * `text` (Prometheus 0.0.4) or `openmetrics` (OpenMetrics 1.0).
-   * @default "text"
-   */
-  readonly format?: ExpositionFormat;
-}
 
 function processId(): string {
   const host = hostname()
@@ -64,7 +45,9 @@ function processId(): string {
  * into them. Any registry with the same prefix on the same Redis can serve the merged metrics
  * of every process, including processes running other code.
  */
-export class Registry {
+export type { CloseOptions, MetricsOptions };
+
+export class Registry implements MetricRegistry {
   /** Content type of the default (text 0.0.4) exposition. */
   readonly contentType = TEXT_CONTENT_TYPE;
   /** Identity of this registry instance in Redis (one per process, normally). */
@@ -84,12 +67,7 @@ export class Registry {
     this.#keys = new Keys(this.#options.prefix);
     this.#buffer = new DeltaBuffer(this.#options.flushThreshold, () => this.#flusher.thresholdReached());
     const stores = (): readonly SeriesStore[] => [...this.#stores.values()];
-    const selfMetrics = this.#options.selfMetrics
-      ? new SelfMetrics({
-          prefix: this.#options.prefix,
-          register: (meta, create) => this.register(meta, create, true),
-        })
-      : undefined;
+    const selfMetrics = this.#options.selfMetrics ? new SelfMetrics(this) : undefined;
     this.#flusher = new Flusher({
       selfMetrics,
       keys: this.#keys,

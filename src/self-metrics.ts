@@ -32,46 +32,53 @@ export class SelfMetrics implements FlushObserver {
   /** The value last given to `buffered_series`: an unchanged value is not written again. */
   #bufferedValue = 0;
 
-  /** `registry` registers the self-metrics as internal families of the registry they report on. */
+  /** The self-metrics are internal families of `registry`, the registry they report on. */
   constructor(registry: MetricRegistry) {
     this.#flushes = new Counter({
       name: `${PREFIX}flushes`,
       help: 'Flush attempts by outcome (success, duplicate, error, timeout, unavailable).',
       labelNames: ['outcome'],
       registry,
+      internal: true,
     });
     this.#duration = new Histogram({
       name: `${PREFIX}flush_duration_seconds`,
       help: 'Duration of acknowledged flushes (one round trip each).',
       buckets: DURATION_BUCKETS,
       registry,
+      internal: true,
     });
     this.#series = new Histogram({
       name: `${PREFIX}flush_series`,
       help: 'Series carried by each acknowledged flush.',
       buckets: SERIES_BUCKETS,
       registry,
+      internal: true,
     });
     this.#retries = new Counter({
       name: `${PREFIX}flush_retries`,
       help: 'Batches sent again after an unknown outcome (same token).',
       registry,
+      internal: true,
     });
     this.#dropped = new Counter({
       name: `${PREFIX}dropped_series`,
       help: 'Label sets refused by maxSeriesPerMetric, by metric.',
       labelNames: ['metric'],
       registry,
+      internal: true,
     });
     this.#buffered = new Gauge({
       name: `${PREFIX}buffered_series`,
       help: 'Series recorded in this process and not yet acknowledged by Redis.',
       registry,
+      internal: true,
     });
     this.#lastFlush = new Gauge({
       name: `${PREFIX}last_flush_timestamp_seconds`,
       help: 'Unix time of the last acknowledged flush of this process.',
       registry,
+      internal: true,
     });
   }
 

@@ -4,6 +4,7 @@
  * counter and common-gauge families straight from the read script's packed chunks.
  */
 
+import type { ExpositionFormat } from '../core/registry-api.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FamilyMeta } from '../core/family.js';
 import { typeOf } from '../core/family.js';
@@ -16,8 +17,7 @@ export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /** OpenMetrics 1.0 text format. */
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
-/** Exposition format: Prometheus text 0.0.4 or OpenMetrics 1.0. */
-export type ExpositionFormat = 'text' | 'openmetrics';
+export type { ExpositionFormat };
 
 /**
  * A series of a counter or gauge: its rendered label set and value, and for counters when the

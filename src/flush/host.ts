@@ -1,12 +1,15 @@
 /**
  * The flusher's contract with its registry: the settings it reads, what it needs from the
- * registry (`FlusherHost`), and the counters it keeps about itself (`FlushStats`).
+ * registry (`FlusherHost`), and the counters it keeps about itself (`FlushStats`, declared in core/registry-api.ts).
  */
 import type { DeltaBuffer } from '../buffer/delta-buffer.js';
 import type { SeriesStore } from '../buffer/series-store.js';
 import type { Keys } from '../redis/keys.js';
 import type { RedisClient } from '../redis/connection.js';
+import type { FlushStats } from '../core/registry-api.js';
 import type { FlushObserver } from './observer.js';
+
+export type { FlushStats };
 
 /** Wait for replicas after each flush (see RegistryOptions.durability). */
 export interface Durability {
@@ -40,22 +43,4 @@ export interface FlusherHost {
   report(error: Error): void;
   /** The library's own metrics, if enabled. */
   readonly selfMetrics?: FlushObserver | undefined;
-}
-
-/** Counters the flusher keeps about itself (exported as self-metrics by the registry). */
-export interface FlushStats {
-  /** Flushes Redis acknowledged. */
-  ok: number;
-  /** Flush attempts that failed or timed out (their deltas were kept and retried). */
-  failed: number;
-  /** Batches re-sent after an unknown outcome. */
-  retries: number;
-  /** Retried batches Redis had already applied (the reply had been lost). */
-  duplicates: number;
-  /** Series carried by the last acknowledged flush. */
-  lastSeries: number;
-  /** Duration of the last acknowledged flush, in milliseconds. */
-  lastDurationMs: number;
-  /** Unix time (ms) of the last acknowledged flush, 0 before the first. */
-  lastSuccessMs: number;
 }

@@ -5,16 +5,18 @@
 import type { Cell } from '../buffer/cells.js';
 import type { SeriesStore } from '../buffer/series-store.js';
 import type { FamilyMeta } from '../core/family.js';
+import type { RegistryApi } from '../core/registry-api.js';
 
-/** What a metric needs of its registry: a place to register its family. `Registry` is one. */
-export interface MetricRegistry {
+/**
+ * The registry a metric records into: the public API users call on it (`metric.registry.metrics()`)
+ * and the internal `register` metrics call. `Registry` implements it.
+ */
+export interface MetricRegistry extends RegistryApi {
   /**
-   * The key prefix the registry stores its metrics under. (Also what keeps this type meaningful in
-   * the published declarations, where the internal `register` is stripped.)
+   * @internal Called by metric constructors; `internal` families (the library's own metrics)
+   * are not listed and never trigger a flush.
    */
-  readonly prefix: string;
-  /** @internal Called by metric constructors. */
-  register<C extends Cell>(meta: FamilyMeta, create: (key: string) => C): SeriesStore<C>;
+  register<C extends Cell>(meta: FamilyMeta, create: (key: string) => C, internal?: boolean): SeriesStore<C>;
 }
 
 let fallback: MetricRegistry | undefined;

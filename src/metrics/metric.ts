@@ -32,6 +32,8 @@ export interface MetricOptions<L extends string = string> {
   readonly registry?: MetricRegistry;
   /** OpenMetrics unit (e.g. `seconds`); the name must end with `_<unit>`. */
   readonly unit?: string;
+  /** @internal The library's own metrics (self-metrics): registered as internal families. */
+  readonly internal?: boolean;
 }
 
 /** @internal What a metric type tells the base class about itself. */
@@ -112,7 +114,7 @@ export abstract class Metric<L extends string = string, Child = unknown> {
       ...spec.extra,
       ...(options.unit === undefined ? {} : { unit: options.unit }),
     };
-    this.store = this.registry.register(meta, spec.create);
+    this.store = this.registry.register(meta, spec.create, options.internal === true);
   }
 
   /** The child for one label set: `labels({ route: '/a' })` or `labels('/a')`. */

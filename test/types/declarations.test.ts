@@ -52,6 +52,15 @@ export const timed = [
   histogram.timeit(() => 1, { q: 'a' }), summary.labels('a').timeit(() => 1),
 ];
 
+// A metric's registry is the Registry it was given, with its public API.
+export const scraped: Promise<string> = counter.registry.metrics();
+export const flushed: Promise<void> = histogram.registry.flush();
+export const processId: string = gauge.registry.processId;
+// @ts-expect-error a registry-shaped object is no Registry
+new Counter({ name: 'x_total', help: 'h', registry: { prefix: 'x' } });
+// @ts-expect-error a metric's registry keeps register internal too
+counter.registry.register;
+
 // @ts-expect-error children are types: users get them from labels()
 export const made = new (await import('./index.js')).CounterChild();
 // @ts-expect-error Registry.register is internal

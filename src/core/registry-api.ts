@@ -1,0 +1,77 @@
+/**
+ * The public face of a registry, in the bottom layer: what users call on a `Registry` (and on
+ * `metric.registry`), with the option and stats types those calls take. registry.ts implements
+ * it; metrics/ and the HTTP handler see registries through it, without importing registry.ts.
+ */
+import type { Cluster, Redis } from 'ioredis';
+
+/** `text` (Prometheus text format 0.0.4) or `openmetrics` (OpenMetrics 1.0). */
+export type ExpositionFormat = 'text' | 'openmetrics';
+
+/** Options of `registry.close()`. */
+export interface CloseOptions {
+  /**
+   * Leave this process's per-process gauges in Redis until `expireSeconds` after its last flush
+   * (as a crashed process's), instead of removing them and freeing its gauge index now. For a
+   * short job whose last gauge values should still be scraped after it exits.
+   * @default false
+   */
+  readonly keepGauges?: boolean;
+}
+
+/** Options of `registry.metrics()`. */
+export interface MetricsOptions {
+  /**
+   * `text` (Prometheus 0.0.4) or `openmetrics` (OpenMetrics 1.0).
+   * @default "text"
+   */
+  readonly format?: ExpositionFormat;
+}
+
+/** Counters the flusher keeps about itself (exported as self-metrics by the registry). */
+export interface FlushStats {
+  /** Flushes Redis acknowledged. */
+  ok: number;
+  /** Flush attempts that failed or timed out (their deltas were kept and retried). */
+  failed: number;
+  /** Batches re-sent after an unknown outcome. */
+  retries: number;
+  /** Retried batches Redis had already applied (the reply had been lost). */
+  duplicates: number;
+  /** Series carried by the last acknowledged flush. */
+  lastSeries: number;
+  /** Duration of the last acknowledged flush, in milliseconds. */
+  lastDurationMs: number;
+  /** Unix time (ms) of the last acknowledged flush, 0 before the first. */
+  lastSuccessMs: number;
+}
+
+/** What users call on a registry. */
+export interface RegistryApi {
+  /** The key prefix (namespace in Redis) of every metric of this registry. */
+  readonly prefix: string;
+  /** This process's id in Redis (host, pid and a random part). */
+  readonly processId: string;
+  /** Content type of the text format, for HTTP responses. */
+  readonly contentType: string;
+  /** The gauge index this process holds, -1 while it holds none. */
+  readonly gaugeIndex: number;
+  /** Counters of the flushes so far. */
+  readonly flushStats: Readonly<FlushStats>;
+  /** Series recorded but not yet acknowledged by Redis. */
+  readonly undeliveredSeries: number;
+  /** Give the registry its connection (a client, or a redis:// URL it then owns). */
+  setRedis(redis: Redis | Cluster | string): void;
+  /** Names of this registry's metric families. */
+  getMetricNames(): string[];
+  /** Send everything recorded so far; resolves once Redis acknowledged it. */
+  flush(): Promise<void>;
+  /** The merged exposition of every process sharing the prefix. */
+  metrics(options?: MetricsOptions): Promise<string>;
+  /** `metrics()`, under the Python original's name. */
+  output(options?: MetricsOptions): Promise<string>;
+  /** Content type of `format`. */
+  contentTypeFor(format: ExpositionFormat): string;
+  /** Flush once more, stop, and release what the registry owns. */
+  close(options?: CloseOptions): Promise<void>;
+}
