@@ -415,6 +415,20 @@ describe('flush-4.lua sequence and metadata', () => {
     expect(await flush(keys, [write], call)).toEqual(ok('2', '0'));
     expect(await flush(keys, [write], call)).toEqual(['DUP', '2', '0', [], '0', '']);
     expect(await redis.hgetall(keys.gauge('g', 2))).toEqual({ [k1]: '1' });
+    expect(await redis.hgetall(keys.process('p1'))).toMatchObject({ seq: '6', idx: '2!' });
+  });
+
+  it('a DUP "=<i>!" whose applied attempt was plain "=<i>" empties index i and answers fresh', async () => {
+    // The reset became due after the applied attempt (its lease was retaken fresh): values of
+    // another process may sit in index i, so the retry empties it and asks for a full rewrite.
+    const keys = freshKeys();
+    const write: FlushSection = { op: 'G', family: 'g', payload: `${k1}\n1\n` };
+    await flush(keys, [write], { gaugeIndex: '=2', gaugeFamilies: ['g'], seq: 6 });
+    expect(await redis.hgetall(keys.process('p1'))).toMatchObject({ seq: '6', idx: '2' });
+    await redis.hset(keys.gauge('g', 2), 'q="dead"', '9');
+    const reply = await flush(keys, [write], { gaugeIndex: '=2!', gaugeFamilies: ['g'], seq: 6 });
+    expect(reply).toEqual(['DUP', '2', '1', [], '0', '']);
+    expect(await redis.exists(keys.gauge('g', 2))).toBe(0);
   });
 
   it('a DUP whose applied attempt wrote under another index empties index i and answers fresh', async () => {

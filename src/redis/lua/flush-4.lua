@@ -79,10 +79,12 @@
   reply must name the process's index, which a live process keeps holding, and a DEL happens
   only on an index just (re)claimed, whose values may be a dead process's — the reply then says
   freshIndex "1", and the caller writes every gauge again. With "=<i>!" the reset runs after the
-  check, when the batch is applied; on a DUP it is done only when the applied attempt wrote under
-  another index (the process key's idx, recorded by "=<i>" batches), again answering freshIndex
-  "1": the applied attempt already emptied index i and wrote this batch's gauges into it. A DUP
-  renews the process key's TTL and writes nothing else.
+  check, when the batch is applied. On a DUP it is skipped only when the applied attempt was
+  itself "=<i>!" (the process key's idx field records "<i>!" or "<i>" for each applied "=<i>"
+  batch): that attempt emptied index i and wrote this batch's gauges into it. Otherwise (the
+  applied attempt wrote plain "=<i>" or under another index) a DUP empties index i and answers
+  freshIndex "1", so the caller writes every gauge again. Beyond these, a DUP renews the process
+  key's TTL only.
   The sequence is recorded before the data writes: a write error part-way (Redis does not roll
   back) can lose part of a batch, never double it; such errors are counted and returned (see
   include/writes.lua). Families whose stored shape differs from the one sent are not written.
@@ -163,7 +165,8 @@ end
 
 local last = tonumber(redis.call('HGET', proc, 'seq') or '0')
 if seq <= last then
-  if resetGiven and redis.call('HGET', proc, 'idx') ~= givenIndex then
+  -- Skipped only when the applied attempt reset this very index itself ("<i>!" recorded).
+  if resetGiven and redis.call('HGET', proc, 'idx') ~= givenIndex .. '!' then
     resetGaugeHashes()
     fresh = 1
   end
@@ -172,7 +175,7 @@ if seq <= last then
 end
 if resetGiven then resetGaugeHashes() end
 if givenIndex then
-  redis.call('HSET', proc, 'seq', ARGV[2], 't', nowMs, 'idx', givenIndex)
+  redis.call('HSET', proc, 'seq', ARGV[2], 't', nowMs, 'idx', givenIndex .. (resetGiven and '!' or ''))
 else
   redis.call('HSET', proc, 'seq', ARGV[2], 't', nowMs)
 end
