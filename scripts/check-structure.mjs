@@ -46,7 +46,8 @@ for (const file of files) {
 const rel = (file) => relative(src, file).split(sep).join('/');
 const unitOf = (file) => {
   const parts = rel(file).split('/');
-  return parts.length > 1 ? parts[0] : parts[0].replace(/\.ts$/, '');
+  // A root file is a unit of its own, apart from a folder of the same name (cli.ts and cli/).
+  return parts.length > 1 ? `${parts[0]}/` : parts[0];
 };
 const folderOf = (file) => {
   const parts = rel(file).split('/');

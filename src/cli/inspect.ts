@@ -1,5 +1,6 @@
 /** `inspect`: families, series counts and live processes under a prefix. */
 
+import { PROCESS_FIELDS } from '../redis/fields.js';
 import { readFamilies } from '../export/read.js';
 import type { FamilyData } from '../export/text-format.js';
 import { typeOf } from '../core/family.js';
@@ -37,7 +38,7 @@ async function processes(redis: RedisClient, keys: Keys): Promise<ProcessRow[]> 
   const rows = await Promise.all(
     (await scan(redis, keys.processPattern)).map(async (key): Promise<ProcessRow> => {
       const id = keys.processIdOf(key);
-      const [index, t] = await redis.hmget(key, 'idx', 't');
+      const [index, t] = await redis.hmget(key, PROCESS_FIELDS.gaugeIndex, PROCESS_FIELDS.lastFlushMs);
       if (index === null || index === undefined)
         return { id, index: '-', lease: '-', lastFlushMs: Number(t ?? 0) };
       const owner = await redis.get(keys.lease(Number(index)));

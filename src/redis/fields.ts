@@ -11,7 +11,7 @@
  * | family                   | field                       | value                              |
  * |--------------------------|-----------------------------|------------------------------------|
  * | counter, common gauge    | `<key>`                     | the value                          |
- * | counter (in `cr:` hash)  | `<key>` ( `<key>|created` as the read script returns it) | creation time, s |
+ * | counter, histogram, summary (in the `cr:` hash) | `<key>` (`<key>|created` as the read script returns it) | creation time, s |
  * | histogram                | `<key>|s`, `<key>|c`        | sum, count                         |
  * | histogram                | `<key>|<slot>`              | non-cumulative count of bucket slot (last slot: `+Inf`) |
  * | histogram                | `<key>|e<slot>`             | "<µs> <value> <labels>": the bucket's latest exemplar |
@@ -128,3 +128,6 @@ export function splitField(field: string, into: FieldParts): boolean {
   into.suffix = field.slice(bar + 1);
   return true;
 }
+
+/** Fields of a process key (`proc:<id>`): the last applied batch, the gauge index, the last flush. */
+export const PROCESS_FIELDS = Object.freeze({ seq: 'seq', gaugeIndex: 'idx', lastFlushMs: 't' });

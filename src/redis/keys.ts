@@ -25,9 +25,11 @@
  * - `P q:<family>:<s>`  hash  `<series field>|<bucket>` → count: a summary's quantile-sketch
  *                             buckets of time slot s (see src/core/sketch-mapping.ts); expires
  *
- * The scripts (src/redis/scripts.ts builds their arguments) get the fixed keys (meta, gidx,
- * samples, proc:, a lease the caller knows) as KEYS and the per-family ones as the prefixes
- * below: all share the hash tag, so Redis Cluster keeps them in one slot.
+ * The scripts (src/redis/scripts.ts builds their arguments) get the fixed keys as KEYS (flush:
+ * proc:, meta, gidx, samples; read: meta, gidx; release: the lease and proc:) and the per-family
+ * keys as the prefixes of the Keys getters (`familyPrefix`, `gaugePrefix`, …): all share the hash
+ * tag, so Redis Cluster keeps them in one slot. A flush does not declare the lease: with gauge
+ * index "1" the script chooses the index, so the caller cannot name it beforehand.
  *
  * Metric names are validated (`[a-zA-Z_:][a-zA-Z0-9_:]*`) and the gauge index and the slot are
  * all digits, so no two families, indexes or slots can share a key.
