@@ -64,9 +64,11 @@ export abstract class BoundTimed<L extends string> implements TimedChild<L> {
   protected abstract recordSeconds(seconds: number): void;
 
   startTimer(): EndTimer<L> {
+    // The child's labels as they are when the timer starts (a caller may reuse its label object).
+    const own = { ...this.#parent.labelsOf(this.#args) };
     return startTimer<L>((s, end) => {
       if (end === undefined) this.recordSeconds(s);
-      else this.#parent.recordSeconds(s, { ...this.#parent.labelsOf(this.#args), ...end });
+      else this.#parent.recordSeconds(s, { ...own, ...end });
     }, undefined);
   }
 
