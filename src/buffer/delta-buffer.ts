@@ -21,9 +21,13 @@ export class DeltaBuffer<S extends BufferedStore = BufferedStore> {
   #size = 0;
   #threshold: number;
   #onThreshold: () => void;
+  /** `onThreshold` was called since the last `take()`: not again until the flusher takes. */
+  #signalled = false;
 
   /**
-   * @param threshold - changed-series count at which `onThreshold` is called (once per crossing)
+   * @param threshold - changed-series count at which `onThreshold` is called: at the change that
+   *   makes the count reach it, then not again until the next `take()` (given-back stores count
+   *   too: the next change after a `requeue()` that left the count reached calls it)
    * @param onThreshold - called synchronously from the hot path: it must only schedule work
    */
   constructor(threshold: number, onThreshold: () => void) {
@@ -38,7 +42,12 @@ export class DeltaBuffer<S extends BufferedStore = BufferedStore> {
       this.#stores.push(store);
     }
     // The library's own metrics ride along with flushes but never cause one.
-    if (!store.internal && ++this.#size === this.#threshold) this.#onThreshold();
+    if (!store.internal && ++this.#size >= this.#threshold && !this.#signalled) this.#signal();
+  }
+
+  #signal(): void {
+    this.#signalled = true;
+    this.#onThreshold();
   }
 
   /** Series changed since the last `take()`, not counting the library's own metrics. */
@@ -64,6 +73,7 @@ export class DeltaBuffer<S extends BufferedStore = BufferedStore> {
     const stores = this.#stores;
     this.#stores = [];
     this.#size = 0;
+    this.#signalled = false;
     for (const store of stores) store.listed = false;
     return stores;
   }

@@ -115,13 +115,26 @@ export class Flusher {
     this.#unconfirmed.add(store);
   }
 
-  /** Called from the hot path when the buffer passes `flushThreshold`: schedule, never run, a flush. */
+  /**
+   * Called from the hot path when the buffer reaches `flushThreshold`: schedule, never run, a
+   * flush. Also while a flush is running: the next one queues behind it (and takes everything
+   * changed by then), so no batch carries more than the threshold plus what arrives during one
+   * flush. While retrying after a failure the backoff decides.
+   */
   thresholdReached(): void {
     if (this.#thresholdScheduled || this.#timer === undefined) return;
     this.#thresholdScheduled = true;
     setImmediate(() => {
       this.#thresholdScheduled = false;
-      this.#tick();
+      if (this.#timer === undefined || this.#backoff.waiting) return;
+      this.#flushInBackground();
+    });
+  }
+
+  /** A flush nobody awaits: its failure goes to `onError` (unless the data got through after all). */
+  #flushInBackground(): void {
+    this.flush().catch((error: unknown) => {
+      if (!this.#replies.delivered(error as Error)) this.#host.report(error as Error);
     });
   }
 
@@ -147,9 +160,7 @@ export class Flusher {
     if (this.#queue.pending > 0 || this.#queued !== undefined) return;
     if (this.#backoff.waiting) return;
     if (!this.#due()) return;
-    this.flush().catch((error: unknown) => {
-      if (!this.#replies.delivered(error as Error)) this.#host.report(error as Error);
-    });
+    this.#flushInBackground();
   }
 
   #due(): boolean {

@@ -100,6 +100,24 @@ describe('DeltaBuffer flush threshold', () => {
     expect(onThreshold).toHaveBeenCalledTimes(2);
   });
 
+  it('calls onThreshold once past the threshold until the next take(), then at the next change', () => {
+    const onThreshold = vi.fn();
+    const buffer = new DeltaBuffer<SeriesStore>(2, onThreshold);
+    const store = addStore(buffer);
+    for (const id of ['1', '2', '3', '4']) write(store, id);
+    expect(onThreshold).toHaveBeenCalledTimes(1);
+    // A failed flush gives its stores back with more than the threshold in them: the next
+    // change (not only the one that lands exactly on the threshold) signals again.
+    const taken = buffer.take();
+    buffer.requeue(taken);
+    expect(buffer.size).toBe(4);
+    expect(onThreshold).toHaveBeenCalledTimes(1);
+    write(store, '5');
+    expect(onThreshold).toHaveBeenCalledTimes(2);
+    write(store, '6');
+    expect(onThreshold).toHaveBeenCalledTimes(2);
+  });
+
   it("does not count the library's own (internal) metrics", () => {
     const onThreshold = vi.fn();
     const buffer = new DeltaBuffer<SeriesStore>(1, onThreshold);
