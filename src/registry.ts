@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { Cell } from './buffer/cells.js';
 import { DeltaBuffer } from './buffer/delta-buffer.js';
 import { SeriesStore } from './buffer/series-store.js';
@@ -26,7 +26,14 @@ import { sampleNames, type FamilyMeta } from './core/family.js';
 import { describeValue, isRedisUrl } from './core/validate.js';
 import { Flusher, type FlushStats } from './flush/flusher.js';
 import { Keys } from './redis/keys.js';
-import { keepAlive, whenReady, withTimeout } from './redis/connection.js';
+import {
+  closeOwned,
+  isRedisClient,
+  keepAlive,
+  openOwned,
+  whenReady,
+  withTimeout,
+} from './redis/connection.js';
 import type { RedisClient } from './redis/connection.js';
 import { setDefaultRegistry, type MetricRegistry } from './metrics/default-registry.js';
 import { SelfMetrics } from './self-metrics.js';
@@ -115,13 +122,9 @@ export class Registry implements MetricRegistry {
           `Expected \`redis\` to be a redis:// or rediss:// URL or an ioredis client, got ${JSON.stringify(redis)}`,
         );
       }
-      client = this.#open(redis);
+      client = openOwned(redis, (error) => this.#report(error));
       owned = true;
-    } else if (
-      typeof redis === 'object' &&
-      redis !== null &&
-      typeof (redis as { defineCommand?: unknown }).defineCommand === 'function'
-    ) {
+    } else if (isRedisClient(redis)) {
       client = redis;
     } else {
       throw new TypeError(
@@ -283,28 +286,8 @@ export class Registry implements MetricRegistry {
     }
     if (this.#owned) {
       this.#redis = undefined;
-      if (redis.status === 'ready') await keepAlive(redis.quit()).catch(() => redis.disconnect());
-      else redis.disconnect();
+      await closeOwned(redis);
     }
-  }
-
-  #open(url: string): Redis {
-    const redis = new Redis(url, { lazyConnect: false });
-    let reported = false;
-    // Without a listener ioredis prints connection errors; the library reports them instead,
-    // once per outage.
-    redis.on('error', (error: Error) => {
-      if (reported) return;
-      reported = true;
-      this.#report(new RedisUnavailableError(`Redis connection error: ${error.message}`, { cause: error }));
-    });
-    redis.on('ready', () => {
-      reported = false;
-    });
-    // A connection the registry owns never keeps the process alive by itself (a script that only
-    // records metrics can end); a flush in flight holds it open through its own timeout timer.
-    redis.on('connect', () => redis.stream.unref());
-    return redis;
   }
 
   #report(error: Error): void {

@@ -1,14 +1,51 @@
 /**
- * Connection ownership and readiness: the client type the library accepts, waiting for a
- * connection to take commands, and the timeouts every call the library awaits is bounded by.
+ * Connection ownership and readiness: the client type the library accepts, opening and closing
+ * a connection the library owns (from a URL), waiting for a connection to take commands, and the
+ * timeouts every call the library awaits is bounded by.
  */
-import type { Cluster, Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { RedisUnavailableError } from '../core/errors.js';
 
 /** A connection the registry can use: a single Redis, Sentinel-managed Redis or a Cluster. */
 export type RedisClient = Redis | Cluster;
 
 type Ready = 'ready' | 'wait';
+
+/** Whether `value` is an ioredis client (a Redis or a Cluster, of any copy of ioredis). */
+export function isRedisClient(value: unknown): value is RedisClient {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { defineCommand?: unknown }).defineCommand === 'function'
+  );
+}
+
+/**
+ * Open a connection the library owns, from a redis:// URL. Its errors go to `report` once per
+ * outage (without a listener ioredis would print them), and it never keeps the process alive by
+ * itself (a script that only records metrics can end); a flush in flight holds it open through
+ * its own timeout timer.
+ */
+export function openOwned(url: string, report: (error: Error) => void): Redis {
+  const redis = new Redis(url, { lazyConnect: false });
+  let reported = false;
+  redis.on('error', (error: Error) => {
+    if (reported) return;
+    reported = true;
+    report(new RedisUnavailableError(`Redis connection error: ${error.message}`, { cause: error }));
+  });
+  redis.on('ready', () => {
+    reported = false;
+  });
+  redis.on('connect', () => redis.stream.unref());
+  return redis;
+}
+
+/** Close a connection the library owns: QUIT when it is up (commands sent are answered first). */
+export async function closeOwned(redis: RedisClient): Promise<void> {
+  if (redis.status === 'ready') await keepAlive(redis.quit()).catch(() => redis.disconnect());
+  else redis.disconnect();
+}
 
 /** Resolve when the connection can take commands, or fail after `timeoutMs`. */
 export function whenReady(redis: RedisClient, timeoutMs: number): Promise<Ready> {
