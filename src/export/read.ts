@@ -175,24 +175,17 @@ function scalarSeries(meta: FamilyMeta, data: readonly string[]): number {
 }
 
 /**
- * One call of the read script (see read-2.lua) on the keys of `keys`. `gauges` is the gauge
- * index set key (the script finds the live indexes itself) or "=" and the live indexes,
- * comma-separated, as `liveIndexes` gives them.
+ * One call of the read script (see read-2.lua) on the keys of `keys`. With `live` (the gauge
+ * indexes whose lease is held, as `liveIndexes` reads them) the script takes those; without, it
+ * finds them itself from the gauge index set.
  */
 function readScript(
   redis: RedisClient,
   keys: Keys,
-  gauges: string,
+  live: readonly string[] | undefined,
   format: ExpositionFormat,
   names: readonly string[],
 ): Promise<unknown[]> {
-  // "=0,3,4": the live indexes `liveIndexes` read; otherwise the script reads the index set.
-  const live = gauges.startsWith('=')
-    ? gauges
-        .slice(1)
-        .split(',')
-        .filter((i) => i !== '')
-    : undefined;
   return callRead(
     redis,
     readArgs({
@@ -206,12 +199,12 @@ function readScript(
   );
 }
 
-/** The gauge indexes whose lease is held, as the read script takes them ("=0,3,4"). */
-async function liveIndexes(redis: RedisClient, keys: Keys): Promise<string> {
+/** The gauge indexes whose lease is held (the leases live in the registry's slot), in order. */
+async function liveIndexes(redis: RedisClient, keys: Keys): Promise<string[]> {
   const claimed = (await redis.smembers(keys.gaugeIndexSet)).sort((a, b) => Number(a) - Number(b));
-  if (claimed.length === 0) return '=';
+  if (claimed.length === 0) return [];
   const owners = await redis.mget(claimed.map((i) => keys.lease(Number(i))));
-  return `=${claimed.filter((_, i) => owners[i] !== null).join(',')}`;
+  return claimed.filter((_, i) => owners[i] !== null);
 }
 
 /**
@@ -226,11 +219,11 @@ async function readGroups(
 ): Promise<void> {
   const sharded = entries.filter((e) => e.meta.shard === 'metric');
   if (sharded.length === 0) return;
-  const gauges = sharded.some((e) => e.meta.kind === 'gauge') ? await liveIndexes(redis, keys) : '=';
+  const live = sharded.some((e) => e.meta.kind === 'gauge') ? await liveIndexes(redis, keys) : [];
   await Promise.all(
     sharded.map(async (entry) => {
       const { name } = entry.meta;
-      const reply = await readScript(redis, keys.group(name), gauges, format, [name]);
+      const reply = await readScript(redis, keys.group(name), live, format, [name]);
       // No metadata in the group yet (nothing flushed there): the family has no series.
       entry.data = (reply[2] as string[] | undefined) ?? [];
     }),
@@ -250,7 +243,7 @@ export async function readFamilies(
   names: readonly string[] = [],
   format: ExpositionFormat = 'text',
 ): Promise<ReadResult> {
-  const reply = await readScript(redis, keys, keys.gaugeIndexSet, format, names);
+  const reply = await readScript(redis, keys, undefined, format, names);
   const families: FamilyData[] = [];
   const unreadable: UnreadableFamily[] = [];
   const entries: Array<{ meta: FamilyMeta; data: string[] }> = [];
