@@ -244,8 +244,9 @@ function ops.H(name, payload)
   for field, sum, spec in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n([^\n]*)\n') do
     -- The sum goes first: if Redis refuses it (overflow to inf), the counts are not written
     -- either, so _count and _sum never disagree.
-    if not failed(write('HINCRBYFLOAT', key, field .. '|s', sum)) then
-      for sub, n in string.gmatch(spec, '([^,:]+):([^,]+)') do write('HINCRBY', key, field .. '|' .. sub, n) end
+    -- (pcall and check inline, not write(): this loop runs once per bucket of every series.)
+    if not failed(check(redis.pcall('HINCRBYFLOAT', key, field .. '|s', sum))) then
+      for sub, n in string.gmatch(spec, '([^,:]+):([^,]+)') do check(redis.pcall('HINCRBY', key, field .. '|' .. sub, n)) end
     end
   end
 end
