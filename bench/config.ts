@@ -17,6 +17,21 @@ export function defaultGroups(mode: Mode): readonly GroupName[] {
   return mode === 'smoke' ? GROUPS.filter((g) => g !== 'shared') : GROUPS;
 }
 
+/**
+ * The shared group's workloads (figure keys and labels). A flush is measured twice: the first
+ * flush of N new series into a fresh prefix (every field created), then the same N series
+ * changed again (fields exist: the steady state the flush group measures).
+ */
+export const SHARED_WORKLOADS = {
+  flush_counter_new: 'flush counters (new series)',
+  flush_counter: 'flush counters (changed again)',
+  flush_histogram_new: 'flush histograms (new series)',
+  flush_histogram: 'flush histograms (changed again)',
+  scrape_counter: 'scrape counters',
+  scrape_histogram: 'scrape histograms (N/10)',
+} as const;
+export type SharedWorkload = keyof typeof SHARED_WORKLOADS;
+
 export interface SizedRounds {
   /** Series count. */
   readonly size: number;
@@ -66,7 +81,7 @@ export interface Config {
   readonly shared: {
     /** N of each workload round (the histogram scrape reads N/10 series). */
     readonly sizes: readonly number[];
-    /** The N at which the histogram flush runs too (a subset of `sizes`). */
+    /** The N at which the histogram flushes run too (a subset of `sizes`). */
     readonly histogramFlushSizes: readonly number[];
   };
 }

@@ -2,7 +2,7 @@
  * The targets of issues 3 and 13, evaluated on the figures the groups measured in this run. A target
  * whose figure the run did not measure (a group not run, smoke sizes) is reported as such.
  */
-import type { GroupName } from './config.js';
+import { SHARED_WORKLOADS, type GroupName } from './config.js';
 import type { GroupResult } from './lib/group.js';
 import { formatValue, type Format } from './lib/table.js';
 
@@ -213,15 +213,9 @@ function seriesAt(value: unknown): string {
   return n === null ? 'no size measured' : `${n.toLocaleString('en-US')} series`;
 }
 
-/** Per workload: "flush counters 182 ms / …" from the shared group's `at<S>.<workload>.<figure>`. */
+/** Per workload: "flush counters (new series) 182 ms, …" from the shared group's `at<S>.<workload>.<figure>`. */
 function perWorkload(f: GroupResult['figures'], at: string, figure: string): string {
-  const names = {
-    flush_counter: 'flush counters',
-    flush_histogram: 'flush histograms',
-    scrape_counter: 'scrape counters',
-    scrape_histogram: 'scrape N/10 histograms',
-  };
-  return Object.entries(names)
+  return Object.entries(SHARED_WORKLOADS)
     .map(([w, name]) => `${name} ${formatValue(num(f[`${at}.${w}.${figure}`]), 'ms')}`)
     .join(', ');
 }

@@ -1,12 +1,15 @@
 /**
  * shared: what the Redis the library shares with other clients feels while the library works.
- * Four workloads, each from a fresh prefix: flush N dirty counter series, flush N dirty
- * histogram series (default buckets), scrape N counter series, scrape N/10 histogram series.
+ * Workloads, each from a fresh prefix: flush N new counter series, then the same N changed
+ * again; the same with histogram series (default buckets); scrape N counter series; scrape N/10
+ * histogram series.
  * For each: the longest single command any client but the bench's own ran (SLOWLOG, every
- * command of 0.1 ms or more logged for the window), an unrelated client's round trips (PING every 1 ms from a
- * worker thread with its own socket: max, p99, BUSY replies), and the workload's wall time.
+ * command of 0.1 ms or more logged for the window), an unrelated client's round trips (PING
+ * every 1 ms from a worker thread with its own socket: max, p99, BUSY replies), and the
+ * workload's wall time.
  */
 import { Counter, Histogram, Registry } from '../../src/index.js';
+import { SHARED_WORKLOADS, type SharedWorkload } from '../config.js';
 import type { GroupContext, GroupResult } from '../lib/group.js';
 import { forceGc, measure } from '../lib/measure.js';
 import { benchPrefix, deleteKeys, prefixPattern } from '../lib/redis.js';
@@ -22,19 +25,16 @@ import type { Row, Table } from '../lib/table.js';
 import { LABEL_NAMES, labelSet, THREE_OBSERVATIONS } from '../lib/workload.js';
 import { Redis } from 'ioredis';
 
-export type Workload = 'flush_counter' | 'flush_histogram' | 'scrape_counter' | 'scrape_histogram';
-
-export const WORKLOADS: Readonly<Record<Workload, string>> = {
-  flush_counter: 'flush counters',
-  flush_histogram: 'flush histograms',
-  scrape_counter: 'scrape counters',
-  scrape_histogram: 'scrape histograms (N/10)',
-};
+type Workload = SharedWorkload;
+const WORKLOADS = SHARED_WORKLOADS;
 
 /** Samples per histogram series with the default buckets: 11 bounds + Inf, sum, count. */
 const HISTOGRAM_SAMPLES = 14;
 
-/** Long enough that even a 1M-series call is one attempt (the default 5 s would retry it). */
+/**
+ * Long enough that even a 1M-series call is one attempt (the default 5 s would retry it), and
+ * that `close()` waits for it.
+ */
 const FLUSH_TIMEOUT_MS = 600_000;
 
 interface Outcome {
@@ -61,6 +61,7 @@ function registryFor(
     flushIntervalMs: 3_600_000,
     flushThreshold: 1_000_000_000,
     flushTimeoutMs: FLUSH_TIMEOUT_MS,
+    closeTimeoutMs: FLUSH_TIMEOUT_MS,
     maxSeriesPerMetric: Math.max(series, 1),
     selfMetrics: false,
     onError: (error) => errors.push(error),
@@ -68,9 +69,13 @@ function registryFor(
   return { registry, errors };
 }
 
-/** Record one round into `series` series of a counter or a default-bucket histogram. */
-function record(registry: Registry, kind: 'counter' | 'histogram', series: number): void {
+/**
+ * Create a counter or a default-bucket histogram with `series` series; the returned function
+ * records one round into every one of them (an increment, or three observations).
+ */
+function seriesOf(registry: Registry, kind: 'counter' | 'histogram', series: number): () => void {
   const labelNames = [...LABEL_NAMES];
+  const labels = Array.from({ length: series }, (_, i) => labelSet(i));
   if (kind === 'counter') {
     const counter = new Counter({
       name: 'bench_shared_total',
@@ -78,19 +83,19 @@ function record(registry: Registry, kind: 'counter' | 'histogram', series: numbe
       labelNames,
       registry,
     });
-    for (let i = 0; i < series; i++) counter.inc(labelSet(i), i + 1);
-  } else {
-    const histogram = new Histogram({
-      name: 'bench_shared_seconds',
-      help: 'Shared benchmark.',
-      labelNames,
-      registry,
-    });
-    for (let i = 0; i < series; i++) {
-      const labels = labelSet(i);
-      for (const v of THREE_OBSERVATIONS) histogram.observe(labels, v);
-    }
+    return () => {
+      for (let i = 0; i < series; i++) counter.inc(labels[i]!, i + 1);
+    };
   }
+  const histogram = new Histogram({
+    name: 'bench_shared_seconds',
+    help: 'Shared benchmark.',
+    labelNames,
+    registry,
+  });
+  return () => {
+    for (const l of labels) for (const v of THREE_OBSERVATIONS) histogram.observe(l, v);
+  };
 }
 
 function sampleLines(text: string): number {
@@ -114,30 +119,56 @@ async function observed(
   return { slowlog: await close(), probe: report, wallMs: m.ms, stallMs: m.stallMs };
 }
 
-async function runWorkload(
+/** Flush N new series from a fresh prefix, then the same N series changed again. */
+async function runFlushes(
   context: GroupContext,
   admin: Redis,
   probe: WaitProbe,
-  workload: Workload,
+  kind: 'counter' | 'histogram',
+  size: number,
+): Promise<Outcome[]> {
+  const prefix = benchPrefix('shared');
+  const { registry, errors } = registryFor(context, prefix, size);
+  const outcomes: Outcome[] = [];
+  try {
+    const dirty = seriesOf(registry, kind, size);
+    for (const workload of [`flush_${kind}_new`, `flush_${kind}`] as const) {
+      context.log(`shared: ${WORKLOADS[workload]}, N = ${size.toLocaleString('en-US')}`);
+      dirty();
+      const window = await observed(admin, probe, () => registry.flush());
+      if (registry.flushStats.lastSeries < size) {
+        throw new Error(
+          `${workload}: flush carried ${registry.flushStats.lastSeries} series, expected ${size}`,
+        );
+      }
+      if (errors.length > 0) throw errors[0]!;
+      outcomes.push({ workload, size, series: size, ...window });
+    }
+    await registry.close();
+    if (errors.length > 0) throw errors[0]!;
+    return outcomes;
+  } finally {
+    await deleteKeys(admin, prefixPattern(prefix));
+    forceGc();
+  }
+}
+
+/** Scrape N counter series, or N/10 histogram series, written into a fresh prefix. */
+async function runScrape(
+  context: GroupContext,
+  admin: Redis,
+  probe: WaitProbe,
+  kind: 'counter' | 'histogram',
   size: number,
 ): Promise<Outcome> {
-  const kind = workload.endsWith('counter') ? 'counter' : 'histogram';
-  const series = workload === 'scrape_histogram' ? Math.max(1, Math.floor(size / 10)) : size;
+  const workload = `scrape_${kind}` as const;
+  const series = kind === 'histogram' ? Math.max(1, Math.floor(size / 10)) : size;
+  context.log(`shared: ${WORKLOADS[workload]}, N = ${size.toLocaleString('en-US')}`);
   const prefix = benchPrefix('shared');
   const { registry: writer, errors } = registryFor(context, prefix, series);
   try {
-    record(writer, kind, series);
-    if (workload.startsWith('flush')) {
-      const window = await observed(admin, probe, () => writer.flush());
-      if (writer.flushStats.lastSeries < series) {
-        throw new Error(
-          `${workload}: flush carried ${writer.flushStats.lastSeries} series, expected ${series}`,
-        );
-      }
-      await writer.close();
-      if (errors.length > 0) throw errors[0]!;
-      return { workload, size, series, ...window };
-    }
+    seriesOf(writer, kind, series)();
+    await writer.flush();
     await writer.close();
     if (errors.length > 0) throw errors[0]!;
     const { registry: reader } = registryFor(context, prefix, series);
@@ -164,11 +195,11 @@ export async function run(context: GroupContext): Promise<GroupResult> {
   const outcomes: Outcome[] = [];
   try {
     for (const size of sizes) {
-      for (const workload of Object.keys(WORKLOADS) as Workload[]) {
-        if (workload === 'flush_histogram' && !histogramFlushSizes.includes(size)) continue;
-        context.log(`shared: ${WORKLOADS[workload]}, N = ${size.toLocaleString('en-US')}`);
-        outcomes.push(await runWorkload(context, admin, probe, workload, size));
-      }
+      outcomes.push(...(await runFlushes(context, admin, probe, 'counter', size)));
+      if (histogramFlushSizes.includes(size))
+        outcomes.push(...(await runFlushes(context, admin, probe, 'histogram', size)));
+      outcomes.push(await runScrape(context, admin, probe, 'counter', size));
+      outcomes.push(await runScrape(context, admin, probe, 'histogram', size));
     }
   } finally {
     await probe.close();
@@ -222,7 +253,7 @@ export async function run(context: GroupContext): Promise<GroupResult> {
     ],
     rows,
     notes: [
-      'Each workload starts from a fresh prefix; a flush carries every series at once (the first flush of N dirty series), a scrape is one registry.metrics() of a reader registry, its output checked for the expected sample count.',
+      'Each workload starts from a fresh prefix. A flush carries all N series at once: first N new series (every field created), then the same N changed again (the steady state). A scrape is one registry.metrics() of a reader registry, its output checked for the expected sample count.',
       `longest command = the longest execution time SLOWLOG recorded among every client but the bench’s own probe and admin connections (slowlog-log-slower-than ${SLOWLOG_THRESHOLD_US} µs for the window, restored after: at 0, Redis 7 also logs every command a script calls, which doubled the script’s own time; a command a script called is part of the script’s entry and not counted apart). calls ≥ 0.1 ms / their Redis time = how many such commands those clients ran and their summed execution time.`,
       'other client = a worker thread with its own event loop and ioredis socket sending PING, then pausing 1 ms, from just before the workload to just after; wait = each PING’s round trip (HdrHistogram). BUSY = replies refused because a script ran past busy-reply-threshold.',
       `Flushes use flushTimeoutMs ${FLUSH_TIMEOUT_MS.toLocaleString('en-US')} so a long call is one attempt (with the default 5 s a call that long is retried). lib max stall = the measuring process’s longest event-loop gap.`,
@@ -255,13 +286,13 @@ function judgedFigures(outcomes: readonly Outcome[]): Record<string, number | nu
     const waits = at.map((o) => o.probe.max);
     figures[`${key}.longest_ms`] = longest.length > 0 ? Math.max(...longest) : null;
     figures[`${key}.wait_max_ms`] = waits.length > 0 ? Math.max(...waits) : null;
-    const flushes = outcomes.filter((o) => o.workload === 'flush_histogram' && o.size <= limit);
-    const biggest = flushes.reduce<Outcome | undefined>(
-      (a, o) => (a === undefined || o.size > a.size ? o : a),
-      undefined,
-    );
-    figures[`${key}.histogram_flush.size`] = biggest?.size ?? null;
-    figures[`${key}.histogram_flush.busy`] = biggest?.probe.busy ?? null;
+    const flushes = outcomes.filter((o) => o.workload.startsWith('flush_histogram') && o.size <= limit);
+    const biggest = flushes.length > 0 ? Math.max(...flushes.map((o) => o.size)) : null;
+    figures[`${key}.histogram_flush.size`] = biggest;
+    figures[`${key}.histogram_flush.busy`] =
+      biggest === null
+        ? null
+        : Math.max(...flushes.filter((o) => o.size === biggest).map((o) => o.probe.busy));
   }
   return figures;
 }

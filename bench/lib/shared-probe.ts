@@ -26,9 +26,19 @@ export type ProbeMessage = { type: 'started' } | { type: 'report'; report: Probe
 /** The unrelated client: one worker thread, reused window after window. */
 export class WaitProbe {
   readonly #worker: Worker;
+  #waiting: { type: ProbeMessage['type']; resolve: (m: ProbeMessage) => void } | undefined;
+  #failure: Error | undefined;
 
   private constructor(worker: Worker) {
     this.#worker = worker;
+    worker.on('message', (message: ProbeMessage) => {
+      if (this.#waiting?.type !== message.type) return;
+      const { resolve } = this.#waiting;
+      this.#waiting = undefined;
+      resolve(message);
+    });
+    worker.on('error', (error) => (this.#failure = error));
+    worker.on('exit', () => (this.#failure ??= new Error('the probe worker exited')));
   }
 
   static start(redisUrl: string): WaitProbe {
@@ -41,28 +51,30 @@ export class WaitProbe {
     return new WaitProbe(worker);
   }
 
-  async #next(type: ProbeMessage['type']): Promise<ProbeMessage> {
-    for (;;) {
-      const [message] = (await Promise.race([
-        once(this.#worker, 'message'),
-        once(this.#worker, 'error').then(([error]) => Promise.reject(error as Error)),
-      ])) as [ProbeMessage];
-      if (message.type === type) return message;
-    }
+  /** Post `command` and wait for the worker's message of `type` (or its failure). */
+  async #ask(command: 'start' | 'stop', type: ProbeMessage['type']): Promise<ProbeMessage> {
+    if (this.#failure !== undefined) throw this.#failure;
+    const answer = new Promise<ProbeMessage>((resolve) => (this.#waiting = { type, resolve }));
+    this.#worker.postMessage(command);
+    const failed = new Promise<never>((_, reject) => {
+      const check = setInterval(() => {
+        if (this.#failure === undefined) return;
+        clearInterval(check);
+        reject(this.#failure);
+      }, 50);
+      void answer.finally(() => clearInterval(check));
+    });
+    return Promise.race([answer, failed]);
   }
 
   /** Start pinging; resolves once the first PING of the window has come back. */
   async begin(): Promise<void> {
-    const started = this.#next('started');
-    this.#worker.postMessage('start');
-    await started;
+    await this.#ask('start', 'started');
   }
 
   /** Stop pinging (after the PING in flight) and return the window's figures. */
   async end(): Promise<ProbeReport> {
-    const report = this.#next('report');
-    this.#worker.postMessage('stop');
-    return ((await report) as Extract<ProbeMessage, { type: 'report' }>).report;
+    return ((await this.#ask('stop', 'report')) as Extract<ProbeMessage, { type: 'report' }>).report;
   }
 
   async close(): Promise<void> {
