@@ -6,8 +6,31 @@
 
 export type Mode = 'full' | 'quick' | 'smoke';
 
-export const GROUPS = ['hot', 'flush', 'scrape', 'e2e', 'processes', 'cluster'] as const;
+export const GROUPS = ['hot', 'flush', 'scrape', 'e2e', 'processes', 'cluster', 'shared'] as const;
 export type GroupName = (typeof GROUPS)[number];
+
+/**
+ * The groups a run without group names runs. Smoke leaves `shared` out for now: CI's
+ * test/bench-smoke.test.ts pins the list of groups (`npm run bench:smoke -- shared` runs it).
+ */
+export function defaultGroups(mode: Mode): readonly GroupName[] {
+  return mode === 'smoke' ? GROUPS.filter((g) => g !== 'shared') : GROUPS;
+}
+
+/**
+ * The shared group's workloads (figure keys and labels). A flush is measured twice: the first
+ * flush of N new series into a fresh prefix (every field created), then the same N series
+ * changed again (fields exist: the steady state the flush group measures).
+ */
+export const SHARED_WORKLOADS = {
+  flush_counter_new: 'flush counters (new series)',
+  flush_counter: 'flush counters (changed again)',
+  flush_histogram_new: 'flush histograms (new series)',
+  flush_histogram: 'flush histograms (changed again)',
+  scrape_counter: 'scrape counters',
+  scrape_histogram: 'scrape histograms (N/10)',
+} as const;
+export type SharedWorkload = keyof typeof SHARED_WORKLOADS;
 
 export interface SizedRounds {
   /** Series count. */
@@ -55,6 +78,12 @@ export interface Config {
     /** Counter families × series each, flushed into the local cluster in each `shardBy` mode. */
     readonly workloads: ReadonlyArray<{ families: number; seriesPerFamily: number; rounds: number }>;
   };
+  readonly shared: {
+    /** N of each workload round (the histogram scrape reads N/10 series). */
+    readonly sizes: readonly number[];
+    /** The N at which the histogram flushes run too (a subset of `sizes`). */
+    readonly histogramFlushSizes: readonly number[];
+  };
 }
 
 export const CONFIGS: Readonly<Record<Mode, Config>> = {
@@ -91,6 +120,10 @@ export const CONFIGS: Readonly<Record<Mode, Config>> = {
         { families: 300, seriesPerFamily: 100, rounds: 10 },
       ],
     },
+    shared: {
+      sizes: [10_000, 100_000, 200_000, 1_000_000],
+      histogramFlushSizes: [10_000, 100_000, 200_000, 1_000_000],
+    },
   },
   quick: {
     hot: { batch: 1000, timeMs: 150, warmupMs: 50, allocCalls: 500_000, memorySeries: 100_000 },
@@ -123,6 +156,7 @@ export const CONFIGS: Readonly<Record<Mode, Config>> = {
         { families: 30, seriesPerFamily: 1_000, rounds: 3 },
       ],
     },
+    shared: { sizes: [10_000, 100_000], histogramFlushSizes: [10_000, 100_000] },
   },
   smoke: {
     hot: { batch: 100, timeMs: 5, warmupMs: 2, allocCalls: 10_000, memorySeries: 1_000 },
@@ -139,5 +173,6 @@ export const CONFIGS: Readonly<Record<Mode, Config>> = {
     e2e: { durationS: 0.3, rounds: 1, connections: 2, warmupS: 0 },
     processes: { workers: [1, 2], phaseMs: 300, flushIntervalMs: 50 },
     cluster: { workloads: [{ families: 6, seriesPerFamily: 20, rounds: 1 }] },
+    shared: { sizes: [1_000], histogramFlushSizes: [1_000] },
   },
 };

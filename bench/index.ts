@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startRedisServer, type RedisServer } from '../test/support/redis-server.js';
 import { VERSION } from '../src/core/version.js';
-import { GROUPS, type GroupName, type Mode } from './config.js';
+import { defaultGroups, GROUPS, type GroupName, type Mode } from './config.js';
 import type { GroupResult } from './lib/group.js';
 import { DEFAULT_RESULTS_DIR, ROOT } from './lib/paths.js';
 import { connect, installed, redisVersion } from './lib/redis.js';
@@ -56,7 +56,7 @@ function parseArgs(argv: readonly string[]): Args {
   }
   return {
     mode,
-    groups: groups.length > 0 ? GROUPS.filter((g) => groups.includes(g)) : GROUPS,
+    groups: groups.length > 0 ? GROUPS.filter((g) => groups.includes(g)) : defaultGroups(mode),
     out: resolve(out),
   };
 }
@@ -149,7 +149,7 @@ async function main(): Promise<number> {
       args.mode !== 'smoke',
     );
     const command = `npm run ${args.mode === 'full' ? 'bench' : `bench:${args.mode}`}${
-      args.groups.length < GROUPS.length ? ` -- ${args.groups.join(' ')}` : ''
+      args.groups.join() !== defaultGroups(args.mode).join() ? ` -- ${args.groups.join(' ')}` : ''
     }`;
     env.loadAverage.end = loadavg()[0]!;
     const written = writeReport(args.out, {

@@ -19,6 +19,7 @@ const loaders: Record<GroupName, () => Promise<{ run: Group }>> = {
   e2e: () => import('./groups/e2e.js'),
   processes: () => import('./groups/processes.js'),
   cluster: () => import('./groups/cluster.js'),
+  shared: () => import('./groups/shared.js'),
 };
 
 const [name, out] = process.argv.slice(2);

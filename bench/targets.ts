@@ -1,8 +1,8 @@
 /**
- * The targets of issue 3, evaluated on the figures the groups measured in this run. A target
+ * The targets of issues 3 and 13, evaluated on the figures the groups measured in this run. A target
  * whose figure the run did not measure (a group not run, smoke sizes) is reported as such.
  */
-import type { GroupName } from './config.js';
+import { SHARED_WORKLOADS, type GroupName } from './config.js';
 import type { GroupResult } from './lib/group.js';
 import { formatValue, type Format } from './lib/table.js';
 
@@ -204,7 +204,69 @@ export const TARGETS: readonly Target[] = [
     limit: 1,
     format: 'bool',
   },
+  ...sharedTargets(),
 ];
+
+/** "N series" as the shared group's judged figures say it (null: not measured). */
+function seriesAt(value: unknown): string {
+  const n = num(value);
+  return n === null ? 'no size measured' : `${n.toLocaleString('en-US')} series`;
+}
+
+/** Per workload: "flush counters (new series) 182 ms, …" from the shared group's `at<S>.<workload>.<figure>`. */
+function perWorkload(f: GroupResult['figures'], at: string, figure: string): string {
+  return Object.entries(SHARED_WORKLOADS)
+    .map(([w, name]) => `${name} ${formatValue(num(f[`${at}.${w}.${figure}`]), 'ms')}`)
+    .join(', ');
+}
+
+/**
+ * Issue 13 (the shared group). Each is judged on the largest N ≤ its size that the run
+ * measured (quick mode: 100,000), and the measured column says which N that was.
+ */
+function sharedTargets(): Target[] {
+  const sizeNote = (f: GroupResult['figures'], at: string, size: number): string => {
+    const n = num(f[`${at}.size`]);
+    return n === size ? '' : ` — measured at ${seriesAt(n)}, not ${size.toLocaleString('en-US')}`;
+  };
+  const longest = (size: number, label: string): Target => ({
+    figure: `longest single Redis command during a flush or a scrape of ${label} series`,
+    target: '≤ 5 ms',
+    group: 'shared',
+    keys: [`at${size}.longest_ms`],
+    op: '<=',
+    limit: 5,
+    format: 'ms',
+    context: (f) => ` (${perWorkload(f, `at${size}`, 'longest_ms')})${sizeNote(f, `at${size}`, size)}`,
+  });
+  return [
+    longest(200_000, '200k'),
+    longest(1_000_000, '1M'),
+    {
+      figure: "an unrelated client's max wait during a flush then a scrape of 200k series",
+      target: '≤ 25 ms',
+      group: 'shared',
+      keys: ['at200000.wait_max_ms'],
+      op: '<=',
+      limit: 25,
+      format: 'ms',
+      context: (f) => ` (${perWorkload(f, 'at200000', 'wait_max_ms')})${sizeNote(f, 'at200000', 200_000)}`,
+    },
+    {
+      figure: '`BUSY` errors an unrelated client gets when 1M histogram series flush at once',
+      target: '0',
+      group: 'shared',
+      keys: ['at1000000.histogram_flush.busy'],
+      op: '<=',
+      limit: 0,
+      format: 'int',
+      context: (f) => {
+        const n = num(f['at1000000.histogram_flush.size']);
+        return n === 1_000_000 ? '' : ` — measured at ${seriesAt(n)}, not 1,000,000`;
+      },
+    },
+  ];
+}
 
 /**
  * Judge every target on this run's figures. With `judge` false (smoke mode: sizes and time

@@ -40,7 +40,7 @@ export interface Report {
 export function targetsTable(targets: readonly TargetResult[]): Table {
   return {
     id: 'targets',
-    title: 'Targets (issue 3) — this run',
+    title: 'Targets (issues 3 and 13) — this run',
     columns: [
       { key: 'status', header: 'met', format: 'text' },
       { key: 'figure', header: 'figure', format: 'text' },
