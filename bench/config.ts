@@ -9,12 +9,9 @@ export type Mode = 'full' | 'quick' | 'smoke';
 export const GROUPS = ['hot', 'flush', 'scrape', 'e2e', 'processes', 'cluster', 'shared'] as const;
 export type GroupName = (typeof GROUPS)[number];
 
-/**
- * The groups a run without group names runs. Smoke leaves `shared` out for now: CI's
- * test/bench-smoke.test.ts pins the list of groups (`npm run bench:smoke -- shared` runs it).
- */
-export function defaultGroups(mode: Mode): readonly GroupName[] {
-  return mode === 'smoke' ? GROUPS.filter((g) => g !== 'shared') : GROUPS;
+/** The groups a run without group names runs: all of them, in every mode. */
+export function defaultGroups(_mode: Mode): readonly GroupName[] {
+  return GROUPS;
 }
 
 /**

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeChild, runTs } from './system/processes.js';
 
-const GROUPS = ['hot', 'flush', 'scrape', 'e2e', 'processes', 'cluster'];
+const GROUPS = ['hot', 'flush', 'scrape', 'e2e', 'processes', 'cluster', 'shared'];
 
 interface SmokeReport {
   mode: string;
