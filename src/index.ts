@@ -1,6 +1,7 @@
 /**
- * The public API: every export is named here (no `export *`). Child classes and base classes are
- * exported as types only — users get children from `labels()`; their constructors are internal.
+ * The public API: every export is named here (no `export *`). Children are exported as types
+ * only — users get them from `labels()`; their classes are internal. The abstract bases (Metric,
+ * TimedMetric, GaugeLike) are values, so `instanceof Metric` works as its type says.
  */
 export { Registry, REGISTRY, type CloseOptions, type MetricsOptions } from './registry.js';
 export type { RegistryOptions } from './options.js';
@@ -18,9 +19,9 @@ export {
   type HistogramOptions,
 } from './metrics/histogram.js';
 export { Summary, type SummaryChild, type SummaryOptions } from './metrics/summary.js';
-export type { Metric, Labels, MetricOptions } from './metrics/metric.js';
-export type { TimedMetric, TimedChild } from './metrics/timed.js';
-export type { GaugeLike, GaugeLikeChild } from './metrics/gauge-like.js';
+export { Metric, type Labels, type MetricOptions } from './metrics/metric.js';
+export { TimedMetric, type TimedChild } from './metrics/timed.js';
+export { GaugeLike, type GaugeLikeChild } from './metrics/gauge-like.js';
 export type { MetricRegistry } from './metrics/default-registry.js';
 export type { RegistryApi } from './core/registry-api.js';
 export type { EndTimer } from './metrics/timer.js';

@@ -58,7 +58,19 @@ async function npm(args: readonly string[], cwd: string): Promise<ChildResult> {
   return result;
 }
 
-const API = ['Registry', 'Counter', 'Gauge', 'CommonGauge', 'Histogram', 'Summary', 'REGISTRY'];
+// The abstract bases are values too, so `instanceof Metric` works as its type promises.
+const API = [
+  'Registry',
+  'Counter',
+  'Gauge',
+  'CommonGauge',
+  'Histogram',
+  'Summary',
+  'Metric',
+  'TimedMetric',
+  'GaugeLike',
+  'REGISTRY',
+];
 
 /** Prints `{ name: typeof export }` and whether REGISTRY is a Registry. */
 const inspect = (m: string): string => `

@@ -19,7 +19,7 @@ const CHILDREN = ['CounterChild', 'GaugeChild', 'CommonGaugeChild', 'HistogramCh
 /** Uses the public API as users do; each `@ts-expect-error` marks something users must not reach. */
 const CONSUMER = `
 import {
-  CommonGauge, Counter, Gauge, Histogram, Registry, Summary,
+  CommonGauge, Counter, Gauge, GaugeLike, Histogram, Metric, Registry, Summary, TimedMetric,
   type CounterChild, type EndTimer, type GaugeChild, type HistogramChild,
 } from './index.js';
 
@@ -52,6 +52,8 @@ export const timed = [
   histogram.timeit(() => 1, { q: 'a' }), summary.labels('a').timeit(() => 1),
 ];
 
+// The abstract bases are values: instanceof works on every metric.
+export const isMetric: boolean = counter instanceof Metric && gauge instanceof GaugeLike && summary instanceof TimedMetric;
 // A metric's registry is the Registry it was given, with its public API.
 export const scraped: Promise<string> = counter.registry.metrics();
 export const flushed: Promise<void> = histogram.registry.flush();
