@@ -36,6 +36,8 @@ describe('flushThreshold under a stream of new series', () => {
     });
     open.push(registry);
     const c = new Counter({ name: 'stream_total', help: 's', labelNames: ['id'], registry });
+    // Connected before the stream starts: the first batch should not also carry the connect time.
+    await registry.flush();
     const batches: number[] = [];
     let slowest = 0;
     let seen = 0;
@@ -56,10 +58,11 @@ describe('flushThreshold under a stream of new series', () => {
     observe();
     expect(errors).toEqual([]);
     // Flushes happened during the stream, not just the final one.
-    expect(registry.flushStats.ok).toBeGreaterThan(1);
-    // The threshold plus what arrives during one flush (the slowest seen, and one tick more).
-    // The old trigger, dropped while a flush was in flight, left most of the stream to one batch.
-    const bound = threshold + burst * Math.ceil(slowest / 10 + 1);
+    expect(registry.flushStats.ok).toBeGreaterThan(2);
+    // The threshold plus what arrives during one flush (the slowest seen), with three ticks of
+    // slack for a loaded machine's scheduling. The old trigger, dropped while a flush was in
+    // flight, left most of the stream (22,500 of 30,000 series) to one batch.
+    const bound = threshold + burst * Math.ceil(slowest / 10 + 3);
     expect(Math.max(...batches), `batches ${batches.join(', ')}; slowest ${slowest} ms`).toBeLessThanOrEqual(
       bound,
     );

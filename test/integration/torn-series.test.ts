@@ -53,18 +53,21 @@ describe('histogram series under concurrent flushing and scraping', () => {
     let stop = false;
     // Each writer observes into every series, in turns of the event loop, while its own
     // flusher (every 20 ms) sends what changed.
+    let rounds = 0;
     const writing = metrics.map(async (h, w) => {
-      for (let round = 0; !stop; round++) {
+      for (let round = 0; !stop; round++, rounds++) {
         for (let id = 0; id < series; id++) h.observe({ id: String(id) }, ((id + round + w) % 7) * 0.3);
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     });
     let scrapes = 0;
     let checked = 0;
-    const deadline = Date.now() + 1500;
-    while (Date.now() < deadline) {
+    const totals: number[] = [];
+    // A number of scrapes, not a time: on a loaded machine each takes longer, never fewer run.
+    while (scrapes < 8 || rounds < 30) {
       const seen = histograms(await reader.metrics());
       scrapes++;
+      totals.push([...seen.values()].reduce((n, h) => n + (h.count ?? 0), 0));
       for (const [id, h] of seen) {
         const inf = h.buckets.get('+Inf');
         expect(h.count, `series ${id}: _count vs +Inf`).toBe(inf);
@@ -92,8 +95,9 @@ describe('histogram series under concurrent flushing and scraping', () => {
     }
     stop = true;
     await Promise.all(writing);
-    // The scrapes really interleaved with the writers' flushes and saw their series.
-    expect(scrapes).toBeGreaterThan(3);
+    // The scrapes really interleaved with the writers' flushes: they saw the series, and the
+    // observation count grew between them.
     expect(checked).toBeGreaterThan(series);
+    expect(new Set(totals).size, `totals seen: ${totals.join(', ')}`).toBeGreaterThan(2);
   });
 });
