@@ -1,6 +1,7 @@
 /**
  * One flush script call: bounded by `flushTimeoutMs`, refused while a Redis Cluster slot moves
- * (MOVING), and with `durability` acknowledged only once enough replicas have it (WAIT).
+ * (MOVING) or out of order (GAP), and with `durability` acknowledged only once enough replicas
+ * have it (WAIT).
  */
 import type { Redis } from 'ioredis';
 import { FlushError, FlushTimeoutError, PrometheusRedisError } from '../core/errors.js';
@@ -37,6 +38,12 @@ export async function sendBatch(
     // Redis Cluster is moving this batch's slot: the script stopped before writing anything.
     throw new FlushError(
       `Flush deferred while the Redis Cluster slot moves; its ${batch.series} series are kept and retried: ${reply[5]}`,
+    );
+  }
+  if (reply[0] === 'GAP') {
+    // A chunk sent after one Redis did not apply: nothing applied; it goes again after that one.
+    throw new FlushError(
+      `Flush chunk not applied: the chunk before it was not; its ${batch.series} series are kept and retried in order`,
     );
   }
   const durability = settings.durability;

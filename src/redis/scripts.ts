@@ -124,6 +124,12 @@ export interface FlushArgs {
   readonly processId: string;
   /** ARGV[2]: strictly increasing per process; a retry reuses it. */
   readonly seq: number;
+  /**
+   * ARGV[12]: the seq of the batch this one follows (a chunk of a flush split in several calls):
+   * applied only when that batch is the last applied, else the reply is `GAP`. Omitted: an
+   * anchor, applied whenever its seq is new.
+   */
+  readonly after?: number;
   /** ARGV[3]: the process key's TTL, the dedup window (tokenTtlSeconds). */
   readonly processTtlSeconds: number;
   /** ARGV[4]. */
@@ -132,7 +138,7 @@ export interface FlushArgs {
   readonly leaseTtlSeconds: number;
   /** ARGV[10]: this process's per-process gauge families in this slot (kept alive). */
   readonly gaugeFamilies: readonly string[];
-  /** ARGV[11..]. */
+  /** ARGV[11], then after ARGV[12] the triples. */
   readonly metadata: readonly FlushMetadata[];
   /** The sections, in order. */
   readonly sections: readonly FlushSection[];
@@ -170,6 +176,7 @@ export function flushArgs(args: FlushArgs): FlushScriptArgs {
     keys.expiryPrefix,
     args.gaugeFamilies.join('\n'),
     String(args.metadata.length),
+    args.after === undefined ? '' : String(args.after),
   ];
   for (const meta of args.metadata) out.push(meta.name, meta.encoded, meta.samples.join('\n'));
   for (const section of args.sections)
@@ -190,7 +197,8 @@ export function withFlushGaugeIndex(args: FlushScriptArgs, gaugeIndex: FlushGaug
 }
 
 /**
- * The flush script's reply: status `OK`, `DUP` or `MOVING`; the gauge index (`-1` without
+ * The flush script's reply: status `OK`, `DUP`, `GAP` (only for a batch sent with `after`) or
+ * `MOVING`; the gauge index (`-1` without
  * gauges); freshIndex `1` when every gauge must be written again; conflicts as name, stored
  * shape pairs; the number of failed writes and the first one's error.
  */

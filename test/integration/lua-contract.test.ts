@@ -368,6 +368,41 @@ describe('flush-4.lua sequence and metadata', () => {
     expect(await keysOf(keys)).toEqual([keys.family('c'), keys.process('p1')].sort());
   });
 
+  it('a chunk sent "after" the last applied batch applies; one after an unapplied batch answers GAP', async () => {
+    const keys = freshKeys();
+    const add = (n: number): FlushSection => ({
+      op: 'I',
+      family: 'c',
+      expireSeconds: '',
+      payload: `${k1}\n${n}\n`,
+    });
+    expect(await flush(keys, [add(1)], { seq: 5 })).toEqual(ok('-1', '0'));
+    // 6 follows 5, the last applied: it applies.
+    expect(await flush(keys, [add(10)], { seq: 6, after: 5 })).toEqual(ok('-1', '0'));
+    // 8 follows 7, which never arrived (refused, say): nothing applied, seq 8 stays unused.
+    expect(await flush(keys, [add(100)], { seq: 8, after: 7 })).toEqual(['GAP', '-1', '0', [], '0', '']);
+    expect(await redis.hgetall(keys.family('c'))).toEqual({ [k1]: '11' });
+    expect(await redis.hget(keys.process('p1'), 'seq')).toBe('6');
+    // 7 is resent as the anchor, then 8 after it: both apply, in order, once.
+    expect(await flush(keys, [add(1000)], { seq: 7 })).toEqual(ok('-1', '0'));
+    expect(await flush(keys, [add(100)], { seq: 8, after: 7 })).toEqual(ok('-1', '0'));
+    expect(await flush(keys, [add(100)], { seq: 8, after: 7 })).toEqual(['DUP', '-1', '0', [], '0', '']);
+    expect(await redis.hgetall(keys.family('c'))).toEqual({ [k1]: '1111' });
+    expect(await keysOf(keys)).toEqual([keys.family('c'), keys.process('p1')].sort());
+  });
+
+  it('a GAP writes no metadata and claims no sample names', async () => {
+    const keys = freshKeys();
+    const metadata = [{ name: 'c', encoded: encodeMeta(counter), samples: ['c_total'] }];
+    const reply = await flush(keys, [{ op: 'I', family: 'c', expireSeconds: '', payload: `${k1}\n1\n` }], {
+      seq: 2,
+      after: 1,
+      metadata,
+    });
+    expect(reply[0]).toBe('GAP');
+    expect(await keysOf(keys)).toEqual([]);
+  });
+
   it('a DUP with gauge index "1" still names (and renews) the index it holds', async () => {
     const keys = freshKeys();
     const call: Call = { gaugeIndex: '1', gaugeFamilies: ['g'], seq: 3 };

@@ -155,6 +155,7 @@ describe('script argument builders', () => {
       keys.expiryPrefix,
       'g\nh',
       '1',
+      '',
       'c',
       'shape\n{}',
       'c\nc_total',

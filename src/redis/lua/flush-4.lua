@@ -32,8 +32,12 @@
   ARGV[8]  lease key prefix       (lease       = prefix .. index)
   ARGV[9]  expiry zset prefix     (expiry zset = prefix .. name)
   ARGV[10] names of this process's per-process gauge families, "\n"-separated (kept alive)
-  ARGV[11] number of metadata entries M, then M triples: name, encoded metadata, the family's
-           sample names ("\n"-separated; claimed when the family is first stored)
+  ARGV[11] number of metadata entries M
+  ARGV[12] after: "" (an anchor: applied when its seq is new), or the seq of the batch this one
+           follows — a chunk of a flush split in several calls — applied only when that batch is
+           the last one applied: a chunk never applies before, or without, the one before it
+  then M triples: name, encoded metadata, the family's sample names ("\n"-separated; claimed
+  when the family is first stored)
   then sections of 4 arguments: op, family name, a third argument named per op, payload.
   The third argument is expireSeconds (A I S D: the common gauge's expiry, "" for none), window
   ("<slot ms> <ageBuckets> <key base>", Q R W: see include/window.lua), createdKey (the family's
@@ -84,14 +88,15 @@
   batch): that attempt emptied index i and wrote this batch's gauges into it. Otherwise (the
   applied attempt wrote plain "=<i>" or under another index) a DUP empties index i and answers
   freshIndex "1", so the caller writes every gauge again. Beyond these, a DUP renews the process
-  key's TTL only.
+  key's TTL only. A GAP (checked after DUP) has done only the gauge-index work, like a DUP.
   The sequence is recorded before the data writes: a write error part-way (Redis does not roll
   back) can lose part of a batch, never double it; such errors are counted and returned (see
   include/writes.lua). Families whose stored shape differs from the one sent are not written.
 
   Returns { status, gaugeIndex, freshIndex, conflicts, errorCount, firstError } where status is
-  "OK" (applied now), "DUP" (applied by an earlier attempt) or "MOVING" (a key of the batch is
-  not on this Redis Cluster node: nothing was applied; firstError names it), gaugeIndex is "-1"
+  "OK" (applied now), "DUP" (applied by an earlier attempt), "GAP" (after names a batch that is
+  not the last applied: nothing was applied, the sequence number is unused) or "MOVING" (a key of
+  the batch is not on this Redis Cluster node: nothing was applied; firstError names it), gaugeIndex is "-1"
   without gauges, freshIndex is "1" when the caller must rewrite all its gauges, conflicts is a
   flat list of name, stored shape (or clash).
 ]]
@@ -100,7 +105,9 @@ local pid, seq, procTtl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local indexArg, leaseTtl = ARGV[4], ARGV[5]
 local familyPrefix, gaugePrefix, leasePrefix, expiryPrefix = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local metaCount = tonumber(ARGV[11])
-local firstSection = 12 + 3 * metaCount
+local after = ARGV[12]
+local firstMeta = 13
+local firstSection = firstMeta + 3 * metaCount
 
 local gaugeFamilies = {}
 for name in string.gmatch(ARGV[10], '[^\n]+') do gaugeFamilies[#gaugeFamilies + 1] = name end
@@ -173,6 +180,11 @@ if seq <= last then
   redis.call('EXPIRE', proc, procTtl)
   return { 'DUP', tostring(idx), tostring(fresh), {}, '0', '' }
 end
+if after ~= '' and tonumber(after) ~= last then
+  -- The batch before this one was not applied (refused, or still to be resent): apply nothing,
+  -- so that its retry is not mistaken for a duplicate.
+  return { 'GAP', tostring(idx), tostring(fresh), {}, '0', '' }
+end
 if resetGiven then resetGaugeHashes() end
 if givenIndex then
   redis.call('HSET', proc, 'seq', ARGV[2], 't', nowMs, 'idx', givenIndex .. (resetGiven and '!' or ''))
@@ -184,7 +196,7 @@ redis.call('EXPIRE', proc, procTtl)
 --@include writes
 --@include meta
 
-local skip, conflicts = checkMetadata(metaKey, samplesKey, 12, metaCount)
+local skip, conflicts = checkMetadata(metaKey, samplesKey, firstMeta, metaCount)
 
 -- A common-gauge series past its expiry is gone for readers; an increment must start it from
 -- zero, not from the stale value still stored (pruning is bounded per flush).
