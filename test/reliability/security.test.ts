@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CommonGauge, Counter, Gauge, Histogram, Registry, Summary } from '../../src/index.js';
+import { Keys } from '../../src/redis/keys.js';
 import { randomPrefix, redisClient, sample, testRegistry } from '../support/helpers.js';
 import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 /** The commands the library needs, as documented in the README's minimal ACL. */
 const ACL_COMMANDS =
-  '+evalsha +eval +info +ping +hget +hset +hincrbyfloat +hincrby +hdel +del +expire +get +set +sadd +smembers +exists +zadd +zrangebyscore +zrem +zscore +hgetall +hkeys +time';
+  '+evalsha +eval +info +ping +hget +hset +hincrbyfloat +hincrby +hdel +del +unlink +expire +get +set +sadd +smembers +exists +zadd +zrangebyscore +zrem +zscore +hgetall +hkeys +time';
 
 const open: Registry[] = [];
 afterEach(async () => {
@@ -65,6 +66,35 @@ describe('a Redis user limited to the documented ACL', () => {
     expect(sample(text, 'h_count')).toBe(1);
     expect(sample(text, 's_sum')).toBe(4);
     expect(text).toMatch(/^g\{gauge_index="0"\} 3$/m);
+    expect(errors).toEqual([]);
+  });
+
+  it('with the ACL of 0.1.0 (no +unlink), resets and closes still delete their keys, through DEL', async () => {
+    const prefix = randomPrefix('acl');
+    const admin = server.client();
+    const oldAcl = ACL_COMMANDS.split(' ').filter((c) => c !== '+unlink');
+    await admin.call('ACL', 'SETUSER', 'old', 'on', '>pw', `~{${prefix}}:*`, ...oldAcl);
+    const errors: Error[] = [];
+    const registry = new Registry({
+      redis: `redis://old:pw@127.0.0.1:${server.port}`,
+      prefix,
+      onError: (e) => errors.push(e),
+    });
+    open.push(registry);
+    const c = new Counter({ name: 'c_total', help: 'c', labelNames: ['x'], registry });
+    const g = new Gauge({ name: 'g', help: 'g', registry });
+    c.inc({ x: '1' }, 2);
+    g.set(3);
+    await registry.flush();
+    const keys = new Keys(prefix);
+    const present = () => admin.exists(keys.family('c'), keys.gauge('g', 0), keys.lease(0));
+    expect(await present()).toBe(3);
+    c.reset();
+    await registry.flush();
+    // The family hash went with reset(), the gauge hash and the lease with close().
+    expect(await admin.exists(keys.family('c'))).toBe(0);
+    await registry.close();
+    expect(await present()).toBe(0);
     expect(errors).toEqual([]);
   });
 

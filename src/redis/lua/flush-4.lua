@@ -62,19 +62,19 @@
          -> HINCRBY <key base><current slot> field|bucket n; the slot key expires as the window
             rule says
     R  HDEL every bucket of the given series from the window's slot keys; payload: field \n ...
-    W  DEL every slot key of the window
+    W  drop (UNLINK, see include/drop.lua) every slot key of the window
     D  HDEL fields of the family hash (and ZREM them from its expiry zset when expireSeconds is
          set); payload: field \n ... — every field of each removed series
     d  as D on this process's gauge hash of the family (which has no expiry zset)
-    X  DEL the family hash and its expiry zset
-    x  DEL this process's gauge hash of the family
+    X  drop the family hash and its expiry zset
+    x  drop this process's gauge hash of the family
     C  series created (fresh) in this process since its last flush, counters, histograms and
          summaries only; payload: label key \n ...
          -> HSET createdKey <label key> = server time (seconds, millisecond decimals) unless
          present, so the earliest creation across processes is kept. Sent after the family's
          X/D/Z/K sections of the same batch, so a series removed and re-created gets a new time.
     K  HDEL label keys from createdKey; payload: label key \n ...
-    Z  DEL createdKey
+    Z  drop createdKey
 
   Order of work, and what a DUP still does. The probe runs first and writes nothing. Then the
   gauge index: with "1" the lease is renewed (or the index (re)claimed: SET lease, SADD to the
@@ -117,6 +117,7 @@ local resetGiven = givenIndex ~= nil and string.sub(indexArg, -1) == '!'
 --@include clock
 --@include window
 --@include probe
+--@include drop
 
 local function gaugeHashOf(name, i) return gaugePrefix .. name .. ':' .. i end
 
@@ -162,12 +163,12 @@ elseif indexArg == '1' then
   for _, name in ipairs(gaugeFamilies) do
     local key = gaugeHashOf(name, idx)
     -- A (re)claimed index may hold a dead process's values: start clean.
-    if fresh == 1 then redis.call('DEL', key) else redis.call('EXPIRE', key, leaseTtl) end
+    if fresh == 1 then dropKeys(key) else redis.call('EXPIRE', key, leaseTtl) end
   end
 end
 
 local function resetGaugeHashes()
-  for _, name in ipairs(gaugeFamilies) do redis.call('DEL', gaugeHashOf(name, idx)) end
+  for _, name in ipairs(gaugeFamilies) do dropKeys(gaugeHashOf(name, idx)) end
 end
 
 local last = tonumber(redis.call('HGET', proc, 'seq') or '0')
@@ -320,7 +321,7 @@ end
 
 function ops.W(_, _, window)
   local base, _, slots, slot = windowOf(window)
-  for s = slot - slots, slot do write('DEL', windowSlotKey(base, s)) end
+  for s = slot - slots, slot do check(tryDropKeys(windowSlotKey(base, s))) end
 end
 
 local function removeSeries(target)
@@ -337,7 +338,7 @@ ops.d = removeSeries(gaugeTarget)
 local function dropFamily(target)
   return function(name)
     local hash, zset = target(name)
-    if zset then write('DEL', hash, zset) elseif hash then write('DEL', hash) end
+    if zset then check(tryDropKeys(hash, zset)) elseif hash then check(tryDropKeys(hash)) end
   end
 end
 ops.X = dropFamily(familyTarget)
@@ -354,7 +355,7 @@ end
 
 function ops.K(_, payload, createdKey) removeFields('HDEL', createdKey, payload) end
 
-function ops.Z(_, _, createdKey) write('DEL', createdKey) end
+function ops.Z(_, _, createdKey) check(tryDropKeys(createdKey)) end
 
 for p = firstSection, #ARGV, 4 do
   local op, name = ARGV[p], ARGV[p + 1]
