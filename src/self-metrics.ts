@@ -34,51 +34,45 @@ export class SelfMetrics implements FlushObserver {
 
   /** The self-metrics are internal families of `registry`, the registry they report on. */
   constructor(registry: MetricRegistry) {
+    const own = { registry, internal: true } as const;
     this.#flushes = new Counter({
       name: `${PREFIX}flushes`,
       help: 'Flush attempts by outcome (success, duplicate, error, timeout, unavailable).',
       labelNames: ['outcome'],
-      registry,
-      internal: true,
+      ...own,
     });
     this.#duration = new Histogram({
       name: `${PREFIX}flush_duration_seconds`,
       help: 'Duration of acknowledged flushes (one round trip each).',
       buckets: DURATION_BUCKETS,
-      registry,
-      internal: true,
+      ...own,
     });
     this.#series = new Histogram({
       name: `${PREFIX}flush_series`,
       help: 'Series carried by each acknowledged flush.',
       buckets: SERIES_BUCKETS,
-      registry,
-      internal: true,
+      ...own,
     });
     this.#retries = new Counter({
       name: `${PREFIX}flush_retries`,
       help: 'Batches sent again after an unknown outcome (same token).',
-      registry,
-      internal: true,
+      ...own,
     });
     this.#dropped = new Counter({
       name: `${PREFIX}dropped_series`,
       help: 'Label sets refused by maxSeriesPerMetric, by metric.',
       labelNames: ['metric'],
-      registry,
-      internal: true,
+      ...own,
     });
     this.#buffered = new Gauge({
       name: `${PREFIX}buffered_series`,
       help: 'Series recorded in this process and not yet acknowledged by Redis.',
-      registry,
-      internal: true,
+      ...own,
     });
     this.#lastFlush = new Gauge({
       name: `${PREFIX}last_flush_timestamp_seconds`,
       help: 'Unix time of the last acknowledged flush of this process.',
-      registry,
-      internal: true,
+      ...own,
     });
   }
 

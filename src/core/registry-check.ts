@@ -11,11 +11,7 @@ import { describeValue } from './validate.js';
 export type RegistryMethod = 'register' | 'metrics' | 'contentTypeFor';
 
 /** What a whole Registry offers callers of this check (any copy of the library). */
-export const REGISTRY_METHODS: readonly RegistryMethod[] = Object.freeze([
-  'register',
-  'metrics',
-  'contentTypeFor',
-]);
+const REGISTRY_METHODS: readonly RegistryMethod[] = Object.freeze(['register', 'metrics', 'contentTypeFor']);
 
 /** Whether `value` is an object with each of `methods` as a function (any copy's Registry is). */
 export function isRegistry(value: unknown, methods: readonly RegistryMethod[] = REGISTRY_METHODS): boolean {

@@ -37,7 +37,7 @@ export const EXEMPLAR = 'e';
 /** `<key>|created`: how a creation time comes back from the read script. */
 export const CREATED_SUFFIX = `${SEPARATOR}${CREATED}`;
 /** `<key>|t`. */
-export const TIME_SUFFIX = `${SEPARATOR}${TIME}`;
+const TIME_SUFFIX = `${SEPARATOR}${TIME}`;
 
 /** Whether `field` is a bare label key (a series' own field): empty, or ending with `"`. */
 export function isLabelKey(field: string): boolean {
@@ -54,13 +54,6 @@ export function labelKeyOf(field: string): string {
   if (isLabelKey(field)) return field;
   const bar = field.lastIndexOf(SEPARATOR);
   return bar < 0 ? field : field.slice(0, bar);
-}
-
-/** The suffix of a suffixed field (`a="x"|s` → `s`), or undefined for a bare label key. */
-export function suffixOf(field: string): string | undefined {
-  if (isLabelKey(field)) return undefined;
-  const bar = field.lastIndexOf(SEPARATOR);
-  return bar < 0 ? undefined : field.slice(bar + 1);
 }
 
 /** Whether `field` is a creation time as the read script returns it (`<key>|created`). */

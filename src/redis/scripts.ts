@@ -12,16 +12,16 @@ import { flushScript, readScript, releaseScript } from './scripts.generated.js';
 const suffix = VERSION.replace(/\W/g, '_');
 
 /** Command names carry the library version, so two versions sharing one Redis never mix scripts. */
-export const FLUSH_COMMAND = `prcFlush_${suffix}`;
-export const READ_COMMAND = `prcRead_${suffix}`;
-export const RELEASE_COMMAND = `prcRelease_${suffix}`;
+const FLUSH_COMMAND = `prcFlush_${suffix}`;
+const READ_COMMAND = `prcRead_${suffix}`;
+const RELEASE_COMMAND = `prcRelease_${suffix}`;
 
 type ScriptCommand = (...args: Array<string | Buffer>) => Promise<unknown>;
 
 const defined = new WeakSet<object>();
 
 /** Define the library's scripts on a connection once (ioredis sends EVALSHA, falling back to EVAL). */
-export function defineScripts(redis: RedisClient): void {
+function defineScripts(redis: RedisClient): void {
   if (defined.has(redis)) return;
   for (const [name, script] of [
     [FLUSH_COMMAND, flushScript],
@@ -37,7 +37,7 @@ export function defineScripts(redis: RedisClient): void {
  * Call a defined script with raw arguments (KEYS, then ARGV). Prefer `callFlush`, `callRead` and
  * `callRelease` with their builders' output.
  */
-export function callScript(
+function callScript(
   redis: RedisClient,
   name: string,
   args: ReadonlyArray<string | Buffer>,
