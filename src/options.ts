@@ -37,6 +37,21 @@ export interface RegistryOptions {
    */
   readonly flushTimeoutMs?: number;
   /**
+   * Field updates one flush call carries at most (a counter series is one, a histogram series
+   * one per changed bucket plus its sum, a new series two more for its creation time). A bigger
+   * flush goes as several calls, each applied exactly once and in order, so no call holds the
+   * Redis you share with other clients for long: the default keeps one call near 2 ms of Redis
+   * time (docs/scaling.md). A series is never split between calls.
+   * @default 1000
+   */
+  readonly flushChunkUpdates?: number;
+  /**
+   * Flush calls in flight at once on the connection. Redis runs everything one client has
+   * pipelined before serving another, so an unrelated client waits up to about this many calls.
+   * @default 2
+   */
+  readonly flushWindow?: number;
+  /**
    * How long `close()` tries to deliver the last deltas before giving up (and reporting them).
    * @default 5000
    */
@@ -104,8 +119,8 @@ export interface RegistryOptions {
 
 /**
  * Options with defaults applied. The ones the flusher reads (flushIntervalMs, flushTimeoutMs,
- * expireSeconds, tokenTtlSeconds, maxBackoffMs, durability, shardBy) are stated once, in
- * `FlusherSettings`: the flush layer may not import this file.
+ * flushChunkUpdates, flushWindow, expireSeconds, tokenTtlSeconds, maxBackoffMs, durability,
+ * shardBy) are stated once, in `FlusherSettings`: the flush layer may not import this file.
  */
 export interface ResolvedOptions extends FlusherSettings {
   readonly prefix: string;
@@ -122,6 +137,8 @@ const KNOWN = new Set([
   'flushIntervalMs',
   'flushThreshold',
   'flushTimeoutMs',
+  'flushChunkUpdates',
+  'flushWindow',
   'closeTimeoutMs',
   'expireSeconds',
   'tokenTtlSeconds',
@@ -186,6 +203,8 @@ export function resolveOptions(options: RegistryOptions): ResolvedOptions {
     flushIntervalMs,
     flushThreshold: validatePositiveInteger('flushThreshold', options.flushThreshold ?? 5000),
     flushTimeoutMs: validatePositiveInteger('flushTimeoutMs', options.flushTimeoutMs ?? 5000),
+    flushChunkUpdates: validatePositiveInteger('flushChunkUpdates', options.flushChunkUpdates ?? 1000),
+    flushWindow: validatePositiveInteger('flushWindow', options.flushWindow ?? 2),
     closeTimeoutMs: validatePositiveInteger('closeTimeoutMs', options.closeTimeoutMs ?? 5000, 0),
     expireSeconds,
     tokenTtlSeconds,

@@ -30,6 +30,8 @@ export interface FlusherSettings {
   readonly maxBackoffMs: number;
   readonly durability: Durability | undefined;
   readonly shardBy: 'registry' | 'metric';
+  readonly flushChunkUpdates: number;
+  readonly flushWindow: number;
 }
 
 /** What the flusher needs from its registry. */

@@ -10,26 +10,32 @@
 import { performance } from 'node:perf_hooks';
 import { FlushError } from '../core/errors.js';
 import type { RedisClient } from '../redis/connection.js';
+import {
+  flushGaugeIndexOf,
+  withFlushAttempt,
+  type FlushReply,
+  type FlushScriptArgs,
+} from '../redis/scripts.js';
 import { sendBatch } from './call.js';
-import { encodeBatch, encodeGroups, withGaugeIndex, type EncodedBatch } from './encode.js';
+import { ChunkQueue, type ChunkSender } from './chunk-queue.js';
+import { encodeBatch, encodeGroups, type EncodedBatch } from './encode.js';
 import { batchContext, type FlushLayout, type LayoutState } from './layout.js';
-import type { FlushReply } from '../redis/scripts.js';
 
-/** What the replies of some batches said, for the flush they belong to. */
+/** What the replies of some chunks said, for the flush they belong to. */
 interface Replied {
   /** Conflicts and write errors the replies named (each already reported). */
   readonly problems: Error[];
-  /** One of the batches had been applied by an earlier attempt (the flush's outcome is `duplicate`). */
-  readonly duplicate: boolean;
+  /** One of the chunks had been applied by an earlier attempt (the flush's outcome is `duplicate`). */
+  duplicate: boolean;
 }
 
 export class MetricLayout implements FlushLayout {
   readonly #state: LayoutState;
-  /** The control batch not yet acknowledged. */
-  #pending: EncodedBatch | undefined;
+  /** The control chunks not yet acknowledged. */
+  readonly #control = new ChunkQueue();
   #seq = 0;
-  /** Per-family batches not yet acknowledged, by family name. */
-  readonly #pendingGroups = new Map<string, EncodedBatch>();
+  /** Per-family chunks not yet acknowledged, by family name (a family is here while it has some). */
+  readonly #groups = new Map<string, ChunkQueue>();
   /** Gauge families whose group must empty this process's gauge hash first. */
   readonly #resetDue = new Set<string>();
   /** A control call failed, so whether it (re)claimed the gauge index is unknown. */
@@ -40,95 +46,110 @@ export class MetricLayout implements FlushLayout {
   }
 
   get unacknowledged(): number {
-    let pending = this.#pending?.series ?? 0;
-    for (const batch of this.#pendingGroups.values()) pending += batch.series;
+    let pending = this.#control.series;
+    for (const queue of this.#groups.values()) pending += queue.series;
     return pending;
   }
 
   get waiting(): boolean {
-    return this.#pending !== undefined || this.#pendingGroups.size > 0 || this.#resetDue.size > 0;
+    return this.#control.size > 0 || this.#groups.size > 0 || this.#resetDue.size > 0;
   }
 
   async flush(redis: RedisClient, again = false): Promise<void> {
     const { host, lease, replies, unconfirmed } = this.#state;
     const started = performance.now();
-    const idle = this.#pending === undefined && this.#pendingGroups.size === 0;
+    const idle = this.#control.size === 0 && this.#groups.size === 0;
     const quiet = host.buffer.size === 0 && unconfirmed.size === 0 && this.#resetDue.size === 0;
     if (idle && quiet && !lease.refreshDue()) return;
-    const problems: Error[] = [];
-    let duplicate = false;
+    const replied: Replied = { problems: [], duplicate: false };
     if (!idle) replies.retried();
-    if (this.#pending !== undefined) {
-      const earlier = await this.#sendControl(redis, this.#pending, started);
-      problems.push(...earlier.problems);
-      duplicate ||= earlier.duplicate;
-    }
+    if (this.#control.size > 0) await this.#sendControl(redis, started, replied);
     host.selfMetrics?.sample(this.#state.undelivered(), host.stores());
     const taken = host.buffer.take();
-    const waiting = taken.filter((s) => this.#pendingGroups.has(s.meta.name));
+    const waiting = taken.filter((s) => this.#groups.has(s.meta.name));
     host.buffer.requeue(waiting);
     const own = taken.filter((s) => s.meta.shard === undefined);
-    const sharded = taken.filter((s) => s.meta.shard !== undefined && !this.#pendingGroups.has(s.meta.name));
+    const sharded = taken.filter((s) => s.meta.shard !== undefined && !this.#groups.has(s.meta.name));
     // Gauge families go along even unchanged when their keys' expiry is due (or to be emptied).
     const refresh = this.#resetDue.size > 0 || lease.refreshDue();
     const gauges = lease.gauges();
-    const groupGauges = gauges.filter(
-      (s) => s.meta.shard !== undefined && !this.#pendingGroups.has(s.meta.name),
-    );
+    const groupGauges = gauges.filter((s) => s.meta.shard !== undefined && !this.#groups.has(s.meta.name));
     const grouped = refresh ? [...new Set([...sharded, ...groupGauges])] : sharded;
-    const seq = ++this.#seq;
+    const context = batchContext(host, () => ++this.#seq);
     // Both encoders take their stores' changes as they are called, together with the buffer's
     // take above (nothing runs in between), and then encode side by side.
-    const [control, batches] = await Promise.all([
+    const [control, groups] = await Promise.all([
       // Sent even without changes of its own: it keeps the gauge lease (whose index the family
-      // batches write under) alive, and checks metadata before the data it describes is sent.
-      encodeBatch(own, [...unconfirmed, ...sharded], seq, {
-        ...batchContext(host),
+      // chunks write under) alive, and checks metadata before the data it describes is sent.
+      encodeBatch(own, [...unconfirmed, ...sharded], {
+        ...context,
         // The library's own per-process gauges live in the registry's slot, as without sharding.
         gaugeFamilies: gauges.filter((s) => s.meta.shard === undefined).map((s) => s.meta.name),
         index: gauges.length > 0 ? '1' : '0',
       }),
-      encodeGroups(grouped, seq, { ...batchContext(host), gaugeFamilies: [] }),
+      encodeGroups(grouped, { ...context, gaugeFamilies: [] }),
     ]);
-    let series = control.series;
-    this.#pending = control;
-    for (const [name, batch] of batches) {
-      this.#pendingGroups.set(name, batch);
-      series += batch.series;
+    let series = 0;
+    for (const chunk of control) series += chunk.series;
+    this.#control.add(control);
+    for (const [name, chunks] of groups) {
+      const queue = new ChunkQueue();
+      queue.add(chunks);
+      this.#groups.set(name, queue);
+      series += queue.series;
     }
-    const controlled = await this.#sendControl(redis, control, started);
-    // Earlier batches still unacknowledged go with this flush's, each family in its own order.
-    const groups = await this.#sendGroups(redis, started);
-    problems.push(...controlled.problems, ...groups.problems);
-    duplicate ||= controlled.duplicate || groups.duplicate;
+    await this.#sendControl(redis, started, replied);
+    // Earlier chunks still unacknowledged go with this flush's, each family in its own order.
+    await this.#sendGroups(redis, started, replied);
     if (refresh) lease.refreshedMs = Date.now();
-    replies.succeeded(duplicate, series, started);
-    if (problems.length > 0) throw problems[0]!;
-    // Changes that waited behind an earlier batch of their family, now acknowledged: they were
+    replies.succeeded(replied.duplicate, series, started);
+    if (replied.problems.length > 0) throw replied.problems[0]!;
+    // Changes that waited behind an earlier chunk of their family, now acknowledged: they were
     // recorded before this flush was asked for, so they go now too (one more round).
     if (!again && waiting.length > 0) await this.flush(redis, true);
   }
 
-  /** Send the control batch; resolves with what its reply says. */
-  async #sendControl(redis: RedisClient, batch: EncodedBatch, started: number): Promise<Replied> {
+  /** Send the control chunks; what their replies say goes into `replied`. */
+  async #sendControl(redis: RedisClient, started: number, replied: Replied): Promise<void> {
     const { host, lease, replies } = this.#state;
-    let reply: FlushReply;
     try {
-      reply = await sendBatch(redis, batch, host.settings);
+      await this.#control.send(
+        {
+          argsFor: (batch, anchor, follows) =>
+            // Only the anchor holds the gauge lease; the library's own gauges go under its index.
+            anchor
+              ? batch.args
+              : withFlushAttempt(batch.args, {
+                  gaugeIndex: lease.index >= 0 ? `=${lease.index}` : '0',
+                  gaugeFamilies: [],
+                  after: follows ?? null,
+                }),
+          call: (batch, args) => sendBatch(redis, { ...batch, args }, host.settings),
+          acknowledged: (batch, reply, anchor) => {
+            // A DUP puts the chunk's families back to be checked again in the next control
+            // chunk (sent before any family chunk): the conflicts it found were in the lost reply.
+            const { duplicate, index, fresh } = replies.read(reply, batch.metaStores);
+            replied.duplicate ||= duplicate;
+            replied.problems.push(...replies.problems(reply));
+            // Families found in conflict are not written: drop their pending chunks (as the
+            // script skips them in a whole flush).
+            for (const store of host.stores()) if (store.conflicted) this.#groups.delete(store.meta.name);
+            if (anchor) this.#leaseReplied(index, fresh || duplicate);
+          },
+        },
+        host.settings.flushWindow,
+      );
     } catch (error) {
       // It may have been applied: a (re)claimed gauge index would then go unnoticed.
       this.#controlUncertain = true;
       replies.failed(started, error);
       throw error;
     }
-    this.#pending = undefined;
-    // A DUP puts the batch's families back to be checked again in the next control batch (sent
-    // before any family batch): the conflicts it found were in the lost reply.
-    const { duplicate, index, fresh } = replies.read(reply, batch.metaStores);
-    const problems = replies.problems(reply);
-    // Families found in conflict are not written: drop their pending batches (as the script
-    // skips them in a whole flush).
-    for (const store of host.stores()) if (store.conflicted) this.#pendingGroups.delete(store.meta.name);
+  }
+
+  /** The control anchor's reply named the gauge index (`fresh`: it may have been (re)claimed). */
+  #leaseReplied(index: number, fresh: boolean): void {
+    const { lease } = this.#state;
     if (index >= 0 && (fresh || this.#controlUncertain || index !== lease.index)) {
       // A new or re-claimed index may hold a dead process's values: each gauge family's group
       // empties it (the script did so for gauges in this slot), and every gauge is written again.
@@ -139,49 +160,21 @@ export class MetricLayout implements FlushLayout {
     }
     this.#controlUncertain = false;
     lease.index = index;
-    return { problems, duplicate };
   }
 
-  /** Send every pending family batch at once; resolves with what their replies say. */
-  async #sendGroups(redis: RedisClient, started: number): Promise<Replied> {
-    const { host, lease, replies } = this.#state;
-    const entries = [...this.#pendingGroups];
+  /** Send every family's pending chunks, the families side by side; replies go into `replied`. */
+  async #sendGroups(redis: RedisClient, started: number, replied: Replied): Promise<void> {
+    const { host, replies } = this.#state;
+    const entries = [...this.#groups];
     const results = await Promise.allSettled(
-      entries.map(([name, batch]) =>
-        // The gauge index is set per attempt: the current one, emptied first if just (re)claimed.
-        sendBatch(
-          redis,
-          { ...batch, args: withGaugeIndex(batch, lease.index, this.#resetDue.has(name)) },
-          host.settings,
-        ),
+      entries.map(([name, queue]) =>
+        queue.send(this.#groupSender(redis, name, replied), host.settings.flushWindow).then(() => {
+          this.#groups.delete(name);
+        }),
       ),
     );
-    const problems: Error[] = [];
     const failures: unknown[] = [];
-    let duplicate = false;
-    results.forEach((result, i) => {
-      const [name] = entries[i]!;
-      if (result.status === 'rejected') {
-        failures.push(result.reason);
-        return;
-      }
-      this.#pendingGroups.delete(name);
-      this.#resetDue.delete(name);
-      const reply = result.value;
-      // A group's metadata entry checks the shape in the group only: the registry's metadata is
-      // confirmed by the control batch.
-      const read = replies.read(reply, []);
-      duplicate ||= read.duplicate;
-      // A lost first reply may have hidden a reset (DUP), or the group lost this process's gauge
-      // hash while its lease lived elsewhere (a restarted or failed-over node): write it all again.
-      if (read.duplicate || read.fresh) {
-        host
-          .stores()
-          .find((s) => s.meta.name === name && s.meta.kind === 'gauge')
-          ?.touchAll();
-      }
-      problems.push(...replies.problems(reply));
-    });
+    for (const result of results) if (result.status === 'rejected') failures.push(result.reason);
     if (failures.length > 0) {
       const first = failures[0] as Error;
       replies.failed(started, first);
@@ -191,6 +184,41 @@ export class MetricLayout implements FlushLayout {
         { cause: first },
       );
     }
-    return { problems, duplicate };
+  }
+
+  /** How one family's chunks are sent to its group, and what their replies mean. */
+  #groupSender(redis: RedisClient, name: string, replied: Replied): ChunkSender {
+    const { host, lease, replies } = this.#state;
+    const argsFor = (batch: EncodedBatch, anchor: boolean, follows: number | undefined): FlushScriptArgs => {
+      // The gauge index is set per attempt (a batch encoded with "="): the current one, and the
+      // anchor empties the group's gauge hash first if the index was just (re)claimed.
+      const gauge = flushGaugeIndexOf(batch.args) === '=';
+      const reset = anchor && this.#resetDue.has(name);
+      return withFlushAttempt(batch.args, {
+        ...(gauge ? { gaugeIndex: reset ? `=${lease.index}!` : `=${lease.index}` } : {}),
+        ...(anchor ? {} : { gaugeFamilies: [], after: follows ?? null }),
+      });
+    };
+    return {
+      argsFor,
+      call: (batch, args) => sendBatch(redis, { ...batch, args }, host.settings),
+      acknowledged: (_batch: EncodedBatch, reply: FlushReply, anchor: boolean) => {
+        if (anchor) this.#resetDue.delete(name);
+        // A group's metadata entry checks the shape in the group only: the registry's metadata
+        // is confirmed by the control chunks.
+        const read = replies.read(reply, []);
+        replied.duplicate ||= read.duplicate;
+        // A lost first reply may have hidden a reset (DUP), or the group lost this process's
+        // gauge hash while its lease lived elsewhere (a restarted or failed-over node): write
+        // it all again.
+        if (read.duplicate || read.fresh) {
+          host
+            .stores()
+            .find((s) => s.meta.name === name && s.meta.kind === 'gauge')
+            ?.touchAll();
+        }
+        replied.problems.push(...replies.problems(reply));
+      },
+    };
   }
 }

@@ -1,18 +1,20 @@
 /**
  * The `shardBy: "registry"` protocol: every key of the registry in one slot, so a flush is one
- * batch in one script call. A batch whose outcome is unknown is sent again, unchanged and under
- * the same sequence number, before anything newer.
+ * chain of chunks on one connection — one script call when it fits in one chunk. Chunks whose
+ * outcome is unknown are sent again, unchanged and under the same sequence numbers, before
+ * anything newer.
  */
 import { performance } from 'node:perf_hooks';
 import type { RedisClient } from '../redis/connection.js';
+import { withFlushAttempt, type FlushReply, type FlushScriptArgs } from '../redis/scripts.js';
 import { sendBatch } from './call.js';
+import { ChunkQueue } from './chunk-queue.js';
 import { encodeBatch, type EncodedBatch } from './encode.js';
 import { batchContext, type FlushLayout, type LayoutState } from './layout.js';
-import type { FlushReply } from '../redis/scripts.js';
 
 export class RegistryLayout implements FlushLayout {
   readonly #state: LayoutState;
-  #pending: EncodedBatch | undefined;
+  readonly #chunks = new ChunkQueue();
   #seq = 0;
 
   constructor(state: LayoutState) {
@@ -20,52 +22,78 @@ export class RegistryLayout implements FlushLayout {
   }
 
   get unacknowledged(): number {
-    return this.#pending?.series ?? 0;
+    return this.#chunks.series;
   }
 
   get waiting(): boolean {
-    return this.#pending !== undefined;
+    return this.#chunks.size > 0;
   }
 
   async flush(redis: RedisClient): Promise<void> {
     const { host, lease, unconfirmed } = this.#state;
-    if (this.#pending !== undefined) {
+    if (this.#chunks.size > 0) {
       this.#state.replies.retried();
-      await this.#send(redis, this.#pending);
+      await this.#send(redis);
     }
     const heartbeat = lease.refreshDue();
     if (host.buffer.size === 0 && unconfirmed.size === 0 && !heartbeat) return;
     host.selfMetrics?.sample(this.#state.undelivered(), host.stores());
     const stores = host.buffer.take();
-    const batch = await encodeBatch(stores, [...unconfirmed], ++this.#seq, {
-      ...batchContext(host),
+    const chunks = await encodeBatch(stores, [...unconfirmed], {
+      ...batchContext(host, () => ++this.#seq),
       gaugeFamilies: lease.gauges().map((s) => s.meta.name),
     });
-    this.#pending = batch;
-    await this.#send(redis, batch);
+    this.#chunks.add(chunks);
+    await this.#send(redis);
   }
 
-  async #send(redis: RedisClient, batch: EncodedBatch): Promise<void> {
+  async #send(redis: RedisClient): Promise<void> {
     const { host, lease, replies } = this.#state;
     const started = performance.now();
-    let reply: FlushReply;
+    const series = this.#chunks.series;
+    const problems: Error[] = [];
+    let duplicate = false;
     try {
-      reply = await sendBatch(redis, batch, host.settings);
+      await this.#chunks.send(
+        {
+          argsFor: (batch, anchor, follows) => this.#argsFor(batch, anchor, follows),
+          call: (batch, args) => sendBatch(redis, { ...batch, args }, host.settings),
+          acknowledged: (batch: EncodedBatch, reply: FlushReply, anchor: boolean) => {
+            const read = replies.read(reply, batch.metaStores);
+            duplicate ||= read.duplicate;
+            if (anchor) {
+              // Only an anchor holds the gauge index (argument "1"): its reply says which.
+              lease.refreshedMs = Date.now();
+              lease.index = read.index;
+              // A DUP may hide a lost first reply that said the index was (re)claimed.
+              // A new or re-claimed gauge index starts empty: write every per-process gauge again.
+              if (read.fresh || read.duplicate) for (const store of lease.gauges()) store.touchAll();
+            }
+            problems.push(...replies.problems(reply));
+          },
+        },
+        host.settings.flushWindow,
+      );
     } catch (error) {
       replies.failed(started, error);
       throw error;
     }
-    this.#pending = undefined;
-    const { duplicate, index, fresh } = replies.read(reply, batch.metaStores);
-    replies.succeeded(duplicate, batch.series, started);
-    lease.refreshedMs = Date.now();
-    lease.index = index;
-    // A DUP may hide a lost first reply that said the index was (re)claimed: rewrite to be safe.
-    if (fresh || duplicate) {
-      // A new or re-claimed gauge index starts empty: write every per-process gauge again.
-      for (const store of lease.gauges()) store.touchAll();
-    }
-    const problems = replies.problems(reply);
+    replies.succeeded(duplicate, series, started);
     if (problems.length > 0) throw problems[0]!;
+  }
+
+  /**
+   * An anchor goes as encoded: it holds (or claims) the gauge index and keeps every gauge
+   * family's keys alive. A chunk after it writes under the index the anchor's reply named, and
+   * applies only right after the chunk it follows.
+   */
+  #argsFor(batch: EncodedBatch, anchor: boolean, follows: number | undefined): FlushScriptArgs {
+    if (anchor) return batch.args;
+    const index = this.#state.lease.index;
+    return withFlushAttempt(batch.args, {
+      gaugeIndex: index >= 0 ? `=${index}` : '0',
+      gaugeFamilies: [],
+      after: follows ?? null,
+    });
   }
 }

@@ -31,12 +31,14 @@ export interface LayoutState {
   undelivered(): number;
 }
 
-/** Everything a batch's encoding needs besides its gauge families. */
-export function batchContext(host: FlusherHost): Omit<BatchContext, 'gaugeFamilies'> {
+/** Everything a flush's encoding needs besides its gauge families. */
+export function batchContext(host: FlusherHost, nextSeq: () => number): Omit<BatchContext, 'gaugeFamilies'> {
   return {
     keys: host.keys,
     processId: host.processId,
     tokenTtlSeconds: host.settings.tokenTtlSeconds,
     expireSeconds: host.settings.expireSeconds,
+    chunkUpdates: host.settings.flushChunkUpdates,
+    nextSeq,
   };
 }

@@ -64,7 +64,7 @@ export type ReleaseScriptArgs = ScriptArgs<'release'>;
  * The gauge index argument of a flush (flush-4.lua ARGV[4]): `'0'` no per-process gauges in this
  * slot; `'1'` hold one here (claimed and leased by the script); `=<i>` use index i, whose lease
  * is held in another slot; `=<i>!` likewise, i just (re)claimed: its gauge hashes are emptied
- * first. `'='` is a placeholder for a batch whose index is set per attempt (`withFlushGaugeIndex`);
+ * first. `'='` is a placeholder for a batch whose index is set per attempt (`withFlushAttempt`);
  * sent as is, the script writes no per-process gauges.
  */
 export type FlushGaugeIndex = '0' | '1' | '=' | `=${number}` | `=${number}!`;
@@ -146,8 +146,10 @@ export interface FlushArgs {
 
 /** KEYS of the flush script. */
 const FLUSH_KEYS = flushScript.numberOfKeys;
-/** Position of the gauge index (ARGV[4]) in the flush arguments. */
+/** Positions, in the flush arguments, of what is set per attempt: ARGV[4], ARGV[10], ARGV[12]. */
 const FLUSH_GAUGE_INDEX = FLUSH_KEYS + 3;
+const FLUSH_GAUGE_FAMILIES = FLUSH_KEYS + 9;
+const FLUSH_AFTER = FLUSH_KEYS + 11;
 
 /** The third argument of a section, by op. */
 function sectionArg(section: FlushSection): string {
@@ -189,10 +191,25 @@ export function flushGaugeIndexOf(args: FlushScriptArgs): FlushGaugeIndex {
   return args[FLUSH_GAUGE_INDEX] as FlushGaugeIndex;
 }
 
-/** The same flush arguments with another gauge index argument (set per attempt). */
-export function withFlushGaugeIndex(args: FlushScriptArgs, gaugeIndex: FlushGaugeIndex): FlushScriptArgs {
+/** What may change between two attempts of one chunk: its place in the order, and the lease work. */
+export interface FlushAttempt {
+  /** ARGV[4]. */
+  readonly gaugeIndex?: FlushGaugeIndex;
+  /** ARGV[10]. */
+  readonly gaugeFamilies?: readonly string[];
+  /** ARGV[12]: the seq this chunk follows; `null` sends it as an anchor. */
+  readonly after?: number | null;
+}
+
+/**
+ * The same flush arguments for one attempt: the data (seq, metadata, sections) stay as built;
+ * the gauge index, the gauge families kept alive and `after` are set as given.
+ */
+export function withFlushAttempt(args: FlushScriptArgs, attempt: FlushAttempt): FlushScriptArgs {
   const copy = [...args];
-  copy[FLUSH_GAUGE_INDEX] = gaugeIndex;
+  if (attempt.gaugeIndex !== undefined) copy[FLUSH_GAUGE_INDEX] = attempt.gaugeIndex;
+  if (attempt.gaugeFamilies !== undefined) copy[FLUSH_GAUGE_FAMILIES] = attempt.gaugeFamilies.join('\n');
+  if (attempt.after !== undefined) copy[FLUSH_AFTER] = attempt.after === null ? '' : String(attempt.after);
   return copy as unknown as FlushScriptArgs;
 }
 

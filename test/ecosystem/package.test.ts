@@ -192,8 +192,25 @@ beforeAll(async () => {
     JSON.stringify({ name: 'consumer', version: '0.0.0', private: true }),
   );
   for (const [name, source] of Object.entries(FILES)) writeFileSync(join(consumer, name), source);
+  // The ioredis this repository is tested against (package-lock.json), not the newest: ioredis
+  // 6.1.0's own declarations import 'redis-errors', which ships no types, so any strict consumer
+  // (skipLibCheck: false) of ioredis 6.1.0 fails to compile whatever it imports alongside.
+  const ioredis = (
+    JSON.parse(readFileSync(join(ROOT, 'node_modules/ioredis/package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
   await npm(
-    ['install', tarball, 'ioredis', '--prefix', consumer, '--prefer-offline', '--no-audit', '--no-fund'],
+    [
+      'install',
+      tarball,
+      `ioredis@${ioredis}`,
+      '--prefix',
+      consumer,
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+    ],
     consumer,
   );
 }, 180_000);

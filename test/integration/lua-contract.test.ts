@@ -22,7 +22,7 @@ import {
   flushArgs,
   readArgs,
   releaseArgs,
-  withFlushGaugeIndex,
+  withFlushAttempt,
   type FlushArgs,
   type FlushReply,
   type FlushSection,
@@ -482,7 +482,14 @@ describe('flush-4.lua sequence and metadata', () => {
       metadata: [],
       sections: [write],
     });
-    expect(await callFlush(redis, withFlushGaugeIndex(args, '=3!'))).toEqual(['DUP', '3', '1', [], '0', '']);
+    expect(await callFlush(redis, withFlushAttempt(args, { gaugeIndex: '=3!' }))).toEqual([
+      'DUP',
+      '3',
+      '1',
+      [],
+      '0',
+      '',
+    ]);
     expect(await redis.exists(keys.gauge('g', 3))).toBe(0);
     expect(await redis.hgetall(keys.gauge('g', 1))).toEqual({ [k1]: '1' });
   });

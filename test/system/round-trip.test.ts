@@ -114,7 +114,7 @@ async function startMonitor(): Promise<{
 }
 
 describe('one flush is one round trip', () => {
-  it('sends 1,000 dirty series across three metrics as exactly one EVALSHA', async () => {
+  it('sends 1,000 dirty series across three metrics as exactly one EVALSHA when they fit in one chunk', async () => {
     const prefix = randomPrefix('rt');
     const traced = tracedClient();
     const errors: Error[] = [];
@@ -123,6 +123,8 @@ describe('one flush is one round trip', () => {
       prefix,
       flushIntervalMs: 60_000,
       flushThreshold: 100_000,
+      // About 2,900 field updates (test/reliability/chunked-flush.test.ts covers more than one chunk).
+      flushChunkUpdates: 5000,
       onError: (e) => errors.push(e),
     });
     cleanups.push(() => registry.close());

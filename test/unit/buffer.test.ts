@@ -233,6 +233,8 @@ describe('a removed series is not written back by the same flush', () => {
     tokenTtlSeconds: 60,
     expireSeconds: 60,
     gaugeFamilies: ['g'],
+    chunkUpdates: 1000,
+    nextSeq: () => 1,
   };
   const occurrences = (args: ReadonlyArray<string | Buffer>, needle: string): number =>
     args.map(String).join('\n').split(needle).length - 1;
@@ -243,7 +245,7 @@ describe('a removed series is not written back by the same flush', () => {
     write(store, 'keep');
     write(store, 'gone', 5);
     store.remove(['gone']);
-    const { args } = await encodeBatch(buffer.take(), [], 1, context);
+    const { args } = (await encodeBatch(buffer.take(), [], context))[0]!;
     // The removal deletes the series' field (D) and its creation time (K); nothing writes it back.
     expect(occurrences(args, 'a="gone"')).toBe(2);
     expect(args.map(String)).toContain('K');
@@ -261,7 +263,7 @@ describe('a removed series is not written back by the same flush', () => {
       if (!cell.d) store.touch(cell);
     }
     store.remove(['gone']);
-    const { args } = await encodeBatch(buffer.take(), [], 1, context);
+    const { args } = (await encodeBatch(buffer.take(), [], context))[0]!;
     expect(occurrences(args, 'a="gone"')).toBe(1);
   });
 
@@ -271,7 +273,7 @@ describe('a removed series is not written back by the same flush', () => {
     const cell = store.fromValues(['old']);
     cell.v = 5;
     store.reset();
-    const { args } = await encodeBatch(buffer.take(), [], 1, context);
+    const { args } = (await encodeBatch(buffer.take(), [], context))[0]!;
     expect(occurrences(args, 'a="old"')).toBe(0);
   });
 });

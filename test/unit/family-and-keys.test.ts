@@ -12,7 +12,7 @@ import {
   flushGaugeIndexOf,
   readArgs,
   releaseArgs,
-  withFlushGaugeIndex,
+  withFlushAttempt,
 } from '../../src/redis/scripts.js';
 import { flushScript, readScript, releaseScript } from '../../src/redis/scripts.generated.js';
 
@@ -166,11 +166,12 @@ describe('script argument builders', () => {
     ]);
   });
 
-  it('withFlushGaugeIndex changes the gauge index argument only', () => {
+  it('withFlushAttempt changes the gauge index, gauge families and after only', () => {
     const base = flushArgs({
       keys,
       processId: 'p1',
-      seq: 1,
+      seq: 7,
+      after: 6,
       processTtlSeconds: 600,
       gaugeIndex: '=',
       leaseTtlSeconds: 30,
@@ -178,10 +179,15 @@ describe('script argument builders', () => {
       metadata: [],
       sections: [{ op: 'G', family: 'g', payload: 'k\n1\n' }],
     });
-    const set = withFlushGaugeIndex(base, '=3!');
+    const set = withFlushAttempt(base, { gaugeIndex: '=3!' });
     expect(flushGaugeIndexOf(base)).toBe('=');
     expect(flushGaugeIndexOf(set)).toBe('=3!');
     expect(set.filter((arg, i) => arg !== base[i])).toEqual(['=3!']);
+    const anchor = withFlushAttempt(base, { gaugeIndex: '1', gaugeFamilies: ['g', 'h'], after: null });
+    expect(anchor.filter((arg, i) => arg !== base[i])).toEqual(['1', 'g\nh', '']);
+    const follower = withFlushAttempt(base, { gaugeFamilies: [], after: 5 });
+    expect(follower.filter((arg, i) => arg !== base[i])).toEqual(['', '5']);
+    expect(base.length).toBe(set.length);
   });
 
   it('readArgs: meta and gauge index set as KEYS, the live indexes when given', () => {

@@ -121,12 +121,15 @@ local resetGiven = givenIndex ~= nil and string.sub(indexArg, -1) == '!'
 
 local function gaugeHashOf(name, i) return gaugePrefix .. name .. ':' .. i end
 
--- The third section argument is a key (C K Z) or a window spec (Q R W) for these ops.
+-- The third section argument is a key (C K Z) or a window spec (Q R W) for these ops; the
+-- gauge ops write this process's gauge hash of the family.
 local keyOps, windowOps = { C = true, K = true, Z = true }, { Q = true, R = true, W = true }
+local gaugeOps = { G = true, T = true, d = true, x = true }
 
 -- Every key the batch may touch, probed before anything is written.
 do
   local probed = {}
+  local heldIdx = givenIndex or redis.call('HGET', proc, 'idx')
   for p = firstSection, #ARGV, 4 do
     local op, name, arg = ARGV[p], ARGV[p + 1], ARGV[p + 2]
     probed[#probed + 1] = familyPrefix .. name
@@ -136,8 +139,9 @@ do
       local base, _, slots, slot = windowOf(arg)
       for s = (op == 'Q' and slot or slot - slots), slot do probed[#probed + 1] = windowSlotKey(base, s) end
     end
+    -- (A chunk after the first of a flush lists no gauge families: its gauge sections name them.)
+    if gaugeOps[op] and heldIdx then probed[#probed + 1] = gaugeHashOf(name, heldIdx) end
   end
-  local heldIdx = givenIndex or redis.call('HGET', proc, 'idx')
   if heldIdx then
     for _, name in ipairs(gaugeFamilies) do probed[#probed + 1] = gaugeHashOf(name, heldIdx) end
     probed[#probed + 1] = leasePrefix .. heldIdx

@@ -1,0 +1,107 @@
+/**
+ * One slot's chain of flush chunks not yet acknowledged, and the order they are sent in: the
+ * first alone as an anchor, then the others after their predecessors with a small window in
+ * flight. Why this keeps every chunk exactly once is in docs/architecture.md ("Chunked flushes").
+ */
+import type { FlushReply, FlushScriptArgs } from '../redis/scripts.js';
+import type { EncodedBatch } from './encode.js';
+
+/** A queued chunk and the chunk it follows in its chain (undefined for the chain's first). */
+interface Link {
+  readonly batch: EncodedBatch;
+  readonly follows: number | undefined;
+}
+
+/** How a layout sends the chunks of one chain. */
+export interface ChunkSender {
+  /**
+   * The arguments of one attempt. `anchor`: the chunk goes first and alone (it carries the lease
+   * work, and applies whenever its sequence number is new); otherwise it follows `follows`
+   * (`after`), and its gauge index is the one the anchor's reply confirmed.
+   */
+  argsFor(batch: EncodedBatch, anchor: boolean, follows: number | undefined): FlushScriptArgs;
+  /** Send one attempt; throws when the chunk was not acknowledged (GAP included). */
+  call(batch: EncodedBatch, args: FlushScriptArgs): Promise<FlushReply>;
+  /** One acknowledged chunk (OK or DUP), in order. */
+  acknowledged(batch: EncodedBatch, reply: FlushReply, anchor: boolean): void;
+}
+
+type Outcome = { ok: true; reply: FlushReply } | { ok: false; error: unknown };
+
+export class ChunkQueue {
+  #links: Link[] = [];
+  /** Sequence number of the newest chunk ever queued. */
+  #last: number | undefined;
+
+  /** Chunks not yet acknowledged. */
+  get size(): number {
+    return this.#links.length;
+  }
+
+  /** Series in chunks not yet acknowledged. */
+  get series(): number {
+    let series = 0;
+    for (const link of this.#links) series += link.batch.series;
+    return series;
+  }
+
+  /** Queue a flush's chunks, in their order, after everything queued before. */
+  add(chunks: readonly EncodedBatch[]): void {
+    for (const batch of chunks) {
+      this.#links.push({ batch, follows: this.#last });
+      this.#last = batch.seq;
+    }
+  }
+
+  /** Forget every queued chunk (a family found in conflict is never written). */
+  clear(): void {
+    this.#links = [];
+  }
+
+  /**
+   * Send every queued chunk in order. The first goes alone, as an anchor (no `after`: its
+   * predecessor, if any, was acknowledged), and the others wait for its reply; they then go
+   * with at most `window` in flight, each applied by Redis only right after the one it follows.
+   * Once one fails, nothing more is sent; those in flight settle (after a failed chunk they
+   * answer GAP, having applied nothing) and the first failure is thrown. What was not
+   * acknowledged stays queued, unchanged, for the next attempt.
+   */
+  async send(sender: ChunkSender, window: number): Promise<void> {
+    const first = this.#links[0];
+    if (first === undefined) return;
+    const reply = await sender.call(first.batch, sender.argsFor(first.batch, true, undefined));
+    this.#links.shift();
+    sender.acknowledged(first.batch, reply, true);
+
+    const links = [...this.#links];
+    const outcomes: Array<Promise<Outcome>> = [];
+    const acknowledged = new Set<Link>();
+    let failure: { error: unknown } | undefined;
+    const launch = (done: number): void => {
+      while (failure === undefined && outcomes.length < links.length && outcomes.length - done < window) {
+        const link = links[outcomes.length]!;
+        const args = sender.argsFor(link.batch, false, link.follows);
+        outcomes.push(
+          sender.call(link.batch, args).then(
+            (ok): Outcome => ({ ok: true, reply: ok }),
+            (error: unknown): Outcome => ({ ok: false, error }),
+          ),
+        );
+      }
+    };
+    launch(0);
+    // Replies come back in the order the chunks were sent (one connection): read them so.
+    for (let done = 0; done < outcomes.length;) {
+      const outcome = await outcomes[done]!;
+      const link = links[done]!;
+      done++;
+      if (outcome.ok) {
+        acknowledged.add(link);
+        sender.acknowledged(link.batch, outcome.reply, false);
+      } else failure ??= { error: outcome.error };
+      launch(done);
+    }
+    this.#links = this.#links.filter((link) => !acknowledged.has(link));
+    if (failure !== undefined) throw failure.error;
+  }
+}
