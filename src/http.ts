@@ -2,9 +2,12 @@
  * `metricsHandler()`: a `node:http` request listener that serves a registry's merged metrics,
  * negotiating the format, compressing with gzip and answering 503 when a scrape fails.
  */
+import { once as onceEvent } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { createGzip, gzip } from 'node:zlib';
 import { PrometheusRedisError } from './core/errors.js';
 import { negotiateFormat } from './export/negotiate.js';
 import { withTimeout } from './redis/connection.js';
@@ -100,7 +103,7 @@ function send(
  * });
  */
 export function metricsHandler(
-  registry: Pick<Registry, 'metrics' | 'contentTypeFor'>,
+  registry: Pick<Registry, 'metrics' | 'contentTypeFor'> & Partial<Pick<Registry, 'metricsStream'>>,
   options: MetricsHandlerOptions = {},
 ): MetricsHandler {
   expectRegistry('registry', registry, ['metrics', 'contentTypeFor']);
@@ -122,14 +125,33 @@ export function metricsHandler(
         return;
       }
       const format = negotiateFormat(req.headers.accept);
-      let text: string;
-      try {
-        text = await withTimeout(
-          registry.metrics({ format }),
-          timeoutMs,
+      const deadline = Date.now() + timeoutMs;
+      const within = <T>(step: Promise<T>): Promise<T> =>
+        withTimeout(
+          step,
+          Math.max(1, deadline - Date.now()),
           () => new PrometheusRedisError(`the scrape did not finish within timeoutMs (${timeoutMs} ms)`),
         );
+      const pieces = (registry.metricsStream?.({ format }) ?? once(registry.metrics({ format })))[
+        Symbol.asyncIterator
+      ]();
+      // Up to STREAM_AFTER bytes the scrape is gathered and sent whole (with its length); past
+      // it, the rest streams as it is read. Failing before anything is sent answers 503.
+      const gathered: string[] = [];
+      let size = 0;
+      let done = false;
+      try {
+        while (size < STREAM_AFTER) {
+          const step = await within(pieces.next());
+          if (step.done === true) {
+            done = true;
+            break;
+          }
+          gathered.push(step.value);
+          size += step.value.length;
+        }
       } catch (error) {
+        void pieces.return?.();
         const headers = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' };
         send(res, 503, headers, `Metrics unavailable: ${oneLine(error)}\n`, head);
         return;
@@ -139,16 +161,66 @@ export function metricsHandler(
         'Cache-Control': 'no-store',
         Vary: 'Accept, Accept-Encoding',
       };
-      let body = Buffer.from(text, 'utf8');
-      if (compress && acceptsGzip(req.headers['accept-encoding'])) {
-        body = await gzipAsync(body);
-        headers['Content-Encoding'] = 'gzip';
+      const zip = compress && acceptsGzip(req.headers['accept-encoding']);
+      if (zip) headers['Content-Encoding'] = 'gzip';
+      if (done) {
+        let body = Buffer.from(gathered.join(''), 'utf8');
+        if (zip) body = await gzipAsync(body);
+        send(res, 200, headers, body, head);
+        return;
       }
-      send(res, 200, headers, body, head);
+      res.writeHead(200, headers);
+      if (head) {
+        void pieces.return?.();
+        res.end();
+        return;
+      }
+      await streamRest(res, zip, gathered, pieces, within);
     } catch {
       // Only a broken connection or a failed compression lands here: there is nobody left to tell.
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     }
   };
+}
+
+/** Bytes (about) of a scrape gathered and sent whole before the handler streams the rest. */
+const STREAM_AFTER = 64 * 1024;
+
+/** `metrics()` as a one-piece stream, for a registry-like object without `metricsStream`. */
+async function* once(text: Promise<string>): AsyncGenerator<string> {
+  yield await text;
+}
+
+/**
+ * Send what was gathered, then every further piece as it comes (gzipped when `zip`), minding
+ * backpressure. A piece that fails (Redis gone, past the deadline) destroys the response: the
+ * client sees a broken transfer, never a short scrape that looks whole.
+ */
+async function streamRest(
+  res: ServerResponse,
+  zip: boolean,
+  gathered: readonly string[],
+  pieces: AsyncIterator<string>,
+  within: <T>(step: Promise<T>) => Promise<T>,
+): Promise<void> {
+  const sink: Writable = zip ? createGzip() : res;
+  if (zip) sink.pipe(res);
+  const write = async (text: string): Promise<void> => {
+    if (!sink.write(text)) await onceEvent(sink, 'drain');
+  };
+  try {
+    for (const text of gathered) await write(text);
+    for (;;) {
+      const step = await within(pieces.next());
+      if (step.done === true) break;
+      await write(step.value);
+    }
+    sink.end();
+    await finished(res);
+  } catch (error) {
+    void pieces.return?.();
+    res.destroy(error as Error);
+    if (zip) sink.destroy();
+  }
 }

@@ -15,9 +15,9 @@ import {
   RedisUnavailableError,
   UndeliveredDataError,
 } from './core/errors.js';
-import { readFamilies } from './export/read.js';
+import { streamFamilies } from './export/read.js';
 import {
-  formatFamiliesAsync,
+  renderStream,
   OPENMETRICS_CONTENT_TYPE,
   TEXT_CONTENT_TYPE,
   type ExpositionFormat,
@@ -53,6 +53,15 @@ function processId(): string {
  * of every process, including processes running other code.
  */
 export type { CloseOptions, MetricsOptions };
+
+/** The format of `metrics()` options, checked. */
+function formatOf(options: MetricsOptions): ExpositionFormat {
+  const format = options.format ?? 'text';
+  if (format !== 'text' && format !== 'openmetrics') {
+    throw new TypeError(`Expected \`format\` to be "text" or "openmetrics", got ${JSON.stringify(format)}`);
+  }
+  return format;
+}
 
 export class Registry implements MetricRegistry {
   /** Content type of the default (text 0.0.4) exposition. */
@@ -192,13 +201,43 @@ export class Registry implements MetricRegistry {
 
   /**
    * The merged exposition of every process recording under this prefix — including families this
-   * process does not define. Flushes this process's own deltas first.
+   * process does not define. Flushes this process's own deltas first. Resolves with the whole
+   * text; `metricsStream()` gives it piece by piece as it is read.
    */
   async metrics(options: MetricsOptions = {}): Promise<string> {
-    const format = options.format ?? 'text';
-    if (format !== 'text' && format !== 'openmetrics') {
-      throw new TypeError(`Expected \`format\` to be "text" or "openmetrics", got ${JSON.stringify(format)}`);
-    }
+    const format = formatOf(options);
+    const redis = await this.#beforeScrape();
+    const ms = this.#options.flushTimeoutMs;
+    const collect = async (): Promise<string> => {
+      const parts: string[] = [];
+      for await (const part of this.#read(redis, format)) parts.push(part);
+      return parts.join('');
+    };
+    return keepAlive(
+      withTimeout(
+        collect(),
+        ms,
+        () => new RedisUnavailableError(`Redis did not answer the scrape within flushTimeoutMs (${ms} ms)`),
+      ),
+    );
+  }
+
+  /**
+   * `metrics()` as a stream of text pieces, family by family, each rendered while Redis reads
+   * the next: what `metricsHandler` sends, so a scrape of a million series never sits in memory
+   * whole. An error part-way (Redis gone) is thrown from the iteration: the output is then
+   * incomplete and must not be served as a scrape.
+   */
+  metricsStream(options: MetricsOptions = {}): AsyncIterable<string> {
+    const format = formatOf(options);
+    const scrape = async function* (this: Registry): AsyncGenerator<string> {
+      yield* this.#read(await this.#beforeScrape(), format);
+    };
+    return scrape.call(this);
+  }
+
+  /** Flush this process's own deltas (a scrape shows them), and wait for the connection. */
+  async #beforeScrape(): Promise<RedisClient> {
     const redis = this.#redis;
     if (redis === undefined) {
       throw new RedisUnavailableError('No Redis connection: pass `redis` to the Registry or call setRedis()');
@@ -209,16 +248,12 @@ export class Registry implements MetricRegistry {
       this.#report(error as Error);
     });
     await whenReady(redis, this.#options.flushTimeoutMs);
-    const ms = this.#options.flushTimeoutMs;
-    const { families, unreadable } = await keepAlive(
-      withTimeout(
-        readFamilies(redis, this.#keys, [], format),
-        ms,
-        () => new RedisUnavailableError(`Redis did not answer the scrape within flushTimeoutMs (${ms} ms)`),
-      ),
-    );
-    for (const { error } of unreadable) this.#report(error);
-    return formatFamiliesAsync(families, format);
+    return redis;
+  }
+
+  #read(redis: RedisClient, format: ExpositionFormat): AsyncGenerator<string> {
+    const families = streamFamilies(redis, this.#keys, [], format, ({ error }) => this.#report(error));
+    return renderStream(families, format);
   }
 
   /** Alias of `metrics()`, as in the Python original. */

@@ -88,7 +88,7 @@ export function shapeOf(meta: FamilyMeta): string {
       : [
           `quantiles=${meta.percentiles.join(',')};${meta.maxAgeSeconds};${meta.ageBuckets};${SKETCH_MAPPING}`,
         ]),
-    // Last, and only when set: readers (the read script, too) look for it to find the data.
+    // Last, and only when set: readers look for it to find the data.
     ...(meta.shard === undefined ? [] : [`shard=${meta.shard}`]),
   ].join('|');
 }

@@ -68,6 +68,8 @@ export interface RegistryApi {
   flush(): Promise<void>;
   /** The merged exposition of every process sharing the prefix. */
   metrics(options?: MetricsOptions): Promise<string>;
+  /** `metrics()` piece by piece, as it is read (what `metricsHandler` streams). */
+  metricsStream(options?: MetricsOptions): AsyncIterable<string>;
   /** `metrics()`, under the Python original's name. */
   output(options?: MetricsOptions): Promise<string>;
   /** Content type of `format`. */

@@ -22,7 +22,7 @@ interface Stamped {
 
 /**
  * Merges a per-process gauge family over the live processes' hashes at scrape time: one series
- * per label set, without `gauge_index`. The read script only returns live processes' hashes, so
+ * per label set, without `gauge_index`. A scrape only reads live processes' hashes, so
  * a process that stopped flushing drops out once its lease expires. `last` fields come in pairs:
  * the label key (the value) and its time field (the server time of its write, µs, see
  * redis/fields.ts), possibly in different chunks.

@@ -1,13 +1,13 @@
 /**
- * The read side of a scrape: calls the read script, decodes each family's metadata and parses
- * its packed chunks into the rows text-format.ts renders (big counter and common-gauge families
- * straight into text), yielding to the event loop between chunks.
+ * The read side of a scrape: reads the families' metadata, then each family's data in bounded
+ * pages (scan.ts), and parses the packed pages into the rows text-format.ts renders (big counter
+ * and common-gauge families straight into text), yielding to the event loop between pages.
  */
 
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { decodeMeta, type FamilyMeta } from '../core/family.js';
 import type { Keys } from '../redis/keys.js';
-import { callRead, readArgs } from '../redis/scripts.js';
+import { readFamilyData, serverNowMs, UnreadableData } from './scan.js';
 import type { RedisClient } from '../redis/connection.js';
 import { parseStoredExemplar, type BucketExemplar } from './exemplar-format.js';
 import { GaugeMerger } from './gauge-merge.js';
@@ -34,8 +34,6 @@ import {
   type SummaryRow,
 } from './text-format.js';
 
-/** Fields per chunk the read script packs into one string (a slice of parsing work here). */
-const FIELDS_PER_CHUNK = 4096;
 /** Families up to this many series are sorted by label set, so small outputs are stable. */
 const SORT_LIMIT = 10_000;
 
@@ -72,7 +70,7 @@ interface Accumulator {
   >;
   /** Per-process gauges with an `aggregate` mode: merged over processes instead of listed. */
   merger?: GaugeMerger | undefined;
-  /** Series creation times (the read script's creation-time fields), seconds, by label key. */
+  /** Series creation times (the creation-time fields a scrape reads), seconds, by label key. */
   created?: Map<string, number>;
 }
 
@@ -162,41 +160,19 @@ function finish(acc: Accumulator): FamilyData {
 }
 
 /**
- * The number of series a counter's or common gauge's packed chunks hold: every chunk but the
- * last holds exactly `FIELDS_PER_CHUNK` fields, and counters' creation-time fields are no series.
+ * The number of series a counter's or common gauge's packed chunks hold (counters'
+ * creation-time fields are no series).
  */
 function scalarSeries(meta: FamilyMeta, data: readonly string[]): number {
-  const last = data.at(-1) ?? '';
-  let lines = 1;
-  for (let at = last.indexOf('\n'); at >= 0; at = last.indexOf('\n', at + 1)) lines++;
-  let fields = (data.length - 1) * FIELDS_PER_CHUNK + lines / 2;
-  if (meta.kind === 'counter') for (const chunk of data) fields -= countCreated(chunk);
+  let fields = 0;
+  for (const chunk of data) {
+    if (chunk === '') continue;
+    let lines = 1;
+    for (let at = chunk.indexOf('\n'); at >= 0; at = chunk.indexOf('\n', at + 1)) lines++;
+    fields += lines / 2;
+    if (meta.kind === 'counter') fields -= countCreated(chunk);
+  }
   return fields;
-}
-
-/**
- * One call of the read script (see read-2.lua) on the keys of `keys`. With `live` (the gauge
- * indexes whose lease is held, as `liveIndexes` reads them) the script takes those; without, it
- * finds them itself from the gauge index set.
- */
-function readScript(
-  redis: RedisClient,
-  keys: Keys,
-  live: readonly string[] | undefined,
-  format: ExpositionFormat,
-  names: readonly string[],
-): Promise<unknown[]> {
-  return callRead(
-    redis,
-    readArgs({
-      keys,
-      liveIndexes: live,
-      fieldsPerChunk: FIELDS_PER_CHUNK,
-      // Creation times are only exported in OpenMetrics: text scrapes do not read them at all.
-      withCreated: format === 'openmetrics',
-      families: names,
-    }),
-  );
 }
 
 /** The gauge indexes whose lease is held (the leases live in the registry's slot), in order. */
@@ -207,110 +183,136 @@ async function liveIndexes(redis: RedisClient, keys: Keys): Promise<string[]> {
   return claimed.filter((_, i) => owners[i] !== null);
 }
 
-/**
- * `shardBy: "metric"` families came back from the registry's slot with their metadata only:
- * read each one's data from its own group, all at once (each group is one slot of a cluster).
- */
-async function readGroups(
+/** The families' stored metadata: all of the meta hash, or those of `names` (name, encoded). */
+async function readMeta(
   redis: RedisClient,
   keys: Keys,
-  format: ExpositionFormat,
-  entries: ReadonlyArray<{ meta: FamilyMeta; data: string[] }>,
-): Promise<void> {
-  const sharded = entries.filter((e) => e.meta.shard === 'metric');
-  if (sharded.length === 0) return;
-  const live = sharded.some((e) => e.meta.kind === 'gauge') ? await liveIndexes(redis, keys) : [];
-  await Promise.all(
-    sharded.map(async (entry) => {
-      const { name } = entry.meta;
-      const reply = await readScript(redis, keys.group(name), live, format, [name]);
-      // No metadata in the group yet (nothing flushed there): the family has no series.
-      entry.data = (reply[2] as string[] | undefined) ?? [];
-    }),
-  );
+  names: readonly string[],
+): Promise<Array<[string, string]>> {
+  if (names.length > 0) {
+    const encoded = await redis.hmget(keys.meta, ...names);
+    return names.flatMap((name, i) => (encoded[i] == null ? [] : [[name, encoded[i]] as [string, string]]));
+  }
+  return Object.entries(await redis.hgetall(keys.meta));
+}
+
+/** Families in flight: the one being handed on and the next, read meanwhile. */
+const FAMILIES_IN_FLIGHT = 2;
+
+/** Turn one family's pages into rows (big counter and common-gauge families: prerendered text). */
+async function familyData(meta: FamilyMeta, data: string[], format: ExpositionFormat): Promise<FamilyData> {
+  const acc: Accumulator = {
+    meta,
+    scalar: [],
+    grouped: new Map(),
+    merger:
+      meta.kind === 'gauge' && meta.aggregate !== undefined ? new GaugeMerger(meta.aggregate) : undefined,
+  };
+  // Which families are sorted does not depend on creation times (not counted as series).
+  const series = meta.kind === 'counter' || meta.kind === 'common_gauge' ? scalarSeries(meta, data) : 0;
+  if (series > SORT_LIMIT) {
+    // Too big to sort anyway: render each chunk straight to text, keeping no per-series objects
+    // alive across the scrape (they made the garbage collector stall the event loop).
+    let created: Map<string, string> | undefined;
+    if (format === 'openmetrics' && meta.kind === 'counter') {
+      // A series' creation-time field may sit in any chunk: gather them all first (strings only).
+      created = new Map();
+      for (const chunk of data) {
+        collectCreated(chunk, created);
+        await yieldToEventLoop();
+      }
+    }
+    const prerendered: string[] = [];
+    for (const chunk of data) {
+      prerendered.push(renderScalarChunk(meta, chunk, created));
+      await yieldToEventLoop();
+    }
+    return { meta, rows: [], prerendered, series };
+  }
+  if (meta.kind === 'gauge') {
+    for (let c = 0; c + 1 < data.length; c += 2) {
+      parseChunk(acc, data[c + 1]!, String(data[c]));
+      await yieldToEventLoop();
+    }
+  } else {
+    for (const chunk of data) {
+      parseChunk(acc, chunk, undefined);
+      await yieldToEventLoop();
+    }
+  }
+  return finish(acc);
 }
 
 /**
- * Read the merged state of every family under a prefix (or of `names`) in one round trip (with
- * `shardBy: "metric"`, one more per family, all at once), and
- * parse it chunk by chunk, yielding to the event loop between chunks. Big counter and common
- * gauge families come back prerendered for `format` (counters' `_created` lines are
- * OpenMetrics-only); the other families render in either format.
+ * The merged state of every family under a prefix (or of `names`), family by family in name
+ * order: the metadata first, then each family in bounded pages (a `shardBy: "metric"` family
+ * from its own group), the next family read while this one is parsed and handed on, so a caller
+ * that renders and sends each family as it comes holds about two families at a time. Big
+ * counter and common gauge families come back prerendered for `format` (counters' `_created`
+ * lines are OpenMetrics-only); the other families render in either format. A family that cannot
+ * be decoded or read goes to `unreadable` and is left out.
  */
+export async function* streamFamilies(
+  redis: RedisClient,
+  keys: Keys,
+  names: readonly string[],
+  format: ExpositionFormat,
+  unreadable: (family: UnreadableFamily) => void,
+): AsyncGenerator<FamilyData> {
+  const metas: FamilyMeta[] = [];
+  for (const [name, encoded] of await readMeta(redis, keys, names)) {
+    try {
+      metas.push(decodeMeta(name, encoded));
+    } catch (error) {
+      unreadable({ name, error: error as Error });
+    }
+  }
+  metas.sort(byKey((m) => m.name));
+  const live = metas.some((m) => m.kind === 'gauge') ? await liveIndexes(redis, keys) : [];
+  const nowMs = metas.some((m) => m.percentiles !== undefined) ? await serverNowMs(redis) : 0;
+  const read = (meta: FamilyMeta): Promise<string[] | Error> =>
+    readFamilyData(redis, {
+      meta,
+      // shardBy "metric": the family's data lives in its own group (its own slot of a cluster).
+      keys: meta.shard === 'metric' ? keys.group(meta.name) : keys,
+      live,
+      withCreated: format === 'openmetrics',
+      nowMs,
+    }).catch((error: unknown) => {
+      if (!(error instanceof UnreadableData)) throw error;
+      return new TypeError(`Metric "${meta.name}": cannot read its data (${error.message})`);
+    });
+  const reads: Array<Promise<string[] | Error> | undefined> = [];
+  try {
+    for (let i = 0; i < metas.length; i++) {
+      while (reads.length < Math.min(metas.length, i + FAMILIES_IN_FLIGHT)) {
+        const ahead = read(metas[reads.length]!);
+        // A failure of a read ahead surfaces when its turn comes, never as an unhandled rejection.
+        ahead.catch(() => {});
+        reads.push(ahead);
+      }
+      const data = await reads[i]!;
+      reads[i] = undefined;
+      if (data instanceof Error) unreadable({ name: metas[i]!.name, error: data });
+      else yield await familyData(metas[i]!, data, format);
+    }
+  } finally {
+    // Stopped early (the client went away, or a read failed): let the reads ahead settle quietly.
+    for (const ahead of reads) void ahead?.catch(() => {});
+  }
+}
+
+/** Every family of `streamFamilies`, collected (in name order), with the unreadable ones. */
 export async function readFamilies(
   redis: RedisClient,
   keys: Keys,
   names: readonly string[] = [],
   format: ExpositionFormat = 'text',
 ): Promise<ReadResult> {
-  const reply = await readScript(redis, keys, undefined, format, names);
   const families: FamilyData[] = [];
   const unreadable: UnreadableFamily[] = [];
-  const entries: Array<{ meta: FamilyMeta; data: string[] }> = [];
-  for (let i = 0; i + 2 < reply.length; i += 3) {
-    const name = String(reply[i]);
-    try {
-      entries.push({ meta: decodeMeta(name, String(reply[i + 1])), data: reply[i + 2] as string[] });
-    } catch (error) {
-      unreadable.push({ name, error: error as Error });
-    }
+  for await (const family of streamFamilies(redis, keys, names, format, (u) => unreadable.push(u))) {
+    families.push(family);
   }
-  await readGroups(redis, keys, format, entries);
-  for (const { meta, data } of entries) {
-    const { name } = meta;
-    if (data.length === 1 && data[0]!.startsWith('\0')) {
-      unreadable.push({
-        name,
-        error: new TypeError(`Metric "${name}": cannot read its data (${data[0]!.slice(1)})`),
-      });
-      continue;
-    }
-    const acc: Accumulator = {
-      meta,
-      scalar: [],
-      grouped: new Map(),
-      merger:
-        meta.kind === 'gauge' && meta.aggregate !== undefined ? new GaugeMerger(meta.aggregate) : undefined,
-    };
-    const series =
-      (meta.kind === 'counter' || meta.kind === 'common_gauge') && data.length * FIELDS_PER_CHUNK > SORT_LIMIT
-        ? scalarSeries(meta, data)
-        : 0;
-    // As many chunks as the series alone fill (not counting creation-time fields): which families
-    // are sorted does not depend on creation times.
-    if (Math.ceil(series / FIELDS_PER_CHUNK) * FIELDS_PER_CHUNK > SORT_LIMIT) {
-      // Too big to sort anyway: render each chunk straight to text, keeping no per-series objects
-      // alive across the scrape (they made the garbage collector stall the event loop).
-      let created: Map<string, string> | undefined;
-      if (format === 'openmetrics' && meta.kind === 'counter') {
-        // A series' creation-time field may sit in any chunk: gather them all first (strings only).
-        created = new Map();
-        for (const chunk of data) {
-          collectCreated(chunk, created);
-          await yieldToEventLoop();
-        }
-      }
-      const prerendered: string[] = [];
-      for (const chunk of data) {
-        prerendered.push(renderScalarChunk(meta, chunk, created));
-        await yieldToEventLoop();
-      }
-      families.push({ meta, rows: [], prerendered, series });
-      continue;
-    }
-    if (meta.kind === 'gauge') {
-      for (let c = 0; c + 1 < data.length; c += 2) {
-        parseChunk(acc, data[c + 1]!, String(data[c]));
-        await yieldToEventLoop();
-      }
-    } else {
-      for (const chunk of data) {
-        parseChunk(acc, chunk, undefined);
-        await yieldToEventLoop();
-      }
-    }
-    families.push(finish(acc));
-  }
-  families.sort(byKey((f) => f.meta.name));
   return { families, unreadable };
 }

@@ -1,7 +1,7 @@
 /**
  * Exposition text: renders families as read from Redis in the Prometheus text format 0.0.4 or
  * OpenMetrics 1.0, in slices so that big scrapes can yield to the event loop, and renders big
- * counter and common-gauge families straight from the read script's packed chunks.
+ * counter and common-gauge families straight from the packed pages a scrape reads.
  */
 
 import type { ExpositionFormat } from '../core/registry-api.js';
@@ -241,18 +241,20 @@ export function formatFamilies(families: readonly FamilyData[], format: Expositi
   return format === 'openmetrics' ? `${out}# EOF\n` : out;
 }
 
-/** Render families, yielding to the event loop between slices so big scrapes never stall it. */
-export async function formatFamiliesAsync(
-  families: readonly FamilyData[],
+/**
+ * Render families as they come, slice by slice (OpenMetrics' `# EOF` last), yielding to the
+ * event loop between slices so big scrapes never stall it.
+ */
+export async function* renderStream(
+  families: AsyncIterable<FamilyData>,
   format: ExpositionFormat = 'text',
-): Promise<string> {
-  const parts: string[] = [];
-  for (const family of families) {
+): AsyncGenerator<string> {
+  let slices = 0;
+  for await (const family of families) {
     for (const slice of renderFamily(family, format)) {
-      parts.push(slice);
-      if (parts.length % 4 === 0) await yieldToEventLoop();
+      yield slice;
+      if (++slices % 4 === 0) await yieldToEventLoop();
     }
   }
-  if (format === 'openmetrics') parts.push('# EOF\n');
-  return parts.join('');
+  if (format === 'openmetrics') yield '# EOF\n';
 }

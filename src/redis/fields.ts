@@ -11,7 +11,7 @@
  * | family                   | field                       | value                              |
  * |--------------------------|-----------------------------|------------------------------------|
  * | counter, common gauge    | `<key>`                     | the value                          |
- * | counter, histogram, summary (in the `cr:` hash) | `<key>` (`<key>|created` as the read script returns it) | creation time, s |
+ * | counter, histogram, summary (in the `cr:` hash) | `<key>` (`<key>|created` as a scrape reads it) | creation time, s |
  * | histogram                | `<key>|s`, `<key>|c`        | sum, count                         |
  * | histogram                | `<key>|<slot>`              | non-cumulative count of bucket slot (last slot: `+Inf`) |
  * | histogram                | `<key>|e<slot>`             | "<µs> <value> <labels>": the bucket's latest exemplar |
@@ -29,12 +29,12 @@ export const SUM = 's';
 export const COUNT = 'c';
 /** Suffix of a `last` gauge's write time. */
 export const TIME = 't';
-/** Suffix the read script gives creation times (`<key>|created`) when it returns them with data. */
+/** Suffix a scrape gives creation times (`<key>|created`) when it returns them with data. */
 export const CREATED = 'created';
 /** First character of a histogram exemplar suffix (`e<slot>`). */
 export const EXEMPLAR = 'e';
 
-/** `<key>|created`: how a creation time comes back from the read script. */
+/** `<key>|created`: how a scrape returns a creation time. */
 export const CREATED_SUFFIX = `${SEPARATOR}${CREATED}`;
 /** `<key>|t`. */
 const TIME_SUFFIX = `${SEPARATOR}${TIME}`;
@@ -56,7 +56,7 @@ export function labelKeyOf(field: string): string {
   return bar < 0 ? field : field.slice(0, bar);
 }
 
-/** Whether `field` is a creation time as the read script returns it (`<key>|created`). */
+/** Whether `field` is a creation time as a scrape returns it (`<key>|created`). */
 export function isCreatedField(field: string): boolean {
   // Scrapes test every counter field: its last character rules out every label key (see above)
   // before the suffix is compared.

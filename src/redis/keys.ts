@@ -90,7 +90,7 @@ export class Keys {
   get processPrefix(): string {
     return `${this.base}proc:`;
   }
-  /** Prefix that the read script appends `<family>:<slot>` to (summary quantile windows). */
+  /** Prefix that a quantile window key appends `<family>:<slot>` to (summary quantile windows). */
   get quantilePrefix(): string {
     return `${this.base}q:`;
   }

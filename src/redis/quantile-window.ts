@@ -8,9 +8,9 @@ import type { Keys } from './keys.js';
 
 /**
  * Length of one time slot of a summary's quantile window, in ms: `maxAgeSeconds / ageBuckets`,
- * rounded down to whole ms (at least 1,000: `ageBuckets <= maxAgeSeconds`). The mirror of
- * `windowSlotMs` in src/redis/lua/include/window.lua, which the read script applies to the stored
- * metadata; test/integration/lua-contract.test.ts pins the two together.
+ * rounded down to whole ms (at least 1,000: `ageBuckets <= maxAgeSeconds`). The one slot rule:
+ * flushes send it in their window spec, scrapes cut the window by it (src/export/scan.ts);
+ * test/integration/lua-contract.test.ts checks the two agree.
  */
 export function quantileSlotMs(meta: Pick<FamilyMeta, 'maxAgeSeconds' | 'ageBuckets'>): number {
   return Math.floor(((meta.maxAgeSeconds ?? 600) * 1000) / (meta.ageBuckets ?? 5));

@@ -7,14 +7,14 @@
 import { VERSION } from '../core/version.js';
 import type { RedisClient } from './connection.js';
 import type { Keys } from './keys.js';
-import { flushScript, readScript, releaseScript } from './scripts.generated.js';
+import { flushScript, pageScript, releaseScript } from './scripts.generated.js';
 
 const suffix = VERSION.replace(/\W/g, '_');
 
 /** Command names carry the library version, so two versions sharing one Redis never mix scripts. */
 const FLUSH_COMMAND = `prcFlush_${suffix}`;
-const READ_COMMAND = `prcRead_${suffix}`;
 const RELEASE_COMMAND = `prcRelease_${suffix}`;
+const PAGE_COMMAND = `prcPage_${suffix}`;
 
 type ScriptCommand = (...args: Array<string | Buffer>) => Promise<unknown>;
 
@@ -25,8 +25,8 @@ function defineScripts(redis: RedisClient): void {
   if (defined.has(redis)) return;
   for (const [name, script] of [
     [FLUSH_COMMAND, flushScript],
-    [READ_COMMAND, readScript],
     [RELEASE_COMMAND, releaseScript],
+    [PAGE_COMMAND, pageScript],
   ] as const) {
     if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
   }
@@ -34,7 +34,7 @@ function defineScripts(redis: RedisClient): void {
 }
 
 /**
- * Call a defined script with raw arguments (KEYS, then ARGV). Prefer `callFlush`, `callRead` and
+ * Call a defined script with raw arguments (KEYS, then ARGV). Prefer `callFlush`, `callPage` and
  * `callRelease` with their builders' output.
  */
 function callScript(
@@ -54,8 +54,8 @@ type ScriptArgs<Name extends string> = ReadonlyArray<string | Buffer> & { readon
 
 /** Arguments built by `flushArgs` (kept in an `EncodedBatch` until Redis acknowledges them). */
 export type FlushScriptArgs = ScriptArgs<'flush'>;
-export type ReadScriptArgs = ScriptArgs<'read'>;
 export type ReleaseScriptArgs = ScriptArgs<'release'>;
+export type PageScriptArgs = ScriptArgs<'page'>;
 
 // ---------------------------------------------------------------------------------------------
 // flush-4.lua
@@ -234,50 +234,6 @@ export function callFlush(redis: RedisClient, args: FlushScriptArgs): Promise<Fl
 }
 
 // ---------------------------------------------------------------------------------------------
-// read-2.lua
-
-/** Every argument of one read call, named as read-2.lua's header names them. */
-export interface ReadArgs {
-  /** The keys of the registry or family group: KEYS[1..2] and the prefixes. */
-  readonly keys: Keys;
-  /**
-   * ARGV[4]: the live gauge indexes, when the caller read them (a family group of shardBy
-   * "metric", whose leases are in the control group); none: the script reads the gauge index
-   * set (KEYS[2]) and the leases itself.
-   */
-  readonly liveIndexes?: readonly string[];
-  /** ARGV[6]: fields per packed chunk. */
-  readonly fieldsPerChunk: number;
-  /** ARGV[8]: also return creation times (OpenMetrics only). */
-  readonly withCreated: boolean;
-  /** ARGV[9..]: the families to read; none reads every family of the meta hash. */
-  readonly families: readonly string[];
-}
-
-/** The arguments of a read call (KEYS, then ARGV), in read-2.lua's order. */
-export function readArgs(args: ReadArgs): ReadScriptArgs {
-  const { keys } = args;
-  return [
-    keys.meta,
-    keys.gaugeIndexSet,
-    keys.familyPrefix,
-    keys.gaugePrefix,
-    keys.leasePrefix,
-    args.liveIndexes === undefined ? '' : `=${args.liveIndexes.join(',')}`,
-    keys.expiryPrefix,
-    String(args.fieldsPerChunk),
-    keys.quantilePrefix,
-    args.withCreated ? keys.createdPrefix : '',
-    ...args.families,
-  ] as unknown as ReadScriptArgs;
-}
-
-/** Call the read script: name, encoded metadata, data, ... (see read-2.lua). */
-export function callRead(redis: RedisClient, args: ReadScriptArgs): Promise<unknown[]> {
-  return callScript(redis, READ_COMMAND, args) as Promise<unknown[]>;
-}
-
-// ---------------------------------------------------------------------------------------------
 // release-2.lua
 
 /** Every argument of one release call, named as release-2.lua's header names them. */
@@ -306,4 +262,49 @@ export function releaseArgs(args: ReleaseArgs): ReleaseScriptArgs {
 /** Call the release script: 1 when released, 0 when the lease was no longer this process's. */
 export function callRelease(redis: RedisClient, args: ReleaseScriptArgs): Promise<number> {
   return callScript(redis, RELEASE_COMMAND, args) as Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// page-2.lua
+
+/**
+ * How a page reads its hash (page-2.lua ARGV[3]): `f` every field; `x` leaving out expired
+ * common-gauge fields; `t` label keys with their `|t` write time; `g` histogram and summary
+ * series whole, by their `|s` field.
+ */
+export type PageMode = 'f' | 'x' | 't' | 'g';
+
+/** Every argument of one page call, named as page-2.lua's header names them. */
+export interface PageArgs {
+  /** KEYS[1]: the hash read. */
+  readonly hash: string;
+  /** KEYS[2]: the family's expiry zset (read in mode `x` only). */
+  readonly expiry: string;
+  /** ARGV[1]: `'0'` to start, then the cursor the last page returned. */
+  readonly cursor: string;
+  /** ARGV[2]: HSCAN's COUNT. */
+  readonly count: number;
+  readonly mode: PageMode;
+  /** ARGV[4..] (mode `g`): the suffixes of a series' fields, `s` first. */
+  readonly suffixes?: readonly string[];
+}
+
+/** The arguments of a page call (KEYS, then ARGV), in page-2.lua's order. */
+export function pageArgs(args: PageArgs): PageScriptArgs {
+  return [
+    args.hash,
+    args.expiry,
+    args.cursor,
+    String(args.count),
+    args.mode,
+    ...(args.suffixes ?? []),
+  ] as unknown as PageScriptArgs;
+}
+
+/** A page: the next cursor (`'0'` when the hash is done) and its fields and values, `\n`-joined (or `\0` and an error). */
+export type PageReply = [cursor: string, packed: string];
+
+/** Call the page script. */
+export function callPage(redis: RedisClient, args: PageScriptArgs): Promise<PageReply> {
+  return callScript(redis, PAGE_COMMAND, args) as Promise<PageReply>;
 }

@@ -229,3 +229,78 @@ describe('metricsHandler options', () => {
     expect(() => metricsHandler({} as Registry)).toThrow(/`registry`/);
   });
 });
+
+describe('metricsHandler streams a scrape bigger than it gathers whole', () => {
+  const FAMILIES = 30;
+  const SERIES = 2000;
+
+  /** 30 counter families of 2,000 series: about 2 MB of text, read family by family. */
+  async function bigRegistry(redis?: string) {
+    const made = testRegistry(redis === undefined ? {} : { redis, flushTimeoutMs: 1000, maxBackoffMs: 100 });
+    for (let f = 0; f < FAMILIES; f++) {
+      const c = new Counter({
+        name: `wide${f}_total`,
+        help: 'w',
+        labelNames: ['id'],
+        registry: made.registry,
+      });
+      for (let i = 0; i < SERIES; i++) c.inc({ id: `series-${i}` }, i + 1);
+    }
+    await made.registry.flush();
+    return made;
+  }
+
+  it('sends it chunked, byte for byte what metrics() returns, plain and gzipped', async () => {
+    const { registry } = await bigRegistry();
+    const url = await serve(registry);
+    const whole = await registry.metrics();
+    expect(whole.length).toBeGreaterThan(1_000_000);
+    const plain = await fetchRaw(url);
+    expect(plain.status).toBe(200);
+    expect(plain.headers['transfer-encoding']).toBe('chunked');
+    expect(plain.headers['content-length']).toBeUndefined();
+    expect(plain.body.toString('utf8')).toBe(whole);
+    const zipped = await fetchRaw(url, { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(zipped.body).toString('utf8')).toBe(whole);
+    const om = await fetchRaw(url, { headers: { Accept: 'application/openmetrics-text' } });
+    expect(om.body.toString('utf8').endsWith('# EOF\n')).toBe(true);
+    await registry.close();
+  });
+
+  it('breaks the transfer, never ends it short, when Redis stops answering part-way', async () => {
+    const { FaultProxy } = await import('../support/fault-proxy.js');
+    const server = await startRedisServer();
+    const proxy = await FaultProxy.start(server.port);
+    const { registry } = await bigRegistry(proxy.url);
+    const url = await serve(registry, { timeoutMs: 1500 });
+    const whole = await registry.metrics();
+    try {
+      const outcome = await new Promise<{ status: number; bytes: number; error?: Error; ended: boolean }>(
+        (resolve) => {
+          const req = request(url, (res) => {
+            let bytes = 0;
+            // Headers are out (the first 64 KB were read): Redis now goes silent.
+            proxy.blackhole = true;
+            res.on('data', (c: Buffer) => (bytes += c.length));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, ended: true }));
+            res.on('error', (error) => resolve({ status: res.statusCode ?? 0, bytes, error, ended: false }));
+            res.on('aborted', () => resolve({ status: res.statusCode ?? 0, bytes, ended: false }));
+          });
+          req.on('error', (error) => resolve({ status: 0, bytes: 0, error, ended: false }));
+          req.end();
+        },
+      );
+      expect(outcome.status).toBe(200);
+      expect(outcome.bytes).toBeGreaterThan(0);
+      expect(outcome.bytes).toBeLessThan(whole.length);
+      // The client knows the scrape is incomplete: the connection broke before the last chunk.
+      expect(outcome.ended).toBe(false);
+    } finally {
+      proxy.heal();
+      await registry.close();
+      await proxy.close();
+      await server.stop();
+    }
+  });
+});

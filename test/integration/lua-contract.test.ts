@@ -6,7 +6,7 @@
  * is covered by test/scale/cluster.test.ts ("Redis Cluster resharding").
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -17,16 +17,17 @@ import { Keys } from '../../src/redis/keys.js';
 import { quantileSectionConfig, quantileSlotMs } from '../../src/redis/quantile-window.js';
 import {
   callFlush,
-  callRead,
+  callPage,
   callRelease,
   flushArgs,
-  readArgs,
+  pageArgs,
   releaseArgs,
   withFlushAttempt,
   type FlushArgs,
   type FlushReply,
   type FlushSection,
 } from '../../src/redis/scripts.js';
+import { readFamilyData, serverNowMs } from '../../src/export/scan.js';
 import { purgePrefix, randomPrefix, redisClient } from '../support/helpers.js';
 
 let redis: Redis;
@@ -541,85 +542,106 @@ describe('flush-4.lua sequence and metadata', () => {
   });
 });
 
-describe('read-2.lua', () => {
-  const gauge: FamilyMeta = { v: LAYOUT_VERSION, name: 'g', kind: 'gauge', help: 'h', labelNames: ['q'] };
-  const common: FamilyMeta = {
-    v: LAYOUT_VERSION,
-    name: 'cg',
-    kind: 'common_gauge',
-    help: 'h',
-    labelNames: ['q'],
-    expireSeconds: 30,
+describe('page-2.lua', () => {
+  const page = (args: Parameters<typeof pageArgs>[0]) => callPage(redis, pageArgs(args));
+  const pairs = (packed: string): Array<[string, string]> => {
+    const parts = packed === '' ? [] : packed.split('\n');
+    const out: Array<[string, string]> = [];
+    for (let i = 0; i + 1 < parts.length; i += 2) out.push([parts[i]!, parts[i + 1]!]);
+    return out;
   };
-  const counter: FamilyMeta = { v: LAYOUT_VERSION, name: 'c', kind: 'counter', help: 'h', labelNames: ['q'] };
+  const byField = (a: readonly string[], b: readonly string[]) =>
+    a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0;
 
-  async function store(keys: Keys, ...metas: FamilyMeta[]): Promise<void> {
-    for (const meta of metas) await redis.hset(keys.meta, meta.name, encodeMeta(meta));
-  }
-
-  it('returns every family with its packed data, live gauge indexes only, expired series skipped', async () => {
+  it('f: a small hash in one page, cursor 0; x: expired common-gauge fields left out', async () => {
     const keys = freshKeys();
-    await store(keys, counter, gauge, common);
-    await redis.hset(keys.family('c'), k1, '1', k2, '2');
     await redis.hset(keys.family('cg'), k1, '5', k2, '6');
     await redis.zadd(keys.expiry('cg'), 1, k1, Date.now() + 60_000, k2);
-    await redis.sadd(keys.gaugeIndexSet, '0', '1');
-    await redis.set(keys.lease(1), 'p1');
-    await redis.hset(keys.gauge('g', 0), k1, '7');
-    await redis.hset(keys.gauge('g', 1), k1, '8');
-    await redis.hset(keys.created('c'), k1, '12.5');
-    const reply = await callRead(
-      redis,
-      readArgs({ keys, fieldsPerChunk: 1, withCreated: false, families: [] }),
+    const at = { hash: keys.family('cg'), expiry: keys.expiry('cg'), cursor: '0', count: 10 };
+    const all = await page({ ...at, mode: 'f' });
+    expect(all[0]).toBe('0');
+    expect(pairs(all[1]).sort(byField)).toEqual(
+      [
+        [k1, '5'],
+        [k2, '6'],
+      ].sort(byField),
     );
-    const byName = new Map<string, [unknown, unknown]>();
-    for (let i = 0; i < reply.length; i += 3) byName.set(reply[i] as string, [reply[i + 1], reply[i + 2]]);
-    expect([...byName.keys()].sort()).toEqual(['c', 'cg', 'g']);
-    expect(byName.get('c')).toEqual([encodeMeta(counter), [`${k1}\n1`, `${k2}\n2`]]);
-    expect(byName.get('cg')![1]).toEqual([`${k2}\n6`]);
-    expect(byName.get('g')![1]).toEqual(['1', `${k1}\n8`]);
-
-    const created = await callRead(
-      redis,
-      readArgs({ keys, fieldsPerChunk: 10, withCreated: true, families: ['c'] }),
-    );
-    expect(created).toEqual(['c', encodeMeta(counter), [`${k1}\n1\n${k2}\n2`, `${k1}|created\n12.5`]]);
+    expect(await page({ ...at, mode: 'x' })).toEqual(['0', `${k2}\n6`]);
   });
 
-  it('takes the live gauge indexes from the caller when given (a family group)', async () => {
+  it('t: a label key with its write time, a time field never alone', async () => {
     const keys = freshKeys();
-    await store(keys, gauge);
-    await redis.hset(keys.gauge('g', 0), k1, '7');
-    await redis.hset(keys.gauge('g', 2), k1, '9');
-    const reply = await callRead(
-      redis,
-      readArgs({ keys, liveIndexes: ['0', '2'], fieldsPerChunk: 10, withCreated: false, families: ['g'] }),
+    await redis.hset(keys.gauge('g', 0), k1, '7', `${k1}|t`, '123', k2, '8');
+    const reply = await page({
+      hash: keys.gauge('g', 0),
+      expiry: keys.expiry('g'),
+      cursor: '0',
+      count: 10,
+      mode: 't',
+    });
+    expect(pairs(reply[1]).sort(byField)).toEqual(
+      [
+        [k1, '7'],
+        [`${k1}|t`, '123'],
+        [k2, '8'],
+      ].sort(byField),
     );
-    expect(reply).toEqual(['g', encodeMeta(gauge), ['0', `${k1}\n7`, '2', `${k1}\n9`]]);
   });
 
-  it('reports a family whose keys cannot be read instead of failing the scrape', async () => {
+  it('g: pages of a big hash hold whole series, and every series comes back', async () => {
     const keys = freshKeys();
-    await store(keys, counter);
+    const suffixes = ['s', 'c', '0', '1', 'e0', 'e1'];
+    const n = 500;
+    const fields: string[] = [];
+    for (let i = 0; i < n; i++) fields.push(`id="${i}"|s`, String(i), `id="${i}"|0`, '1', `id="${i}"|1`, '2');
+    await redis.hset(keys.family('h'), ...fields);
+    const seen = new Map<string, Map<string, string>>();
+    let cursor = '0';
+    let pages = 0;
+    do {
+      const [next, packed] = await page({
+        hash: keys.family('h'),
+        expiry: keys.expiry('h'),
+        cursor,
+        count: 50,
+        mode: 'g',
+        suffixes,
+      });
+      pages++;
+      const inPage = new Map<string, Map<string, string>>();
+      for (const [field, value] of pairs(packed)) {
+        const bar = field.lastIndexOf('|');
+        const entry = inPage.get(field.slice(0, bar)) ?? new Map<string, string>();
+        entry.set(field.slice(bar + 1), value);
+        inPage.set(field.slice(0, bar), entry);
+      }
+      // Every series of the page has all its fields, from this one call.
+      for (const [key, entry] of inPage) {
+        expect([...entry.keys()].sort(), key).toEqual(['0', '1', 's']);
+        seen.set(key, entry);
+      }
+      cursor = next;
+    } while (cursor !== '0');
+    expect(pages).toBeGreaterThan(5);
+    expect(seen.size).toBe(n);
+    expect(seen.get('id="42"')!.get('s')).toBe('42');
+  });
+
+  it('answers an error marker for a key it cannot read', async () => {
+    const keys = freshKeys();
     await redis.set(keys.family('c'), 'a string');
-    const [, , data] = await callRead(
-      redis,
-      readArgs({ keys, fieldsPerChunk: 10, withCreated: false, families: [] }),
-    );
-    expect((data as string[])[0]).toMatch(/^\0.*WRONGTYPE/);
+    const reply = await page({
+      hash: keys.family('c'),
+      expiry: keys.expiry('c'),
+      cursor: '0',
+      count: 10,
+      mode: 'f',
+    });
+    expect(reply[0]).toBe('0');
+    expect(reply[1]).toMatch(/^\0.*WRONGTYPE/);
   });
 
-  it('returns a shardBy "metric" family with empty data from the registry slot', async () => {
-    const keys = freshKeys();
-    const sharded: FamilyMeta = { ...counter, shard: 'metric' };
-    await store(keys, sharded);
-    await redis.hset(keys.family('c'), k1, '1');
-    expect(
-      await callRead(redis, readArgs({ keys, fieldsPerChunk: 10, withCreated: false, families: [] })),
-    ).toEqual(['c', encodeMeta(sharded), []]);
-  });
-
-  it('sums a summary window over the slots the flush script writes (one slot rule)', async () => {
+  it('a summary window is summed over the slots the flush script writes (one slot rule)', async () => {
     for (const [maxAgeSeconds, ageBuckets] of [
       [10, 3],
       [1, 1],
@@ -628,7 +650,6 @@ describe('read-2.lua', () => {
     ] as const) {
       const keys = freshKeys();
       const meta = summaryMeta(maxAgeSeconds, ageBuckets);
-      await store(keys, meta);
       const window = quantileSectionConfig(keys, meta);
       const width = quantileSlotMs(meta);
       // Retried while the slot turns between the flush and the read (slots of 1 s and up).
@@ -639,52 +660,14 @@ describe('read-2.lua', () => {
         // The oldest slot inside the window, and the one just outside it.
         await redis.hincrby(keys.quantile('s', before - ageBuckets + 1), `${k1}|3`, 5);
         await redis.hincrby(keys.quantile('s', before - ageBuckets), `${k1}|3`, 1000);
-        const [, , data] = await callRead(
-          redis,
-          readArgs({ keys, fieldsPerChunk: 10, withCreated: false, families: ['s'] }),
-        );
+        const nowMs = await serverNowMs(redis);
+        const data = await readFamilyData(redis, { meta, keys, live: [], withCreated: false, nowMs });
         if (Math.floor((await serverMs()) / width) !== before && attempt < 5) continue;
         expect(data).toEqual([`${k1}|3\n7`]);
         break;
       }
     }
   });
-});
-
-describe('the quantile slot rule', () => {
-  const windowLua = readFileSync(new URL('../../src/redis/lua/include/window.lua', import.meta.url), 'utf8');
-
-  it.each([
-    [600, 5],
-    [10, 3],
-    [1, 1],
-    [100, 100],
-    [101, 100],
-    [7, 6],
-    [59, 7],
-    [86_400, 7],
-    [3_600, 100],
-    [1_000_000, 3],
-  ])(
-    'TypeScript quantileSlotMs ≡ Lua windowSlotMs for maxAgeSeconds %i, ageBuckets %i',
-    async (maxAge, buckets) => {
-      const lua = `${windowLua}\nreturn windowSlotMs(tonumber(ARGV[1]), tonumber(ARGV[2]))`;
-      const fromLua = await redis.eval(lua, 0, String(maxAge), String(buckets));
-      expect(fromLua).toBe(quantileSlotMs({ maxAgeSeconds: maxAge, ageBuckets: buckets }));
-    },
-  );
-
-  it.each([
-    [5, 0],
-    [5, 101],
-    [3, 4],
-  ])(
-    'Lua windowSlotMs refuses a window the library never creates (%i s, %i buckets)',
-    async (maxAge, buckets) => {
-      const lua = `${windowLua}\nreturn windowSlotMs(tonumber(ARGV[1]), tonumber(ARGV[2])) == nil and 1 or 0`;
-      expect(await redis.eval(lua, 0, String(maxAge), String(buckets))).toBe(1);
-    },
-  );
 });
 
 describe('release-2.lua', () => {

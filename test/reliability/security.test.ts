@@ -11,7 +11,7 @@ import { freePort, startRedisServer, type RedisServer } from '../support/redis-s
 
 /** The commands the library needs, as documented in the README's minimal ACL. */
 const ACL_COMMANDS =
-  '+evalsha +eval +info +ping +hget +hset +hincrbyfloat +hincrby +hdel +del +unlink +expire +get +set +sadd +smembers +exists +zadd +zrangebyscore +zrem +zscore +hgetall +hkeys +time';
+  '+evalsha +eval +info +ping +hget +hset +hincrbyfloat +hincrby +hdel +del +unlink +expire +get +set +sadd +smembers +exists +zadd +zrangebyscore +zrem +zscore +hgetall +hkeys +time +hscan +hmget +mget';
 
 const open: Registry[] = [];
 afterEach(async () => {

@@ -9,7 +9,7 @@ import {
   collectCreated,
   countCreated,
   formatFamilies,
-  formatFamiliesAsync,
+  renderStream,
   renderFamily,
   renderScalarChunk,
   type FamilyData,
@@ -461,7 +461,29 @@ describe('number formatting', () => {
   });
 });
 
-describe('formatFamiliesAsync', () => {
+/** renderStream of `families`, collected. */
+async function formatFamiliesAsync(
+  families: readonly FamilyData[],
+  format: 'text' | 'openmetrics',
+): Promise<string> {
+  let out = '';
+  // An array is an async iterable too (for await takes any iterable).
+  const each: AsyncIterable<FamilyData> = {
+    [Symbol.asyncIterator]: () => {
+      let i = 0;
+      return {
+        next: () =>
+          Promise.resolve(
+            i < families.length ? { done: false, value: families[i++]! } : { done: true, value: undefined },
+          ),
+      };
+    },
+  };
+  for await (const slice of renderStream(each, format)) out += slice;
+  return out;
+}
+
+describe('renderStream', () => {
   const keys = Array.from({ length: 20_000 }, (_, i) =>
     renderLabels(['id', 'path'], [String(i), `/p"${i % 7}\n`]),
   );

@@ -10,11 +10,11 @@ import { LAYOUT_VERSION } from '../../src/core/version.js';
 import {
   flushArgs,
   flushGaugeIndexOf,
-  readArgs,
+  pageArgs,
   releaseArgs,
   withFlushAttempt,
 } from '../../src/redis/scripts.js';
-import { flushScript, readScript, releaseScript } from '../../src/redis/scripts.generated.js';
+import { flushScript, pageScript, releaseScript } from '../../src/redis/scripts.generated.js';
 
 const base: FamilyMeta = {
   v: LAYOUT_VERSION,
@@ -190,35 +190,18 @@ describe('script argument builders', () => {
     expect(base.length).toBe(set.length);
   });
 
-  it('readArgs: meta and gauge index set as KEYS, the live indexes when given', () => {
-    expect(readScript.numberOfKeys).toBe(2);
-    const args = readArgs({ keys, fieldsPerChunk: 512, withCreated: true, families: ['a', 'b'] });
-    expect([...args]).toEqual([
-      keys.meta,
-      keys.gaugeIndexSet,
-      keys.familyPrefix,
-      keys.gaugePrefix,
-      keys.leasePrefix,
-      '',
-      keys.expiryPrefix,
-      '512',
-      keys.quantilePrefix,
-      keys.createdPrefix,
-      'a',
-      'b',
-    ]);
-    const given = readArgs({
-      keys,
-      liveIndexes: ['0', '4'],
-      fieldsPerChunk: 1,
-      withCreated: false,
-      families: [],
+  it('pageArgs: the hash and the expiry zset as KEYS, then cursor, count, mode and suffixes', () => {
+    expect(pageScript.numberOfKeys).toBe(2);
+    const args = pageArgs({
+      hash: keys.family('h'),
+      expiry: keys.expiry('h'),
+      cursor: '17',
+      count: 1000,
+      mode: 'g',
+      suffixes: ['s', 'c', '0'],
     });
-    expect(given[5]).toBe('=0,4');
-    expect(given[9]).toBe('');
-    expect(readArgs({ keys, liveIndexes: [], fieldsPerChunk: 1, withCreated: false, families: [] })[5]).toBe(
-      '=',
-    );
+    expect([...args]).toEqual([keys.family('h'), keys.expiry('h'), '17', '1000', 'g', 's', 'c', '0']);
+    expect(pageArgs({ hash: 'a', expiry: 'b', cursor: '0', count: 5, mode: 'f' }).length).toBe(5);
   });
 
   it('releaseArgs: the lease and process key as KEYS, then the process id and its gauge hashes', () => {

@@ -1,0 +1,79 @@
+#!lua flags=no-writes
+--[[
+  page: one bounded page of one hash a scrape reads (a family hash, one process's gauge hash of
+  a family, a quantile slot key, a creation-time hash), whole series only.
+  Its typed argument builder is pageArgs in src/redis/scripts.ts.
+
+  KEYS[1]  the hash
+  KEYS[2]  the family's expiry zset (read in mode "x" only; declared so Redis Cluster checks it)
+
+  ARGV[1]  cursor ("0" to start)
+  ARGV[2]  COUNT for HSCAN (fields visited per page, about)
+  ARGV[3]  mode
+    f  every field as stored (counters, plain per-process gauges, quantile slots, creation times)
+    x  as f, leaving out fields whose expiry (their score in KEYS[2]) has passed (common gauges
+       with expireSeconds)
+    t  per-process gauges with aggregate "last": each label key with its "|t" write time, read
+       together here (a "|t" field seen alone in the page is left to its label key's page)
+    g  histograms and summaries: for each series whose "|s" field is in the page, every field
+       of ARGV[4..] suffixes, read together here by HMGET (the other fields of the page are left
+       to their series' "|s" page): a series' buckets, sum and count always come from one call,
+       never from two pages read at different moments
+  ARGV[4..] (mode g) the suffixes of a series' fields, "s" first
+
+  HSCAN returns every field present for the whole scan at least once, and may return one twice
+  (when the hash shrinks meanwhile): the caller keeps the first copy of a series.
+
+  Returns { next cursor ("0": done), "field\nvalue\nfield\nvalue..." }, or
+  { "0", "\0<error>" } when the key cannot be read (a key of the wrong type).
+]]
+local key, zset = KEYS[1], KEYS[2]
+
+--@include clock
+
+local cursor, count, mode = ARGV[1], ARGV[2], ARGV[3]
+
+local page = redis.pcall('HSCAN', key, cursor, 'COUNT', count)
+if type(page) == 'table' and page.err then return { '0', '\0' .. key .. ': ' .. page.err } end
+local flat = page[2]
+local out, n = {}, 0
+local function emit(field, value)
+  out[n + 1], out[n + 2] = field, value
+  n = n + 2
+end
+
+if mode == 'f' then
+  return { page[1], table.concat(flat, '\n') }
+elseif mode == 'x' then
+  for i = 1, #flat, 2 do
+    local at = redis.pcall('ZSCORE', zset, flat[i])
+    if type(at) == 'table' and at.err then return { '0', '\0' .. zset .. ': ' .. at.err } end
+    if not at or tonumber(at) > nowMs then emit(flat[i], flat[i + 1]) end
+  end
+elseif mode == 't' then
+  for i = 1, #flat, 2 do
+    local field = flat[i]
+    -- A label key is empty or ends with '"' (src/redis/fields.ts): the series' own field.
+    if field == '' or string.sub(field, -1) == '"' then
+      emit(field, flat[i + 1])
+      local at = redis.call('HGET', key, field .. '|t')
+      if at then emit(field .. '|t', at) end
+    end
+  end
+elseif mode == 'g' then
+  local suffixes = {}
+  for i = 4, #ARGV do suffixes[#suffixes + 1] = ARGV[i] end
+  local fields = {}
+  for i = 1, #flat, 2 do
+    local field = flat[i]
+    if string.sub(field, -2) == '|s' then
+      local base = string.sub(field, 1, -2)
+      for j, suffix in ipairs(suffixes) do fields[j] = base .. suffix end
+      local values = redis.call('HMGET', key, unpack(fields, 1, #suffixes))
+      for j = 1, #suffixes do
+        if values[j] then emit(fields[j], values[j]) end
+      end
+    end
+  end
+end
+return { page[1], table.concat(out, '\n', 1, n) }
