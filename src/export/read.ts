@@ -199,8 +199,8 @@ async function readMeta(
 /** Families in flight: the one being handed on and the next, read meanwhile. */
 const FAMILIES_IN_FLIGHT = 2;
 
-/** Turn one family's pages into rows (big counter and common-gauge families: prerendered text). */
-async function familyData(meta: FamilyMeta, data: string[], format: ExpositionFormat): Promise<FamilyData> {
+/** A counter's or common gauge's chunks as rows (more than SORT_LIMIT series: prerendered text). */
+async function scalarFamily(meta: FamilyMeta, data: string[], format: ExpositionFormat): Promise<FamilyData> {
   const acc: Accumulator = {
     meta,
     scalar: [],
@@ -229,18 +229,66 @@ async function familyData(meta: FamilyMeta, data: string[], format: ExpositionFo
     }
     return { meta, rows: [], prerendered, series };
   }
-  if (meta.kind === 'gauge') {
-    for (let c = 0; c + 1 < data.length; c += 2) {
-      parseChunk(acc, data[c + 1]!, String(data[c]));
-      await yieldToEventLoop();
-    }
-  } else {
-    for (const chunk of data) {
-      parseChunk(acc, chunk, undefined);
-      await yieldToEventLoop();
-    }
+  for (const chunk of data) {
+    parseChunk(acc, chunk, undefined);
+    await yieldToEventLoop();
   }
   return finish(acc);
+}
+
+/**
+ * One family's chunks turned into rows as they arrive, while the next page is read: histograms,
+ * summaries and gauges into their accumulator; counters and common gauges held until they are
+ * known to be more than SORT_LIMIT series, then rendered straight to text chunk by chunk
+ * (OpenMetrics counters wait for their creation times, read last, as before).
+ */
+class FamilyBuilder {
+  readonly #meta: FamilyMeta;
+  readonly #format: ExpositionFormat;
+  readonly #acc: Accumulator;
+  readonly #scalar: boolean;
+  #held: string[] = [];
+  #series = 0;
+  #prerendered: string[] | undefined;
+
+  constructor(meta: FamilyMeta, format: ExpositionFormat) {
+    this.#meta = meta;
+    this.#format = format;
+    this.#scalar = meta.kind === 'counter' || meta.kind === 'common_gauge';
+    this.#acc = {
+      meta,
+      scalar: [],
+      grouped: new Map(),
+      merger:
+        meta.kind === 'gauge' && meta.aggregate !== undefined ? new GaugeMerger(meta.aggregate) : undefined,
+    };
+  }
+
+  add(chunk: string, gaugeIndex: string | undefined): void {
+    if (!this.#scalar) {
+      parseChunk(this.#acc, chunk, gaugeIndex);
+      return;
+    }
+    this.#series += scalarSeries(this.#meta, [chunk]);
+    if (this.#prerendered !== undefined) {
+      this.#prerendered.push(renderScalarChunk(this.#meta, chunk));
+      return;
+    }
+    this.#held.push(chunk);
+    const waitsForCreated = this.#format === 'openmetrics' && this.#meta.kind === 'counter';
+    if (this.#series > SORT_LIMIT && !waitsForCreated) {
+      this.#prerendered = this.#held.map((held) => renderScalarChunk(this.#meta, held));
+      this.#held = [];
+    }
+  }
+
+  async finish(): Promise<FamilyData> {
+    if (this.#prerendered !== undefined) {
+      return { meta: this.#meta, rows: [], prerendered: this.#prerendered, series: this.#series };
+    }
+    if (this.#scalar) return scalarFamily(this.#meta, this.#held, this.#format);
+    return finish(this.#acc);
+  }
 }
 
 /**
@@ -270,19 +318,28 @@ export async function* streamFamilies(
   metas.sort(byKey((m) => m.name));
   const live = metas.some((m) => m.kind === 'gauge') ? await liveIndexes(redis, keys) : [];
   const nowMs = metas.some((m) => m.percentiles !== undefined) ? await serverNowMs(redis) : 0;
-  const read = (meta: FamilyMeta): Promise<string[] | Error> =>
-    readFamilyData(redis, {
-      meta,
-      // shardBy "metric": the family's data lives in its own group (its own slot of a cluster).
-      keys: meta.shard === 'metric' ? keys.group(meta.name) : keys,
-      live,
-      withCreated: format === 'openmetrics',
-      nowMs,
-    }).catch((error: unknown) => {
+  const read = async (meta: FamilyMeta): Promise<FamilyData | Error> => {
+    const builder = new FamilyBuilder(meta, format);
+    try {
+      await readFamilyData(
+        redis,
+        {
+          meta,
+          // shardBy "metric": the family's data lives in its own group (its own slot of a cluster).
+          keys: meta.shard === 'metric' ? keys.group(meta.name) : keys,
+          live,
+          withCreated: format === 'openmetrics',
+          nowMs,
+        },
+        (chunk, index) => builder.add(chunk, index),
+      );
+    } catch (error) {
       if (!(error instanceof UnreadableData)) throw error;
       return new TypeError(`Metric "${meta.name}": cannot read its data (${error.message})`);
-    });
-  const reads: Array<Promise<string[] | Error> | undefined> = [];
+    }
+    return builder.finish();
+  };
+  const reads: Array<Promise<FamilyData | Error> | undefined> = [];
   try {
     for (let i = 0; i < metas.length; i++) {
       while (reads.length < Math.min(metas.length, i + FAMILIES_IN_FLIGHT)) {
@@ -291,10 +348,10 @@ export async function* streamFamilies(
         ahead.catch(() => {});
         reads.push(ahead);
       }
-      const data = await reads[i]!;
+      const family = await reads[i]!;
       reads[i] = undefined;
-      if (data instanceof Error) unreadable({ name: metas[i]!.name, error: data });
-      else yield await familyData(metas[i]!, data, format);
+      if (family instanceof Error) unreadable({ name: metas[i]!.name, error: family });
+      else yield family;
     }
   } finally {
     // Stopped early (the client went away, or a read failed): let the reads ahead settle quietly.

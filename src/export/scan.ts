@@ -6,13 +6,16 @@
  */
 import type { FamilyMeta } from '../core/family.js';
 import type { RedisClient } from '../redis/connection.js';
-import { seriesFields } from '../redis/fields.js';
+import { COUNT, SUM } from '../redis/fields.js';
 import type { Keys } from '../redis/keys.js';
 import { quantileSlotMs } from '../redis/quantile-window.js';
 import { callPage, pageArgs, type PageMode } from '../redis/scripts.js';
 
-/** Fields HSCAN visits per page: about 1 ms of Redis time for counters here (docs/scaling.md). */
-export const PAGE_FIELDS = 1000;
+/**
+ * Fields HSCAN visits per page: about 1 ms of Redis time here for counters (docs/scaling.md).
+ * Histogram and summary pages visit half as many: each series found is read whole beside them.
+ */
+export const PAGE_FIELDS = 500;
 
 /** A family's data could not be read (a key of the wrong type): the reason, for the scrape's report. */
 export class UnreadableData extends Error {}
@@ -29,8 +32,8 @@ async function scanHash(
   suffixes: readonly string[] | undefined,
   onPage: (packed: string) => void,
 ): Promise<void> {
-  const page = (cursor: string) =>
-    callPage(redis, pageArgs({ hash, expiry, cursor, count: PAGE_FIELDS, mode, suffixes }));
+  const count = mode === 'g' ? PAGE_FIELDS / 2 : PAGE_FIELDS;
+  const page = (cursor: string) => callPage(redis, pageArgs({ hash, expiry, cursor, count, mode, suffixes }));
   let reply = await page('0');
   for (;;) {
     const [cursor, packed] = reply;
@@ -89,46 +92,71 @@ export interface FamilyRead {
   readonly nowMs: number;
 }
 
+/** Receives a family's chunks as they are read (`gaugeIndex` for a per-process gauge's). */
+export type ChunkSink = (chunk: string, gaugeIndex: string | undefined) => void;
+
 /**
- * Read one family's data in bounded pages: packed `field\nvalue\n...` chunks (per-process
- * gauges: index, chunk, index, chunk, ...). Throws UnreadableData when a key cannot be read.
+ * Read one family's data in bounded pages, handing each packed `field\nvalue\n...` chunk to
+ * `sink` as it arrives (while the next page is read). Throws UnreadableData when a key cannot be
+ * read.
  */
-export async function readFamilyData(redis: RedisClient, read: FamilyRead): Promise<string[]> {
+export async function readFamilyData(redis: RedisClient, read: FamilyRead, sink: ChunkSink): Promise<void> {
   const { meta, keys, live } = read;
   const { name, kind } = meta;
-  const data: string[] = [];
   const expiry = keys.expiry(name);
   if (kind === 'gauge') {
     const mode = meta.aggregate === 'last' ? 't' : 'f';
     for (const index of live) {
       await scanHash(redis, keys.gauge(name, Number(index)), expiry, mode, undefined, (packed) => {
-        data.push(index, packed);
+        sink(packed, index);
       });
     }
-    return data;
+    return;
   }
   if (kind === 'histogram' || kind === 'summary') {
-    const suffixes = seriesFields(meta, '').map((field) => field.slice(1));
-    await scanHash(redis, keys.family(name), expiry, 'g', suffixes, (packed) => data.push(packed));
+    // Sum and buckets (a histogram) or sum and count (a summary); exemplars come as found.
+    const suffixes =
+      kind === 'histogram'
+        ? [SUM, ...Array.from({ length: (meta.buckets?.length ?? 0) + 1 }, (_, slot) => String(slot))]
+        : [SUM, COUNT];
+    await scanHash(redis, keys.family(name), expiry, 'g', suffixes, (packed) => sink(packed, undefined));
   } else {
     const mode = kind === 'common_gauge' && meta.expireSeconds !== undefined ? 'x' : 'f';
     const firsts = new FirstCopies();
+    let first: string | undefined;
     let pages = 0;
     await scanHash(redis, keys.family(name), expiry, mode, undefined, (packed) => {
-      // The first page holds no second copy: a family read in one page needs no Set.
-      if (++pages === 2) firsts.scalar(data[0]!);
-      data.push(pages === 1 ? packed : firsts.scalar(packed));
+      // The first page is held back until the second comes (or none does): a family read in
+      // one page holds no second copies and needs no Set.
+      if (++pages === 1) {
+        first = packed;
+        return;
+      }
+      if (pages === 2) sink(firsts.scalar(first!), undefined);
+      sink(firsts.scalar(packed), undefined);
     });
+    if (pages === 1) sink(first!, undefined);
   }
-  if (kind === 'summary' && meta.percentiles !== undefined) data.push(...(await readWindow(redis, read)));
+  if (kind === 'summary' && meta.percentiles !== undefined) {
+    for (const chunk of await readWindow(redis, read)) sink(chunk, undefined);
+  }
   if (read.withCreated && (kind === 'counter' || kind === 'histogram' || kind === 'summary')) {
     await scanHash(redis, keys.created(name), expiry, 'f', undefined, (packed) => {
       // "labelkey|created\nseconds": the creation-time fields as scrapes parse them.
       const parts = packed.split('\n');
       for (let i = 0; i < parts.length; i += 2) parts[i] = `${parts[i]!}|created`;
-      data.push(parts.join('\n'));
+      sink(parts.join('\n'), undefined);
     });
   }
+}
+
+/** `readFamilyData`'s chunks, collected (index and chunk pairs for per-process gauges). */
+export async function collectFamilyData(redis: RedisClient, read: FamilyRead): Promise<string[]> {
+  const data: string[] = [];
+  await readFamilyData(redis, read, (chunk, index) => {
+    if (index !== undefined) data.push(index);
+    data.push(chunk);
+  });
   return data;
 }
 

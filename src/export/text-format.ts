@@ -184,8 +184,15 @@ export function* renderFamily(family: FamilyData, format: ExpositionFormat): Gen
   // `_created` samples exist only in OpenMetrics; text 0.0.4 output is unchanged by them.
   const om = format === 'openmetrics' && meta.kind !== 'gauge' && meta.kind !== 'common_gauge';
   const rows = family.rows;
-  for (let start = 0; start < rows.length; start += ROWS_PER_SLICE) {
-    const end = Math.min(rows.length, start + ROWS_PER_SLICE);
+  // About ROWS_PER_SLICE lines per slice: a histogram series is a line per bucket and two more.
+  const perSlice =
+    meta.kind === 'histogram'
+      ? Math.max(1, Math.floor(ROWS_PER_SLICE / ((meta.buckets?.length ?? 0) + 3)))
+      : meta.kind === 'summary'
+        ? Math.max(1, Math.floor(ROWS_PER_SLICE / ((meta.percentiles?.length ?? 0) + 2)))
+        : ROWS_PER_SLICE;
+  for (let start = 0; start < rows.length; start += perSlice) {
+    const end = Math.min(rows.length, start + perSlice);
     if (meta.kind === 'histogram') {
       const buckets = meta.buckets ?? [];
       for (let i = start; i < end; i++) {

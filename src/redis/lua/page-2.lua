@@ -18,7 +18,9 @@
     g  histograms and summaries: for each series whose "|s" field is in the page, every field
        of ARGV[4..] suffixes, read together here by HMGET (the other fields of the page are left
        to their series' "|s" page): a series' buckets, sum and count always come from one call,
-       never from two pages read at different moments
+       never from two pages read at different moments. Exemplar fields ("|e<slot>") are not
+       among the suffixes: each is returned from whichever page holds it (an exemplar is one
+       sample, with no sum or count to agree with)
   ARGV[4..] (mode g) the suffixes of a series' fields, "s" first
 
   HSCAN returns every field present for the whole scan at least once, and may return one twice
@@ -66,7 +68,9 @@ elseif mode == 'g' then
   local fields = {}
   for i = 1, #flat, 2 do
     local field = flat[i]
-    if string.sub(field, -2) == '|s' then
+    if string.find(field, '|e%d+$') then
+      emit(field, flat[i + 1])
+    elseif string.sub(field, -2) == '|s' then
       local base = string.sub(field, 1, -2)
       for j, suffix in ipairs(suffixes) do fields[j] = base .. suffix end
       local values = redis.call('HMGET', key, unpack(fields, 1, #suffixes))
