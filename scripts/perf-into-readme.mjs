@@ -23,7 +23,7 @@ const block = [
   '',
   pick('ratio \\(lib/peer\\) \\| vs field add').trim(),
   '',
-  '**Flush** (one script call)',
+  '**Flush** (in chunks of at most `flushChunkUpdates` field updates, 2 in flight)',
   '',
   pick('speed-up vs multi').trim(),
   '',
@@ -38,6 +38,10 @@ const block = [
   '**Redis Cluster** (3 local primaries; `shardBy: "metric"` beside one slot per registry)',
   '',
   pick('capacity vs one slot').trim(),
+  '',
+  '**The shared Redis** (longest single command in SLOWLOG, an unrelated client pinging every ms)',
+  '',
+  pick('workload \\| series \\| longest command').trim(),
   '<!-- /PERF-TABLE -->',
 ].join('\n');
 const readme = readFileSync('README.md', 'utf8');
