@@ -30,7 +30,7 @@ async function scanHash(
   expiry: string,
   mode: PageMode,
   suffixes: readonly string[] | undefined,
-  onPage: (packed: string) => void,
+  onPage: (packed: string) => Promise<void> | undefined | void,
 ): Promise<void> {
   const count = mode === 'g' ? PAGE_FIELDS / 2 : PAGE_FIELDS;
   const page = (cursor: string) => callPage(redis, pageArgs({ hash, expiry, cursor, count, mode, suffixes }));
@@ -42,7 +42,8 @@ async function scanHash(
     const next = cursor === '0' ? undefined : page(cursor);
     // Keep a rejection of `next` from going unhandled while `onPage` runs.
     next?.catch(() => {});
-    if (packed !== '') onPage(packed);
+    // A consumer that is behind makes the read wait (the next page is already on its way).
+    if (packed !== '') await onPage(packed);
     if (next === undefined) return;
     reply = await next;
   }
@@ -92,8 +93,11 @@ export interface FamilyRead {
   readonly nowMs: number;
 }
 
-/** Receives a family's chunks as they are read (`gaugeIndex` for a per-process gauge's). */
-export type ChunkSink = (chunk: string, gaugeIndex: string | undefined) => void;
+/**
+ * Receives a family's chunks as they are read (`gaugeIndex` for a per-process gauge's); a
+ * promise it returns makes the read wait for it.
+ */
+export type ChunkSink = (chunk: string, gaugeIndex: string | undefined) => Promise<void> | undefined | void;
 
 /**
  * Read one family's data in bounded pages, handing each packed `field\nvalue\n...` chunk to
@@ -107,9 +111,9 @@ export async function readFamilyData(redis: RedisClient, read: FamilyRead, sink:
   if (kind === 'gauge') {
     const mode = meta.aggregate === 'last' ? 't' : 'f';
     for (const index of live) {
-      await scanHash(redis, keys.gauge(name, Number(index)), expiry, mode, undefined, (packed) => {
-        sink(packed, index);
-      });
+      await scanHash(redis, keys.gauge(name, Number(index)), expiry, mode, undefined, (packed) =>
+        sink(packed, index),
+      );
     }
     return;
   }
@@ -130,22 +134,22 @@ export async function readFamilyData(redis: RedisClient, read: FamilyRead, sink:
       // one page holds no second copies and needs no Set.
       if (++pages === 1) {
         first = packed;
-        return;
+        return undefined;
       }
-      if (pages === 2) sink(firsts.scalar(first!), undefined);
-      sink(firsts.scalar(packed), undefined);
+      if (pages === 2) void sink(firsts.scalar(first!), undefined);
+      return sink(firsts.scalar(packed), undefined);
     });
-    if (pages === 1) sink(first!, undefined);
+    if (pages === 1) await sink(first!, undefined);
   }
   if (kind === 'summary' && meta.percentiles !== undefined) {
-    for (const chunk of await readWindow(redis, read)) sink(chunk, undefined);
+    for (const chunk of await readWindow(redis, read)) await sink(chunk, undefined);
   }
   if (read.withCreated && (kind === 'counter' || kind === 'histogram' || kind === 'summary')) {
     await scanHash(redis, keys.created(name), expiry, 'f', undefined, (packed) => {
       // "labelkey|created\nseconds": the creation-time fields as scrapes parse them.
       const parts = packed.split('\n');
       for (let i = 0; i < parts.length; i += 2) parts[i] = `${parts[i]!}|created`;
-      sink(parts.join('\n'), undefined);
+      return sink(parts.join('\n'), undefined);
     });
   }
 }

@@ -58,6 +58,11 @@ export type FamilyData =
       readonly prerendered?: readonly string[];
       /** How many series `prerendered` holds (`rows` is empty then). */
       readonly series?: number;
+      /**
+       * Sample lines rendered as they are read, for a family too big to hold (`rows` is empty
+       * then): iterate it once; it throws if the read fails part-way.
+       */
+      readonly streamed?: AsyncIterable<string>;
     }
   | { readonly meta: FamilyMeta & { readonly kind: 'histogram' }; readonly rows: readonly HistogramRow[] }
   | { readonly meta: FamilyMeta & { readonly kind: 'summary' }; readonly rows: readonly SummaryRow[] };
@@ -258,6 +263,11 @@ export async function* renderStream(
 ): AsyncGenerator<string> {
   let slices = 0;
   for await (const family of families) {
+    if ('streamed' in family && family.streamed !== undefined) {
+      yield header(family.meta, format);
+      for await (const slice of family.streamed) yield slice;
+      continue;
+    }
     for (const slice of renderFamily(family, format)) {
       yield slice;
       if (++slices % 4 === 0) await yieldToEventLoop();
