@@ -2,7 +2,9 @@
  * Soak: 8 worker processes record for SOAK_SECONDS (default 300) while Redis is killed and
  * restarted and a fault proxy resets, black-holes, delays and loses replies at random. Then the
  * merged totals must equal exactly what the workers recorded. Prints the figures; exits 1 on any
- * difference. Run: npm run test:soak  (SOAK_SECONDS=60 npm run test:soak for a shorter run)
+ * difference. Run: npm run test:soak  (SOAK_SECONDS=60 npm run test:soak for a shorter run).
+ * The workers flush in chunks of SOAK_CHUNK field updates (default 3: every flush is a chain of
+ * several exactly-once calls; see test/fixtures/soak-worker.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
