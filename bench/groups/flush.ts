@@ -229,7 +229,8 @@ export async function run(context: GroupContext): Promise<GroupResult> {
 
   const main: Table = {
     id: 'flush',
-    title: 'flush — N dirty series in one script call vs a naive ioredis multi() of the same writes',
+    title:
+      'flush — N dirty series (in chunks of flushChunkUpdates) vs a naive ioredis multi() of the same writes',
     columns: [
       { key: 'speedup', header: 'speed-up vs multi()', format: 'ratio' },
       { key: 'vsCeiling', header: 'vs server ceiling', format: 'ratio' },
@@ -249,7 +250,7 @@ export async function run(context: GroupContext): Promise<GroupResult> {
       'speed-up = multi() time / library flush time (median of rounds); both write the same fields of one hash.',
       `vs server ceiling = library writes/s ÷ redis-benchmark writes/s (pipeline 1000, 50 clients) on the same server: HINCRBYFLOAT ${floatRps === undefined ? 'n/a' : Math.round(floatRps).toLocaleString('en-US')}/s, HINCRBY ${intRps === undefined ? 'n/a' : Math.round(intRps).toLocaleString('en-US')}/s; a histogram series is 1 HINCRBYFLOAT + 3 HINCRBY.`,
       'CPU = process.cpuUsage() of this Node process (all threads) during the flush; stall = longest event-loop gap (monitorEventLoopDelay, 1 ms resolution).',
-      'Redis script time = server-side EVALSHA time per flush (INFO commandstats).',
+      'Redis script time = server-side EVALSHA time per flush, all its chunks together (INFO commandstats).',
       'A stall also counts time the OS gave both cores to other processes: compare the load average in the environment table.',
     ],
   };

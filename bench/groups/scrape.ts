@@ -219,7 +219,7 @@ export async function run(context: GroupContext): Promise<GroupResult> {
     rows,
     notes: [
       'Medians of alternating rounds after one warm-up each; every output is checked for the expected number of samples.',
-      'Histograms use the default 11 buckets on both sides. CPU = Node CPU of this process during the call; Redis script time = server-side time of the read script per scrape (INFO commandstats).',
+      'Histograms use the default 11 buckets on both sides. CPU = Node CPU of this process during the call; Redis script time = server-side time of the page script calls of one scrape, all pages together (INFO commandstats).',
       'stall = longest event-loop gap during the call (monitorEventLoopDelay and a 1 ms interval, 1 ms resolution).',
       'A stall also counts time the OS gave both cores to other processes: compare the load average in the environment table.',
     ],
