@@ -2,7 +2,7 @@
  * `metricsHandler()`: a `node:http` request listener that serves a registry's merged metrics,
  * negotiating the format, compressing with gzip and answering 503 when a scrape fails.
  */
-import { once as onceEvent } from 'node:events';
+import { once } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -132,7 +132,7 @@ export function metricsHandler(
           Math.max(1, deadline - Date.now()),
           () => new PrometheusRedisError(`the scrape did not finish within timeoutMs (${timeoutMs} ms)`),
         );
-      const pieces = (registry.metricsStream?.({ format }) ?? once(registry.metrics({ format })))[
+      const pieces = (registry.metricsStream?.({ format }) ?? wholeText(registry.metrics({ format })))[
         Symbol.asyncIterator
       ]();
       // Up to STREAM_AFTER bytes the scrape is gathered and sent whole (with its length); past
@@ -188,7 +188,7 @@ export function metricsHandler(
 const STREAM_AFTER = 64 * 1024;
 
 /** `metrics()` as a one-piece stream, for a registry-like object without `metricsStream`. */
-async function* once(text: Promise<string>): AsyncGenerator<string> {
+async function* wholeText(text: Promise<string>): AsyncGenerator<string> {
   yield await text;
 }
 
@@ -207,7 +207,7 @@ async function streamRest(
   const sink: Writable = zip ? createGzip() : res;
   if (zip) sink.pipe(res);
   const write = async (text: string): Promise<void> => {
-    if (!sink.write(text)) await onceEvent(sink, 'drain');
+    if (!sink.write(text)) await once(sink, 'drain');
   };
   try {
     for (const text of gathered) await write(text);

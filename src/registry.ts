@@ -229,11 +229,11 @@ export class Registry implements MetricRegistry {
    * incomplete and must not be served as a scrape.
    */
   metricsStream(options: MetricsOptions = {}): AsyncIterable<string> {
-    const format = formatOf(options);
-    const scrape = async function* (this: Registry): AsyncGenerator<string> {
-      yield* this.#read(await this.#beforeScrape(), format);
-    };
-    return scrape.call(this);
+    return this.#scrape(formatOf(options));
+  }
+
+  async *#scrape(format: ExpositionFormat): AsyncGenerator<string> {
+    yield* this.#read(await this.#beforeScrape(), format);
   }
 
   /** Flush this process's own deltas (a scrape shows them), and wait for the connection. */

@@ -109,21 +109,22 @@ export async function* streamFamilies(
       while (reads.length < Math.min(metas.length, i + FAMILIES_IN_FLIGHT))
         reads.push(read(metas[reads.length]!));
       const { builder, done } = reads[i]!;
-      reads[i] = undefined;
       // A big counter or common-gauge family streams as it is read; the others come whole.
       await Promise.race([builder.streaming, done]);
       const streamed = builder.streamed;
       if (streamed !== undefined) {
         yield streamed;
         await done;
-        continue;
+      } else {
+        const failed = await done;
+        if (failed !== undefined) unreadable({ name: metas[i]!.name, error: failed });
+        else yield await builder.finish();
       }
-      const failed = await done;
-      if (failed !== undefined) unreadable({ name: metas[i]!.name, error: failed });
-      else yield await builder.finish();
+      // Kept until now so that `finally` also lets a family stopped mid-stream run out.
+      reads[i] = undefined;
     }
   } finally {
-    // Stopped early (the client went away, or a read failed): let the reads ahead run out.
+    // Stopped early (the client went away, or a read failed): let the reads in flight run out.
     for (const ahead of reads) ahead?.builder.cancel();
   }
 }

@@ -3,8 +3,11 @@
  * first alone as an anchor, then the others after their predecessors with a small window in
  * flight. Why this keeps every chunk exactly once is in docs/architecture.md ("Chunked flushes").
  */
-import type { FlushReply, FlushScriptArgs } from '../redis/scripts.js';
+import type { RedisClient } from '../redis/connection.js';
+import { withFlushAttempt, type FlushReply, type FlushScriptArgs } from '../redis/scripts.js';
+import { sendBatch } from './call.js';
 import type { EncodedBatch } from './encode.js';
+import type { FlusherSettings } from './host.js';
 
 /** A queued chunk and the chunk it follows in its chain (undefined for the chain's first). */
 interface Link {
@@ -20,13 +23,31 @@ export interface ChunkSender {
    * (`after`), and its gauge index is the one the anchor's reply confirmed.
    */
   argsFor(batch: EncodedBatch, anchor: boolean, follows: number | undefined): FlushScriptArgs;
-  /** Send one attempt; throws when the chunk was not acknowledged (GAP included). */
-  call(batch: EncodedBatch, args: FlushScriptArgs): Promise<FlushReply>;
   /** One acknowledged chunk (OK or DUP), in order. */
   acknowledged(batch: EncodedBatch, reply: FlushReply, anchor: boolean): void;
 }
 
 type Outcome = { ok: true; reply: FlushReply } | { ok: false; error: unknown };
+
+/**
+ * The arguments of a chunk in the registry's slot (`{prefix}`): an anchor goes as encoded (it
+ * holds or claims the gauge index, argument "1", and keeps every gauge family's keys alive); a
+ * chunk after it writes under the index the anchor's reply named (`index`, -1 for none), lists
+ * no gauge family, and applies only right after the chunk it follows.
+ */
+export function registrySlotArgs(
+  batch: EncodedBatch,
+  anchor: boolean,
+  follows: number | undefined,
+  index: number,
+): FlushScriptArgs {
+  if (anchor) return batch.args;
+  return withFlushAttempt(batch.args, {
+    gaugeIndex: index >= 0 ? `=${index}` : '0',
+    gaugeFamilies: [],
+    after: follows ?? null,
+  });
+}
 
 export class ChunkQueue {
   #links: Link[] = [];
@@ -66,10 +87,17 @@ export class ChunkQueue {
    * answer GAP, having applied nothing) and the first failure is thrown. What was not
    * acknowledged stays queued, unchanged, for the next attempt.
    */
-  async send(sender: ChunkSender, window: number): Promise<void> {
+  async send(
+    redis: RedisClient,
+    settings: Pick<FlusherSettings, 'flushTimeoutMs' | 'durability' | 'flushWindow'>,
+    sender: ChunkSender,
+  ): Promise<void> {
+    const window = settings.flushWindow;
+    const call = (batch: EncodedBatch, args: FlushScriptArgs): Promise<FlushReply> =>
+      sendBatch(redis, { ...batch, args }, settings);
     const first = this.#links[0];
     if (first === undefined) return;
-    const reply = await sender.call(first.batch, sender.argsFor(first.batch, true, undefined));
+    const reply = await call(first.batch, sender.argsFor(first.batch, true, undefined));
     this.#links.shift();
     sender.acknowledged(first.batch, reply, true);
 
@@ -82,7 +110,7 @@ export class ChunkQueue {
         const link = links[outcomes.length]!;
         const args = sender.argsFor(link.batch, false, link.follows);
         outcomes.push(
-          sender.call(link.batch, args).then(
+          call(link.batch, args).then(
             (ok): Outcome => ({ ok: true, reply: ok }),
             (error: unknown): Outcome => ({ ok: false, error }),
           ),

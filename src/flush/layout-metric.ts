@@ -16,8 +16,7 @@ import {
   type FlushReply,
   type FlushScriptArgs,
 } from '../redis/scripts.js';
-import { sendBatch } from './call.js';
-import { ChunkQueue, type ChunkSender } from './chunk-queue.js';
+import { ChunkQueue, registrySlotArgs, type ChunkSender } from './chunk-queue.js';
 import { encodeBatch, encodeGroups, type EncodedBatch } from './encode.js';
 import { batchContext, type FlushLayout, type LayoutState } from './layout.js';
 
@@ -113,32 +112,21 @@ export class MetricLayout implements FlushLayout {
   async #sendControl(redis: RedisClient, started: number, replied: Replied): Promise<void> {
     const { host, lease, replies } = this.#state;
     try {
-      await this.#control.send(
-        {
-          argsFor: (batch, anchor, follows) =>
-            // Only the anchor holds the gauge lease; the library's own gauges go under its index.
-            anchor
-              ? batch.args
-              : withFlushAttempt(batch.args, {
-                  gaugeIndex: lease.index >= 0 ? `=${lease.index}` : '0',
-                  gaugeFamilies: [],
-                  after: follows ?? null,
-                }),
-          call: (batch, args) => sendBatch(redis, { ...batch, args }, host.settings),
-          acknowledged: (batch, reply, anchor) => {
-            // A DUP puts the chunk's families back to be checked again in the next control
-            // chunk (sent before any family chunk): the conflicts it found were in the lost reply.
-            const { duplicate, index, fresh } = replies.read(reply, batch.metaStores);
-            replied.duplicate ||= duplicate;
-            replied.problems.push(...replies.problems(reply));
-            // Families found in conflict are not written: drop their pending chunks (as the
-            // script skips them in a whole flush).
-            for (const store of host.stores()) if (store.conflicted) this.#groups.delete(store.meta.name);
-            if (anchor) this.#leaseReplied(index, fresh || duplicate);
-          },
+      await this.#control.send(redis, host.settings, {
+        // Only the anchor holds the gauge lease; the library's own gauges go under its index.
+        argsFor: (batch, anchor, follows) => registrySlotArgs(batch, anchor, follows, lease.index),
+        acknowledged: (batch, reply, anchor) => {
+          // A DUP puts the chunk's families back to be checked again in the next control
+          // chunk (sent before any family chunk): the conflicts it found were in the lost reply.
+          const { duplicate, index, fresh } = replies.read(reply, batch.metaStores);
+          replied.duplicate ||= duplicate;
+          replied.problems.push(...replies.problems(reply));
+          // Families found in conflict are not written: drop their pending chunks (as the
+          // script skips them in a whole flush).
+          for (const store of host.stores()) if (store.conflicted) this.#groups.delete(store.meta.name);
+          if (anchor) this.#leaseReplied(index, fresh || duplicate);
         },
-        host.settings.flushWindow,
-      );
+      });
     } catch (error) {
       // It may have been applied: a (re)claimed gauge index would then go unnoticed.
       this.#controlUncertain = true;
@@ -168,7 +156,7 @@ export class MetricLayout implements FlushLayout {
     const entries = [...this.#groups];
     const results = await Promise.allSettled(
       entries.map(([name, queue]) =>
-        queue.send(this.#groupSender(redis, name, replied), host.settings.flushWindow).then(() => {
+        queue.send(redis, host.settings, this.#groupSender(name, replied)).then(() => {
           this.#groups.delete(name);
         }),
       ),
@@ -187,7 +175,7 @@ export class MetricLayout implements FlushLayout {
   }
 
   /** How one family's chunks are sent to its group, and what their replies mean. */
-  #groupSender(redis: RedisClient, name: string, replied: Replied): ChunkSender {
+  #groupSender(name: string, replied: Replied): ChunkSender {
     const { host, lease, replies } = this.#state;
     const argsFor = (batch: EncodedBatch, anchor: boolean, follows: number | undefined): FlushScriptArgs => {
       // The gauge index is set per attempt (a batch encoded with "="): the current one, and the
@@ -201,7 +189,6 @@ export class MetricLayout implements FlushLayout {
     };
     return {
       argsFor,
-      call: (batch, args) => sendBatch(redis, { ...batch, args }, host.settings),
       acknowledged: (_batch: EncodedBatch, reply: FlushReply, anchor: boolean) => {
         if (anchor) this.#resetDue.delete(name);
         // A group's metadata entry checks the shape in the group only: the registry's metadata

@@ -6,9 +6,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { RedisClient } from '../redis/connection.js';
-import { withFlushAttempt, type FlushReply, type FlushScriptArgs } from '../redis/scripts.js';
-import { sendBatch } from './call.js';
-import { ChunkQueue } from './chunk-queue.js';
+import type { FlushReply } from '../redis/scripts.js';
+import { ChunkQueue, registrySlotArgs } from './chunk-queue.js';
 import { encodeBatch, type EncodedBatch } from './encode.js';
 import { batchContext, type FlushLayout, type LayoutState } from './layout.js';
 
@@ -54,46 +53,27 @@ export class RegistryLayout implements FlushLayout {
     const problems: Error[] = [];
     let duplicate = false;
     try {
-      await this.#chunks.send(
-        {
-          argsFor: (batch, anchor, follows) => this.#argsFor(batch, anchor, follows),
-          call: (batch, args) => sendBatch(redis, { ...batch, args }, host.settings),
-          acknowledged: (batch: EncodedBatch, reply: FlushReply, anchor: boolean) => {
-            const read = replies.read(reply, batch.metaStores);
-            duplicate ||= read.duplicate;
-            if (anchor) {
-              // Only an anchor holds the gauge index (argument "1"): its reply says which.
-              lease.refreshedMs = Date.now();
-              lease.index = read.index;
-              // A DUP may hide a lost first reply that said the index was (re)claimed.
-              // A new or re-claimed gauge index starts empty: write every per-process gauge again.
-              if (read.fresh || read.duplicate) for (const store of lease.gauges()) store.touchAll();
-            }
-            problems.push(...replies.problems(reply));
-          },
+      await this.#chunks.send(redis, host.settings, {
+        argsFor: (batch, anchor, follows) => registrySlotArgs(batch, anchor, follows, lease.index),
+        acknowledged: (batch: EncodedBatch, reply: FlushReply, anchor: boolean) => {
+          const read = replies.read(reply, batch.metaStores);
+          duplicate ||= read.duplicate;
+          if (anchor) {
+            // Only an anchor holds the gauge index (argument "1"): its reply says which.
+            lease.refreshedMs = Date.now();
+            lease.index = read.index;
+            // A DUP may hide a lost first reply that said the index was (re)claimed.
+            // A new or re-claimed gauge index starts empty: write every per-process gauge again.
+            if (read.fresh || read.duplicate) for (const store of lease.gauges()) store.touchAll();
+          }
+          problems.push(...replies.problems(reply));
         },
-        host.settings.flushWindow,
-      );
+      });
     } catch (error) {
       replies.failed(started, error);
       throw error;
     }
     replies.succeeded(duplicate, series, started);
     if (problems.length > 0) throw problems[0]!;
-  }
-
-  /**
-   * An anchor goes as encoded: it holds (or claims) the gauge index and keeps every gauge
-   * family's keys alive. A chunk after it writes under the index the anchor's reply named, and
-   * applies only right after the chunk it follows.
-   */
-  #argsFor(batch: EncodedBatch, anchor: boolean, follows: number | undefined): FlushScriptArgs {
-    if (anchor) return batch.args;
-    const index = this.#state.lease.index;
-    return withFlushAttempt(batch.args, {
-      gaugeIndex: index >= 0 ? `=${index}` : '0',
-      gaugeFamilies: [],
-      after: follows ?? null,
-    });
   }
 }
