@@ -110,17 +110,56 @@ function parseChunk(acc: Accumulator, chunk: string, gaugeIndex: string | undefi
   }
 }
 
-function finish(acc: Accumulator): FamilyData {
+/** Series a family's finishing handles between yields to the event loop. */
+const ROWS_PER_TURN = 1000;
+
+/**
+ * `rows` sorted by key (stable), in sorted runs of ROWS_PER_TURN merged pairwise, yielding to the
+ * event loop between turns: a family of 10k series sorted in one call held it for ~20 ms.
+ */
+async function sortByKey<T>(rows: T[], key: (row: T) => string): Promise<T[]> {
+  const compare = byKey(key);
+  if (rows.length <= ROWS_PER_TURN) return rows.sort(compare);
+  let runs: T[][] = [];
+  for (let i = 0; i < rows.length; i += ROWS_PER_TURN) {
+    runs.push(rows.slice(i, i + ROWS_PER_TURN).sort(compare));
+    await yieldToEventLoop();
+  }
+  while (runs.length > 1) {
+    const merged: T[][] = [];
+    for (let r = 0; r < runs.length; r += 2) {
+      merged.push(r + 1 < runs.length ? await mergeRuns(runs[r]!, runs[r + 1]!, compare) : runs[r]!);
+    }
+    runs = merged;
+  }
+  return runs[0]!;
+}
+
+/** Two sorted runs as one (equal keys: `a`'s first), yielding every few thousand rows. */
+async function mergeRuns<T>(a: readonly T[], b: readonly T[], compare: (x: T, y: T) => number): Promise<T[]> {
+  const out: T[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    out.push(compare(b[j]!, a[i]!) < 0 ? b[j++]! : a[i++]!);
+    if (out.length % (4 * ROWS_PER_TURN) === 0) await yieldToEventLoop();
+  }
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
+}
+
+async function finish(acc: Accumulator): Promise<FamilyData> {
   const { meta, created } = acc;
   if (meta.kind === 'histogram') {
-    const rows: HistogramRow[] = [];
+    let rows: HistogramRow[] = [];
     for (const [key, s] of acc.grouped)
       rows.push({ key, counts: s.counts, sum: s.sum, exemplars: s.exemplars, created: created?.get(key) });
-    if (rows.length <= SORT_LIMIT) rows.sort(byKey((r) => r.key));
+    if (rows.length <= SORT_LIMIT) rows = await sortByKey(rows, (r) => r.key);
     return { meta: meta as FamilyMeta & { kind: 'histogram' }, rows };
   }
   if (meta.kind === 'summary') {
-    const rows: SummaryRow[] = [];
+    let rows: SummaryRow[] = [];
     const { percentiles } = meta;
     for (const [key, s] of acc.grouped) {
       if (percentiles === undefined)
@@ -128,9 +167,10 @@ function finish(acc: Accumulator): FamilyData {
       else {
         const quantiles = (s.sketch ?? new MergedSketch()).quantiles(percentiles);
         rows.push({ key, count: s.count, sum: s.sum, quantiles, created: created?.get(key) });
+        if (rows.length % ROWS_PER_TURN === 0) await yieldToEventLoop();
       }
     }
-    if (rows.length <= SORT_LIMIT) rows.sort(byKey((r) => r.key));
+    if (rows.length <= SORT_LIMIT) rows = await sortByKey(rows, (r) => r.key);
     return { meta: meta as FamilyMeta & { kind: 'summary' }, rows };
   }
   if (acc.merger !== undefined) acc.scalar = acc.merger.rows();
@@ -140,7 +180,7 @@ function finish(acc: Accumulator): FamilyData {
       return at === undefined ? row : [row[0], row[1], at];
     });
   }
-  if (acc.scalar.length <= SORT_LIMIT) acc.scalar.sort(byKey((r) => r[0]));
+  if (acc.scalar.length <= SORT_LIMIT) acc.scalar = await sortByKey(acc.scalar, (r) => r[0]);
   return { meta, rows: acc.scalar };
 }
 

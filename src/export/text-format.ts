@@ -134,7 +134,7 @@ export function renderScalarChunk(
   created?: ReadonlyMap<string, string>,
 ): string {
   const prefix = scalarPrefix(meta);
-  let out = '';
+  const lines: string[] = [];
   let at = 0;
   while (at < chunk.length) {
     const nl = chunk.indexOf('\n', at);
@@ -143,12 +143,12 @@ export function renderScalarChunk(
     if (!isCreatedField(key)) {
       const value = Number(chunk.slice(nl + 1, end < 0 ? chunk.length : end));
       const seconds = created?.get(key);
-      out += scalarLines(prefix, key, value, seconds === undefined ? undefined : Number(seconds));
+      lines.push(scalarLines(prefix, key, value, seconds === undefined ? undefined : Number(seconds)));
     }
     if (end < 0) break;
     at = end + 1;
   }
-  return out;
+  return lines.join('');
 }
 
 /** Series rendered per slice; the async formatter yields to the event loop between slices. */
@@ -179,9 +179,9 @@ function header(meta: FamilyMeta, format: ExpositionFormat): string {
  */
 export function* renderFamily(family: FamilyData, format: ExpositionFormat): Generator<string> {
   const { meta } = family;
-  let out = header(meta, format);
+  const head = header(meta, format);
   if ('prerendered' in family && family.prerendered !== undefined) {
-    yield out;
+    yield head;
     yield* family.prerendered;
     return;
   }
@@ -196,6 +196,9 @@ export function* renderFamily(family: FamilyData, format: ExpositionFormat): Gen
       : meta.kind === 'summary'
         ? Math.max(1, Math.floor(ROWS_PER_SLICE / ((meta.percentiles?.length ?? 0) + 2)))
         : ROWS_PER_SLICE;
+  // Lines gathered in an array and joined once per slice: the slice is one flat string, so no
+  // later consumer (a join of the whole scrape, a socket write) pays to flatten it all at once.
+  const lines: string[] = [head];
   for (let start = 0; start < rows.length; start += perSlice) {
     const end = Math.min(rows.length, start + perSlice);
     if (meta.kind === 'histogram') {
@@ -207,15 +210,17 @@ export function* renderFamily(family: FamilyData, format: ExpositionFormat): Gen
         let cumulative = 0;
         for (let b = 0; b < buckets.length; b++) {
           cumulative += row.counts[b] ?? 0;
-          out += `${meta.name}_bucket${braces(row.key, `le="${bound(buckets[b]!)}"`)} ${cumulative}`;
-          out += ex === undefined ? '\n' : `${renderExemplar(ex[b])}\n`;
+          const exemplar = ex === undefined ? '' : renderExemplar(ex[b]);
+          lines.push(
+            `${meta.name}_bucket${braces(row.key, `le="${bound(buckets[b]!)}"`)} ${cumulative}${exemplar}\n`,
+          );
         }
         cumulative += row.counts[buckets.length] ?? 0;
-        out += `${meta.name}_bucket${braces(row.key, 'le="+Inf"')} ${cumulative}`;
-        out += ex === undefined ? '\n' : `${renderExemplar(ex[buckets.length])}\n`;
-        out += `${meta.name}_sum${braces(row.key)} ${formatValue(row.sum)}\n`;
-        out += `${meta.name}_count${braces(row.key)} ${cumulative}\n`;
-        if (om && row.created !== undefined) out += createdLine(meta.name, row.key, row.created);
+        const exemplar = ex === undefined ? '' : renderExemplar(ex[buckets.length]);
+        lines.push(`${meta.name}_bucket${braces(row.key, 'le="+Inf"')} ${cumulative}${exemplar}\n`);
+        lines.push(`${meta.name}_sum${braces(row.key)} ${formatValue(row.sum)}\n`);
+        lines.push(`${meta.name}_count${braces(row.key)} ${cumulative}\n`);
+        if (om && row.created !== undefined) lines.push(createdLine(meta.name, row.key, row.created));
       }
     } else if (meta.kind === 'summary') {
       const percentiles = meta.percentiles ?? [];
@@ -226,24 +231,24 @@ export function* renderFamily(family: FamilyData, format: ExpositionFormat): Gen
         const quantiles = row.quantiles;
         if (quantiles !== undefined) {
           for (let p = 0; p < labels.length; p++) {
-            out += `${meta.name}${braces(row.key, labels[p])} ${formatValue(quantiles[p] ?? NaN)}\n`;
+            lines.push(`${meta.name}${braces(row.key, labels[p])} ${formatValue(quantiles[p] ?? NaN)}\n`);
           }
         }
-        out += `${meta.name}_sum${braces(row.key)} ${formatValue(row.sum)}\n`;
-        out += `${meta.name}_count${braces(row.key)} ${row.count}\n`;
-        if (om && row.created !== undefined) out += createdLine(meta.name, row.key, row.created);
+        lines.push(`${meta.name}_sum${braces(row.key)} ${formatValue(row.sum)}\n`);
+        lines.push(`${meta.name}_count${braces(row.key)} ${row.count}\n`);
+        if (om && row.created !== undefined) lines.push(createdLine(meta.name, row.key, row.created));
       }
     } else {
       const prefix = scalarPrefix(meta);
       for (let i = start; i < end; i++) {
         const row = rows[i] as ScalarRow;
-        out += scalarLines(prefix, row[0], row[1], om ? row[2] : undefined);
+        lines.push(scalarLines(prefix, row[0], row[1], om ? row[2] : undefined));
       }
     }
-    yield out;
-    out = '';
+    yield lines.join('');
+    lines.length = 0;
   }
-  if (out !== '') yield out;
+  if (lines.length > 0) yield lines.join('');
 }
 
 /** Render families synchronously (small outputs and tests). */
@@ -261,7 +266,6 @@ export async function* renderStream(
   families: AsyncIterable<FamilyData>,
   format: ExpositionFormat = 'text',
 ): AsyncGenerator<string> {
-  let slices = 0;
   for await (const family of families) {
     if ('streamed' in family && family.streamed !== undefined) {
       yield header(family.meta, format);
@@ -270,7 +274,7 @@ export async function* renderStream(
     }
     for (const slice of renderFamily(family, format)) {
       yield slice;
-      if (++slices % 4 === 0) await yieldToEventLoop();
+      await yieldToEventLoop();
     }
   }
   if (format === 'openmetrics') yield '# EOF\n';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CommonGauge, Counter, type Registry } from '../../src/index.js';
+import { CommonGauge, Counter, Histogram, Summary, type Registry } from '../../src/index.js';
 import { testRegistry } from '../support/helpers.js';
 
 const open: Registry[] = [];
@@ -38,5 +38,42 @@ describe('a family too big to sort (rendered straight from Redis chunks)', () =>
       expect(text.split('\n').filter((l) => l.startsWith('# TYPE big')).length).toBe(2);
       if (format === 'openmetrics') expect(text.endsWith('# EOF\n')).toBe(true);
     }
+  });
+});
+
+describe('a family big enough to be sorted in slices (more than 1,000 series)', () => {
+  it('comes out in label order, every series once and whole (histograms and summaries)', async () => {
+    const { registry } = testRegistry({ maxSeriesPerMetric: 50_000 });
+    open.push(registry);
+    const h = new Histogram({
+      name: 'mid_seconds',
+      help: 'm',
+      labelNames: ['id'],
+      buckets: [1, 2],
+      registry,
+    });
+    const s = new Summary({ name: 'mid_size', help: 'm', labelNames: ['id'], registry });
+    // 3,333 series: three runs of 1,000 and an odd, short one to merge.
+    const n = 3333;
+    for (let i = 0; i < n; i++) {
+      // Ids written in an order unrelated to both HSCAN's and the label order.
+      const id = String((i * 7919) % n);
+      h.observe({ id }, i % 3);
+      s.observe({ id }, i);
+    }
+    await registry.flush();
+    const text = await registry.metrics();
+    const lines = text.split('\n');
+    const infs = lines.filter((l) => l.startsWith('mid_seconds_bucket{') && l.includes('le="+Inf"'));
+    expect(infs).toHaveLength(n);
+    const keys = infs.map((l) => /id="(\d+)"/.exec(l)![1]!);
+    expect(keys).toEqual([...keys].sort((a, b) => (`id="${a}"` < `id="${b}"` ? -1 : 1)));
+    expect(new Set(keys).size).toBe(n);
+    const counts = lines.filter((l) => l.startsWith('mid_size_count{'));
+    expect(counts.map((l) => /id="(\d+)"/.exec(l)![1]!)).toEqual(keys);
+    // Each series' lines stay together: its +Inf bucket, then its _sum and _count.
+    const at = lines.indexOf(infs[100]!);
+    expect(lines[at + 1]).toMatch(new RegExp(`^mid_seconds_sum\\{id="${keys[100]}"\\} `));
+    expect(lines[at + 2]).toBe(`mid_seconds_count{id="${keys[100]}"} 1`);
   });
 });
