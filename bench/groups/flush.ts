@@ -12,6 +12,7 @@ import {
   benchPrefix,
   ceiling,
   connect,
+  commandUsec,
   deleteKeys,
   prefixPattern,
   scriptUsec,
@@ -156,9 +157,15 @@ export async function run(context: GroupContext): Promise<GroupResult> {
   const admin = connect(context.redisUrl);
   context.log(`flush: redis-benchmark ceilings (${ceilingRequests.toLocaleString('en-US')} requests each)`);
   const ceilings: Partial<Record<'HINCRBYFLOAT' | 'HINCRBY', Ceiling>> = {};
+  /** Execution time of one bare command in the ceiling runs (commandstats), µs. */
+  const perCallUs: Partial<Record<'HINCRBYFLOAT' | 'HINCRBY', number>> = {};
   for (const command of ['HINCRBYFLOAT', 'HINCRBY'] as const) {
+    const before = await commandUsec(admin, command);
     const c = await ceiling(context.redisUrl, command, ceilingRequests);
+    const after = await commandUsec(admin, command);
     if (c !== undefined) ceilings[command] = c;
+    if (after.calls > before.calls)
+      perCallUs[command] = (after.usec - before.usec) / (after.calls - before.calls);
   }
   const floatRps = ceilings.HINCRBYFLOAT?.rps;
   const intRps = ceilings.HINCRBY?.rps;
@@ -185,6 +192,8 @@ export async function run(context: GroupContext): Promise<GroupResult> {
   const figures: Record<string, number | boolean | null> = {
     ceiling_hincrbyfloat_rps: floatRps ?? null,
     ceiling_hincrby_rps: intRps ?? null,
+    hincrby_command_us: perCallUs.HINCRBY ?? null,
+    hincrbyfloat_command_us: perCallUs.HINCRBYFLOAT ?? null,
   };
   const rows: Row[] = [];
   const distribution: Row[] = [];
@@ -225,6 +234,7 @@ export async function run(context: GroupContext): Promise<GroupResult> {
     figures[`${id}.stall_ms`] = libStall;
     figures[`${id}.naive_stall_ms`] = naiveStall;
     figures[`${id}.redis_ms`] = r.redisMsPerFlush;
+    figures[`${id}.redis_us_per_series`] = (r.redisMsPerFlush * 1000) / r.size;
   }
 
   const main: Table = {

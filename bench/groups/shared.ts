@@ -11,7 +11,7 @@
 import { Counter, Histogram, Registry } from '../../src/index.js';
 import { SHARED_WORKLOADS, type SharedWorkload } from '../config.js';
 import type { GroupContext, GroupResult } from '../lib/group.js';
-import { forceGc, measure } from '../lib/measure.js';
+import { forceGc, measure, peakHeap } from '../lib/measure.js';
 import { benchPrefix, deleteKeys, prefixPattern } from '../lib/redis.js';
 import {
   ADMIN_CLIENT_NAME,
@@ -47,6 +47,11 @@ interface Outcome {
   readonly probe: ProbeReport;
   readonly wallMs: number;
   readonly stallMs: number;
+  /** Scrapes: the reading process's peak heap for metrics() (one string) and metricsStream(), bytes. */
+  readonly heapWhole?: number;
+  readonly heapStreamed?: number;
+  /** Scrapes: the longest event-loop stall of the metricsStream() scrape. */
+  readonly stallStreamed?: number;
 }
 
 function registryFor(
@@ -172,15 +177,38 @@ async function runScrape(
     await writer.close();
     if (errors.length > 0) throw errors[0]!;
     const { registry: reader } = registryFor(context, prefix, series);
-    let text = '';
-    const window = await observed(admin, probe, async () => {
-      text = await reader.metrics();
-    });
-    await reader.close();
     const expected = kind === 'counter' ? series : series * HISTOGRAM_SAMPLES;
-    const found = sampleLines(text);
-    if (found !== expected) throw new Error(`${workload}: scrape has ${found} samples, expected ${expected}`);
-    return { workload, size, series, ...window };
+    const checked = (how: string, found: number): void => {
+      if (found !== expected)
+        throw new Error(`${workload}: ${how} has ${found} samples, expected ${expected}`);
+    };
+    let heapWhole = 0;
+    forceGc();
+    const window = await observed(admin, probe, async () => {
+      const whole = await peakHeap(() => reader.metrics());
+      heapWhole = whole.bytes;
+      checked('metrics()', sampleLines(whole.value));
+    });
+    // The same scrape as metricsHandler serves it: streamed, each piece dropped once counted.
+    forceGc();
+    const streamed = await measure(() =>
+      peakHeap(async () => {
+        let found = 0;
+        for await (const piece of reader.metricsStream()) found += sampleLines(piece);
+        return found;
+      }),
+    );
+    checked('metricsStream()', streamed.value.value);
+    await reader.close();
+    return {
+      workload,
+      size,
+      series,
+      ...window,
+      heapWhole,
+      heapStreamed: streamed.value.bytes,
+      stallStreamed: streamed.stallMs,
+    };
   } finally {
     await deleteKeys(admin, prefixPattern(prefix));
     forceGc();
@@ -215,6 +243,9 @@ export async function run(context: GroupContext): Promise<GroupResult> {
     figures[`${id}.wait_p99_ms`] = o.probe.p99;
     figures[`${id}.busy`] = o.probe.busy;
     figures[`${id}.wall_ms`] = o.wallMs;
+    if (o.heapStreamed !== undefined) figures[`${id}.heap_streamed_bytes`] = o.heapStreamed;
+    if (o.heapWhole !== undefined) figures[`${id}.heap_whole_bytes`] = o.heapWhole;
+    if (o.stallStreamed !== undefined) figures[`${id}.stall_streamed_ms`] = o.stallStreamed;
     rows.push({
       workload: WORKLOADS[o.workload],
       series: o.series,
@@ -229,6 +260,9 @@ export async function run(context: GroupContext): Promise<GroupResult> {
       errors: o.probe.errors,
       wallMs: o.wallMs,
       stallMs: o.stallMs,
+      heapStreamed: o.heapStreamed ?? null,
+      heapWhole: o.heapWhole ?? null,
+      stallStreamed: o.stallStreamed ?? null,
     });
   }
   Object.assign(figures, judgedFigures(outcomes));
@@ -250,12 +284,16 @@ export async function run(context: GroupContext): Promise<GroupResult> {
       { key: 'errors', header: 'other errors', format: 'int' },
       { key: 'wallMs', header: 'wall time', format: 'ms' },
       { key: 'stallMs', header: 'lib max stall', format: 'ms' },
+      { key: 'stallStreamed', header: 'stall, streamed', format: 'ms' },
+      { key: 'heapStreamed', header: 'heap, streamed', format: 'bytes' },
+      { key: 'heapWhole', header: 'heap, metrics()', format: 'bytes' },
     ],
     rows,
     notes: [
       'Each workload starts from a fresh prefix. A flush carries all N series at once: first N new series (every field created), then the same N changed again (the steady state). A scrape is one registry.metrics() of a reader registry, its output checked for the expected sample count.',
       `longest command = the longest execution time SLOWLOG recorded among every client but the bench’s own probe and admin connections (slowlog-log-slower-than ${SLOWLOG_THRESHOLD_US} µs for the window, restored after: at 0, Redis 7 also logs every command a script calls, which doubled the script’s own time; a command a script called is part of the script’s entry and not counted apart). calls ≥ 0.1 ms / their Redis time = how many such commands those clients ran and their summed execution time.`,
       'other client = a worker thread with its own event loop and ioredis socket sending PING, then pausing 1 ms, from just before the workload to just after; wait = each PING’s round trip (HdrHistogram). BUSY = replies refused because a script ran past busy-reply-threshold.',
+      'heap (scrapes) = the reading process’s peak heapUsed above its level after gc (sampled every 5 ms, garbage included), for metrics() — the whole text as one string — and for metricsStream() consumed piece by piece, as metricsHandler serves it (stall, streamed: its longest event-loop stall); the SLOWLOG and wait figures are those of the metrics() call. Between workloads the bench waits for Redis’s background thread to finish freeing the last one’s keys (UNLINK).',
       `Flushes use flushTimeoutMs ${FLUSH_TIMEOUT_MS.toLocaleString('en-US')} so a long call is one attempt (with the default 5 s a call that long is retried). lib max stall = the measuring process’s longest event-loop gap.`,
     ],
   };

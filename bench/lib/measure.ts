@@ -127,6 +127,25 @@ export function forceGc(): void {
   gc();
 }
 
+/**
+ * The heap `operation` needs at its peak: heapUsed sampled every 5 ms (and once more when it
+ * resolves, its result still held) above heapUsed when it starts, in bytes. Garbage not yet
+ * collected counts: it is heap the process must have. Call forceGc() first (outside any timed
+ * window: a full gc of a big heap is itself a long stall) for a baseline after gc.
+ */
+export async function peakHeap<T>(operation: () => Promise<T>): Promise<{ value: T; bytes: number }> {
+  const base = process.memoryUsage().heapUsed;
+  let peak = base;
+  const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 5);
+  try {
+    const value = await operation();
+    peak = Math.max(peak, process.memoryUsage().heapUsed);
+    return { value, bytes: peak - base };
+  } finally {
+    clearInterval(sample);
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

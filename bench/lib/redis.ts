@@ -23,6 +23,14 @@ export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
     cursor = next;
     if (keys.length > 0) await redis.unlink(...keys);
   } while (cursor !== '0');
+  // UNLINK frees big values in Redis's background thread: wait until it is done, so the next
+  // measurement does not share the machine's two cores with freeing the last one's millions of
+  // fields.
+  for (;;) {
+    const pending = /lazyfree_pending_objects:(\d+)/.exec(await redis.info('memory'))?.[1];
+    if (pending === undefined || pending === '0') return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 export function prefixPattern(prefix: string): string {
@@ -112,4 +120,11 @@ export async function scriptUsec(redis: Redis): Promise<number> {
   for (const match of info.matchAll(/cmdstat_(?:evalsha|eval):calls=\d+,usec=(\d+)/g))
     usec += Number(match[1]);
   return usec;
+}
+
+/** Calls of one command so far and the microseconds Redis spent executing them (INFO commandstats). */
+export async function commandUsec(redis: Redis, command: string): Promise<{ calls: number; usec: number }> {
+  const info = await redis.info('commandstats');
+  const match = new RegExp(`cmdstat_${command.toLowerCase()}:calls=(\\d+),usec=(\\d+)`).exec(info);
+  return match === null ? { calls: 0, usec: 0 } : { calls: Number(match[1]), usec: Number(match[2]) };
 }
