@@ -18,10 +18,17 @@ export type Lookup = (labels: Readonly<Record<string, unknown>>, root: Node) => 
  * (`[a-zA-Z_][a-zA-Z0-9_]*`), so they are safe to place in the generated source. Where code
  * generation is disallowed (`--disallow-code-generation-from-strings`), a generic loop is used.
  * Counting keys with for-in (no allocation) sends misspelt or extra labels to the slow path.
+ * Label objects are read by own properties only, as the slow path validates them: an object
+ * whose prototype is not Object.prototype (or null) goes to the slow path, so a label inherited
+ * from a prototype (`Object.create(defaults)`) is refused there rather than read here. (A
+ * property added to Object.prototype itself would still be read here; checking `hasOwn` per
+ * label measured +20 ns per call, the prototype check +7 ns.)
  */
 export function compileLookup(names: readonly string[]): Lookup {
   if (names.length === 0) return () => undefined;
-  let body = `let n = 0;\nfor (const k in l) n++;\nif (n !== ${names.length}) return undefined;\nlet node = root, raw, v;\n`;
+  let body =
+    'const p = Object.getPrototypeOf(l);\nif (p !== Object.prototype && p !== null) return undefined;\n' +
+    `let n = 0;\nfor (const k in l) n++;\nif (n !== ${names.length}) return undefined;\nlet node = root, raw, v;\n`;
   for (const name of names) {
     body +=
       `raw = l.${name};\n` +
@@ -36,6 +43,8 @@ export function compileLookup(names: readonly string[]): Lookup {
     return new Function('l', 'root', body) as Lookup;
   } catch {
     return (labels, root) => {
+      const proto: unknown = Object.getPrototypeOf(labels);
+      if (proto !== Object.prototype && proto !== null) return undefined;
       let count = 0;
       for (const _ in labels) count++;
       if (count !== names.length) return undefined;

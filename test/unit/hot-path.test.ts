@@ -214,6 +214,26 @@ describe('label sets on the hot path', () => {
     );
   });
 
+  it('reads own labels only, for a new series and for one that exists alike', () => {
+    const c = counter(['code', 'method']);
+    const inherited = (): { code: string; method: string } => {
+      const labels = Object.create({ method: 'GET' }) as { code: string; method: string };
+      labels.code = '200';
+      return labels;
+    };
+    // A new series: refused by the slow path.
+    expectError(() => c.inc(inherited()), TypeError, 'Metric "http"', 'missing label "method"');
+    // The same label set existing already: refused too (the fast path read `method` through
+    // the prototype and counted it with for-in).
+    c.inc({ code: '200', method: 'GET' });
+    expectError(() => c.inc(inherited()), TypeError, 'Metric "http"', 'missing label "method"');
+    expectError(() => c.labels(inherited()), TypeError, 'Metric "http"', 'missing label "method"');
+    // A null-prototype object with its own labels is fine on both paths.
+    const bare = Object.assign(Object.create(null) as object, { code: '200', method: 'GET' });
+    c.inc(untyped<{ code: string; method: string }>(bare));
+    c.inc(untyped<{ code: string; method: string }>(bare));
+  });
+
   it('rejects an extra label, naming it', () => {
     const c = counter(['code']);
     c.inc({ code: '200' });
