@@ -37,7 +37,7 @@ export class SelfMetrics implements FlushObserver {
     const own = { registry, internal: true } as const;
     this.#flushes = new Counter({
       name: `${PREFIX}flushes`,
-      help: 'Flush attempts by outcome (success, duplicate, error, timeout, unavailable).',
+      help: 'Flush attempts by outcome (success, duplicate, partial, error, timeout, unavailable).',
       labelNames: ['outcome'],
       ...own,
     });
@@ -79,7 +79,7 @@ export class SelfMetrics implements FlushObserver {
   /** Record a flush attempt's outcome. */
   flushed(outcome: FlushOutcome, seconds: number, series: number): void {
     this.#flushes.inc({ outcome });
-    if (outcome !== 'success' && outcome !== 'duplicate') return;
+    if (outcome !== 'success' && outcome !== 'duplicate' && outcome !== 'partial') return;
     this.#duration.observe(seconds);
     this.#series.observe(series);
     this.#lastFlush.set(Date.now() / 1000);

@@ -101,7 +101,7 @@ export class MetricLayout implements FlushLayout {
     // Earlier chunks still unacknowledged go with this flush's, each family in its own order.
     await this.#sendGroups(redis, started, replied);
     if (refresh) lease.refreshedMs = Date.now();
-    replies.succeeded(replied.duplicate, series, started);
+    replies.succeeded(replied.duplicate, series, started, replied.problems);
     if (replied.problems.length > 0) throw replied.problems[0]!;
     // Changes that waited behind an earlier chunk of their family, now acknowledged: they were
     // recorded before this flush was asked for, so they go now too (one more round).

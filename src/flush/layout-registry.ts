@@ -73,7 +73,7 @@ export class RegistryLayout implements FlushLayout {
       replies.failed(started, error);
       throw error;
     }
-    replies.succeeded(duplicate, series, started);
+    replies.succeeded(duplicate, series, started, problems);
     if (problems.length > 0) throw problems[0]!;
   }
 }

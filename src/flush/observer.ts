@@ -4,8 +4,11 @@
  */
 import type { SeriesStore } from '../buffer/series-store.js';
 
-/** How a flush attempt ended. */
-export type FlushOutcome = 'success' | 'duplicate' | 'error' | 'timeout' | 'unavailable';
+/**
+ * How a flush attempt ended. `partial`: applied, but Redis refused some of its writes (each
+ * reported); `error`, `timeout`, `unavailable`: not applied (or not known to be), kept and retried.
+ */
+export type FlushOutcome = 'success' | 'duplicate' | 'partial' | 'error' | 'timeout' | 'unavailable';
 
 /** What the flusher tells about its work (the registry's self-metrics listen). */
 export interface FlushObserver {

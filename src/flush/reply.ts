@@ -1,7 +1,8 @@
 /**
  * The one reply handler of both flush layouts: what a flush script reply means for the
  * flusher's state (duplicates, metadata confirmed or to check again, conflicts and write errors
- * reported once each), and the outcome of each flush attempt (stats, backoff, self-metrics).
+ * reported, a recurring one again at most once per REPORT_AGAIN_MS), and the outcome of each
+ * flush attempt (stats, backoff, self-metrics).
  */
 import { performance } from 'node:perf_hooks';
 import type { SeriesStore } from '../buffer/series-store.js';
@@ -21,12 +22,18 @@ export interface ReadReply {
   readonly fresh: boolean;
 }
 
+/** A problem that keeps recurring is reported again after this long, saying how often it recurred. */
+export const REPORT_AGAIN_MS = 60_000;
+/** Distinct problems remembered for REPORT_AGAIN_MS (the oldest are forgotten beyond). */
+const REMEMBERED_PROBLEMS = 1000;
+
 export class ReplyHandler {
   readonly #host: FlusherHost;
   readonly #stats: FlushStats;
   readonly #backoff: Backoff;
   readonly #unconfirmed: Set<SeriesStore>;
-  readonly #reported = new Set<string>();
+  /** By problem: when it was last reported, and how often it recurred since. */
+  readonly #reported = new Map<string, { atMs: number; repeats: number }>();
   readonly #delivered = new WeakSet<Error>();
 
   /** `unconfirmed`: the families whose metadata the next registry-wide batch must carry. */
@@ -62,15 +69,19 @@ export class ReplyHandler {
     this.#host.selfMetrics?.retried();
   }
 
-  /** Count an acknowledged flush (`duplicate` when one of its batches replied DUP). */
-  succeeded(duplicate: boolean, series: number, started: number): void {
+  /**
+   * Count an acknowledged flush: `duplicate` when one of its batches replied DUP, `partial` when
+   * a reply said Redis refused some of its writes (`problems`, as `problems()` returned them).
+   */
+  succeeded(duplicate: boolean, series: number, started: number, problems: readonly Error[] = []): void {
     this.#backoff.succeeded();
     this.#stats.ok++;
     this.#stats.lastSeries = series;
     this.#stats.lastDurationMs = performance.now() - started;
     this.#stats.lastSuccessMs = Date.now();
+    const refused = problems.some((problem) => problem instanceof FlushError);
     this.#host.selfMetrics?.flushed(
-      duplicate ? 'duplicate' : 'success',
+      refused ? 'partial' : duplicate ? 'duplicate' : 'success',
       this.#stats.lastDurationMs / 1000,
       series,
     );
@@ -97,7 +108,8 @@ export class ReplyHandler {
   }
 
   /**
-   * Mark the families a reply says conflict with Redis, and report what went wrong (once each);
+   * Mark the families a reply says conflict with Redis, and report what went wrong (a conflict
+   * once per family; a write error again at most once per REPORT_AGAIN_MS while it recurs);
    * returns those problems. Called after the layout has acted on `read()`.
    */
   problems([, , , conflicts, errorCount, firstError]: FlushReply): Error[] {
@@ -107,19 +119,40 @@ export class ReplyHandler {
       const store = this.#host.stores().find((s) => s.meta.name === name);
       if (store === undefined || store.conflicted) continue;
       store.conflicted = true;
-      problems.push(new MetadataConflictError(name, conflicts[i + 1]!, shapeOf(store.meta)));
+      const conflict = new MetadataConflictError(name, conflicts[i + 1]!, shapeOf(store.meta));
+      problems.push(conflict);
+      this.#report(conflict, conflict.message);
     }
     if (Number(errorCount) > 0) {
-      problems.push(new FlushError(`${errorCount} write(s) of a flush failed in Redis: ${firstError}`));
+      const refused = new FlushError(`${errorCount} write(s) of a flush failed in Redis: ${firstError}`);
+      problems.push(refused);
+      // The same refusal with another count of writes is the same problem.
+      this.#report(refused, `write: ${firstError}`);
     }
-    for (const problem of problems) this.#reportOnce(problem);
     return problems;
   }
 
-  #reportOnce(error: Error): void {
+  /**
+   * Report `error` unless the problem `key` names was reported less than REPORT_AGAIN_MS ago
+   * (then it is only counted); reported again, its message says how often it recurred meanwhile.
+   */
+  #report(error: Error, key: string): void {
     this.#delivered.add(error);
-    if (this.#reported.has(error.message)) return;
-    this.#reported.add(error.message);
+    const now = Date.now();
+    const last = this.#reported.get(key);
+    if (last !== undefined && now - last.atMs < REPORT_AGAIN_MS) {
+      last.repeats++;
+      return;
+    }
+    if (last !== undefined && last.repeats > 0) {
+      const seconds = Math.round((now - last.atMs) / 1000);
+      error.message += ` (it recurred ${last.repeats} more time(s) in the ${seconds} s since it was last reported)`;
+    }
+    this.#reported.delete(key);
+    this.#reported.set(key, { atMs: now, repeats: 0 });
+    if (this.#reported.size > REMEMBERED_PROBLEMS) {
+      this.#reported.delete(this.#reported.keys().next().value!);
+    }
     this.#host.report(error);
   }
 }

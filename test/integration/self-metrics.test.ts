@@ -64,7 +64,7 @@ describe('self-metrics', () => {
         // The first flush: the capped series, five self-metric series without labels, one dropped count.
         'prometheus_redis_client_flush_series_sum 7',
         'prometheus_redis_client_flush_series_count 1',
-        '# HELP prometheus_redis_client_flushes_total Flush attempts by outcome (success, duplicate, error, timeout, unavailable).',
+        '# HELP prometheus_redis_client_flushes_total Flush attempts by outcome (success, duplicate, partial, error, timeout, unavailable).',
         '# TYPE prometheus_redis_client_flushes_total counter',
         'prometheus_redis_client_flushes_total{outcome="success"} 1',
         '# HELP prometheus_redis_client_last_flush_timestamp_seconds Unix time of the last acknowledged flush of this process.',
@@ -102,7 +102,7 @@ describe('self-metrics', () => {
         "prometheus_redis_client_flush_series": "v1|histogram||1,10,100,1000,10000,100000|
       {"v":1,"name":"prometheus_redis_client_flush_series","kind":"histogram","help":"Series carried by each acknowledged flush.","labelNames":[],"buckets":[1,10,100,1000,10000,100000]}",
         "prometheus_redis_client_flushes": "v1|counter|outcome||
-      {"v":1,"name":"prometheus_redis_client_flushes","kind":"counter","help":"Flush attempts by outcome (success, duplicate, error, timeout, unavailable).","labelNames":["outcome"]}",
+      {"v":1,"name":"prometheus_redis_client_flushes","kind":"counter","help":"Flush attempts by outcome (success, duplicate, partial, error, timeout, unavailable).","labelNames":["outcome"]}",
         "prometheus_redis_client_last_flush_timestamp_seconds": "v1|gauge|||
       {"v":1,"name":"prometheus_redis_client_last_flush_timestamp_seconds","kind":"gauge","help":"Unix time of the last acknowledged flush of this process.","labelNames":[]}",
       }
