@@ -77,6 +77,14 @@ export interface RegistryOptions {
    */
   readonly maxSeriesPerMetric?: number;
   /**
+   * Longest label value accepted, in characters (UTF-16 code units, as `string.length` counts):
+   * a longer one is refused at the call with a RangeError naming the metric and the label, as
+   * any invalid label is. Generous for real values (URLs, user agents) while keeping every
+   * series far inside Redis's argument limits (`proto-max-bulk-len`).
+   * @default 4096
+   */
+  readonly maxLabelValueLength?: number;
+  /**
    * Longest wait between retries while Redis fails (the backoff doubles from `flushIntervalMs`).
    * @default 30000
    */
@@ -127,6 +135,7 @@ export interface ResolvedOptions extends FlusherSettings {
   readonly flushThreshold: number;
   readonly closeTimeoutMs: number;
   readonly maxSeriesPerMetric: number;
+  readonly maxLabelValueLength: number;
   readonly selfMetrics: boolean;
   readonly onError: (error: Error) => void;
 }
@@ -143,6 +152,7 @@ const KNOWN = new Set([
   'expireSeconds',
   'tokenTtlSeconds',
   'maxSeriesPerMetric',
+  'maxLabelValueLength',
   'maxBackoffMs',
   'selfMetrics',
   'durability',
@@ -209,6 +219,7 @@ export function resolveOptions(options: RegistryOptions): ResolvedOptions {
     expireSeconds,
     tokenTtlSeconds,
     maxSeriesPerMetric: validatePositiveInteger('maxSeriesPerMetric', options.maxSeriesPerMetric ?? 10_000),
+    maxLabelValueLength: validatePositiveInteger('maxLabelValueLength', options.maxLabelValueLength ?? 4096),
     maxBackoffMs: validatePositiveInteger('maxBackoffMs', options.maxBackoffMs ?? 30_000),
     selfMetrics: validateBoolean('selfMetrics', options.selfMetrics ?? true),
     durability: resolveDurability(options.durability),

@@ -173,6 +173,7 @@ export class Registry implements MetricRegistry {
       labelNames: meta.labelNames,
       buffer: this.#buffer,
       maxSeries: this.#options.maxSeriesPerMetric,
+      maxLabelValueLength: this.#options.maxLabelValueLength,
       create,
       onLimit: () => this.#report(new CardinalityLimitError(meta.name, this.#options.maxSeriesPerMetric)),
       internal,

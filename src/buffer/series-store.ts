@@ -35,6 +35,8 @@ export interface SeriesStoreOptions<C extends Cell> {
   readonly labelNames: readonly string[];
   readonly buffer: DeltaBuffer;
   readonly maxSeries: number;
+  /** Longest label value accepted (longer ones are refused at the call with a RangeError). */
+  readonly maxLabelValueLength: number;
   /** Create a cell for a new series, given its rendered label key. */
   readonly create: (key: string) => C;
   /** Called once, the first time a label set is refused for the cardinality limit. */
@@ -66,6 +68,7 @@ export class SeriesStore<C extends Cell = Cell> {
   readonly #create: (key: string) => C;
   readonly #onLimit: () => void;
   readonly #maxSeries: number;
+  readonly #maxLabelValueLength: number;
   readonly #lookup: Lookup;
   #root: Node = new Map();
   #single: C | undefined;
@@ -88,6 +91,7 @@ export class SeriesStore<C extends Cell = Cell> {
     this.#create = options.create;
     this.#onLimit = options.onLimit;
     this.#maxSeries = options.maxSeries;
+    this.#maxLabelValueLength = options.maxLabelValueLength;
     this.internal = options.internal ?? false;
     this.#lookup = compileLookup(this.labelNames);
     if (this.labelNames.length === 0) this.#single = this.#insertSingle();
@@ -145,18 +149,18 @@ export class SeriesStore<C extends Cell = Cell> {
 
   /** The cell for positional label values, in `labelNames` order. */
   fromValues(values: readonly unknown[]): C {
-    const strings = valuesOfPositional(this.metric, this.labelNames, values);
+    const strings = valuesOfPositional(this.metric, this.labelNames, values, this.#maxLabelValueLength);
     return strings.length === 0 ? this.single : this.#lookupOrCreate(strings);
   }
 
   /** Positional label values → validated strings, one per label name. */
   valuesOfPositional(values: readonly unknown[]): string[] {
-    return valuesOfPositional(this.metric, this.labelNames, values);
+    return valuesOfPositional(this.metric, this.labelNames, values, this.#maxLabelValueLength);
   }
 
   /** Labels object → ordered string values, validating names. */
   valuesOf(labels: unknown): string[] {
-    return valuesOfObject(this.metric, this.labelNames, labels);
+    return valuesOfObject(this.metric, this.labelNames, labels, this.#maxLabelValueLength);
   }
 
   /** Remove one series: its cell leaves the store and Redis deletes it at the next flush. */

@@ -27,6 +27,7 @@ function addStore(
     labelNames,
     buffer,
     maxSeries: extra.maxSeries ?? 1000,
+    maxLabelValueLength: 4096,
     create: (key) => new AddCell(key),
     onLimit: extra.onLimit ?? ((): void => {}),
     internal: extra.internal ?? false,
@@ -39,6 +40,7 @@ function gaugeStore(buffer: DeltaBuffer, kind: FamilyKind = 'gauge'): SeriesStor
     labelNames: ['a'],
     buffer,
     maxSeries: 1000,
+    maxLabelValueLength: 4096,
     create: (key) => new GaugeCell(key),
     onLimit: () => {},
   });

@@ -29,6 +29,7 @@ function store<C extends AddCell | HistogramCell>(
     labelNames: ['id'],
     buffer,
     maxSeries: 100_000,
+    maxLabelValueLength: 4096,
     create,
     onLimit: () => {},
   });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CommonGauge, Counter, Gauge, Histogram, Summary } from '../../src/index.js';
-import { localRegistry, seriesOf, valueOf } from './local.js';
+import { localRegistry, seriesOf, storeOf, valueOf } from './local.js';
 
 /** Pass a value the types forbid, as untyped JavaScript callers can. */
 function untyped<T>(value: unknown): T {
@@ -212,6 +212,34 @@ describe('label sets on the hot path', () => {
       'Metric "http"',
       '"method"',
     );
+  });
+
+  it('refuses a label value longer than maxLabelValueLength (4096 by default) with a RangeError naming it', () => {
+    const c = counter(['code']);
+    c.inc({ code: 'x'.repeat(4096) });
+    expectError(
+      () => c.inc({ code: 'y'.repeat(4097) }),
+      RangeError,
+      'Metric "http"',
+      'label "code"',
+      '4097 characters',
+      'maxLabelValueLength (4096)',
+    );
+    expectError(() => c.labels('y'.repeat(4097)), RangeError, 'maxLabelValueLength (4096)');
+    const { registry } = localRegistry({ maxLabelValueLength: 8 });
+    const short = new Counter({ name: 'short', help: 'h', labelNames: ['path'], registry });
+    short.inc({ path: '/1234567' });
+    expectError(
+      () => short.inc({ path: '/12345678' }),
+      RangeError,
+      'Metric "short"',
+      'label "path"',
+      '9 characters',
+      '"/12345678"',
+    );
+    // Numbers are label values too; a refused call records nothing.
+    expectError(() => short.labels(123456789), RangeError, '9 characters');
+    expect(storeOf(short).size).toBe(1);
   });
 
   it('reads own labels only, for a new series and for one that exists alike', () => {

@@ -342,6 +342,8 @@ describe('Registry options', () => {
     [{ tokenTtlSeconds: 0 }, /`tokenTtlSeconds`.*got 0/],
     [{ tokenTtlSeconds: 30, expireSeconds: 60 }, /`tokenTtlSeconds` \(30\).*`expireSeconds` \(60\)/],
     [{ maxSeriesPerMetric: 0 }, /`maxSeriesPerMetric`.*got 0/],
+    [{ maxLabelValueLength: 0 }, /`maxLabelValueLength`.*got 0/],
+    [{ maxLabelValueLength: 1.5 }, /`maxLabelValueLength`.*got 1\.5/],
     [{ maxBackoffMs: Number.POSITIVE_INFINITY }, /`maxBackoffMs`.*got Infinity/],
   ])('rejects %j, naming the option and the value', (options, message) => {
     expect(() => new Registry(options)).toThrow(RangeError);
