@@ -22,7 +22,7 @@ export type Lookup = (labels: Readonly<Record<string, unknown>>, root: Node) => 
  * whose prototype is not Object.prototype (or null) goes to the slow path, so a label inherited
  * from a prototype (`Object.create(defaults)`) is refused there rather than read here. (A
  * property added to Object.prototype itself would still be read here; checking `hasOwn` per
- * label measured +20 ns per call, the prototype check +7 ns.)
+ * label measured +20 ns per call, the prototype check +7–10 ns of a 35 ns lookup.)
  */
 export function compileLookup(names: readonly string[]): Lookup {
   if (names.length === 0) return () => undefined;
