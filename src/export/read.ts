@@ -85,6 +85,7 @@ export async function* streamFamilies(
         keys: meta.shard === 'metric' ? keys.group(meta.name) : keys,
         live,
         withCreated: format === 'openmetrics',
+        withExemplars: format === 'openmetrics',
         nowMs,
       },
       (chunk, index) => builder.add(chunk, index),

@@ -6,7 +6,7 @@
  */
 import type { FamilyMeta } from '../core/family.js';
 import type { RedisClient } from '../redis/connection.js';
-import { COUNT, SUM } from '../redis/fields.js';
+import { COUNT, exemplarSuffix, SUM } from '../redis/fields.js';
 import type { Keys } from '../redis/keys.js';
 import { quantileSlotMs } from '../redis/quantile-window.js';
 import { callPage, pageArgs, type PageMode } from '../redis/scripts.js';
@@ -33,7 +33,8 @@ async function scanHash(
   suffixes: readonly string[] | undefined,
   onPage: (packed: string) => Promise<void> | undefined | void,
 ): Promise<void> {
-  const count = mode === 'g' ? PAGE_FIELDS / 4 : PAGE_FIELDS;
+  // Mode g visits COUNT fields but reads only whole series, a dozen fields each, by HMGET.
+  const count = mode === 'g' ? PAGE_FIELDS / 2 : PAGE_FIELDS;
   const page = (cursor: string) => callPage(redis, pageArgs({ hash, expiry, cursor, count, mode, suffixes }));
   let reply = await page('0');
   for (;;) {
@@ -90,6 +91,8 @@ export interface FamilyRead {
   readonly live: readonly string[];
   /** Also read creation times (OpenMetrics). */
   readonly withCreated: boolean;
+  /** Also read histograms' exemplars (OpenMetrics). */
+  readonly withExemplars: boolean;
   /** The server's clock, ms (summaries with quantiles). */
   readonly nowMs: number;
 }
@@ -119,10 +122,16 @@ export async function readFamilyData(redis: RedisClient, read: FamilyRead, sink:
     return;
   }
   if (kind === 'histogram' || kind === 'summary') {
-    // Sum and buckets (a histogram) or sum and count (a summary); exemplars come as found.
+    // Sum and buckets (a histogram) or sum and count (a summary); a histogram's exemplars too
+    // where they are shown (OpenMetrics).
+    const slots = (meta.buckets?.length ?? 0) + 1;
     const suffixes =
       kind === 'histogram'
-        ? [SUM, ...Array.from({ length: (meta.buckets?.length ?? 0) + 1 }, (_, slot) => String(slot))]
+        ? [
+            SUM,
+            ...Array.from({ length: slots }, (_, slot) => String(slot)),
+            ...(read.withExemplars ? Array.from({ length: slots }, (_, slot) => exemplarSuffix(slot)) : []),
+          ]
         : [SUM, COUNT];
     await scanHash(redis, keys.family(name), expiry, 'g', suffixes, (packed) => sink(packed, undefined));
   } else {

@@ -15,13 +15,14 @@
        with expireSeconds)
     t  per-process gauges with aggregate "last": each label key with its "|t" write time, read
        together here (a "|t" field seen alone in the page is left to its label key's page)
-    g  histograms and summaries: for each series whose "|s" field is in the page, every field
-       of ARGV[4..] suffixes, read together here by HMGET (the other fields of the page are left
-       to their series' "|s" page): a series' buckets, sum and count always come from one call,
-       never from two pages read at different moments. Exemplar fields ("|e<slot>") are not
-       among the suffixes: each is returned from whichever page holds it (an exemplar is one
-       sample, with no sum or count to agree with)
-  ARGV[4..] (mode g) the suffixes of a series' fields, "s" first
+    g  histograms and summaries: HSCAN with MATCH "*|s" visits about COUNT fields and returns
+       only the series' sum fields; for each, every field of ARGV[4..] suffixes is read
+       together here by HMGET: a series' buckets, sum and count (and, when asked for, its
+       exemplars) always come from one call, never from two pages read at different moments.
+       (Returning every visited field made Redis convert them all for Lua only to skip most:
+       3x the Redis time of the plain scan.)
+  ARGV[4..] (mode g) the suffixes of a series' fields, "s" first (a sum field is "<key>|s":
+       no other suffix is "s", and a label key ends with '"', so "*|s" matches sums only)
 
   HSCAN returns every field present for the whole scan at least once, and may return one twice
   (when the hash shrinks meanwhile): the caller keeps the first copy of a series.
@@ -35,7 +36,12 @@ local key, zset = KEYS[1], KEYS[2]
 
 local cursor, count, mode = ARGV[1], ARGV[2], ARGV[3]
 
-local page = redis.pcall('HSCAN', key, cursor, 'COUNT', count)
+local page
+if mode == 'g' then
+  page = redis.pcall('HSCAN', key, cursor, 'MATCH', '*|s', 'COUNT', count)
+else
+  page = redis.pcall('HSCAN', key, cursor, 'COUNT', count)
+end
 if type(page) == 'table' and page.err then return { '0', '\0' .. key .. ': ' .. page.err } end
 local flat = page[2]
 local out, n = {}, 0
@@ -67,16 +73,11 @@ elseif mode == 'g' then
   for i = 4, #ARGV do suffixes[#suffixes + 1] = ARGV[i] end
   local fields = {}
   for i = 1, #flat, 2 do
-    local field = flat[i]
-    if string.find(field, '|e%d+$') then
-      emit(field, flat[i + 1])
-    elseif string.sub(field, -2) == '|s' then
-      local base = string.sub(field, 1, -2)
-      for j, suffix in ipairs(suffixes) do fields[j] = base .. suffix end
-      local values = redis.call('HMGET', key, unpack(fields, 1, #suffixes))
-      for j = 1, #suffixes do
-        if values[j] then emit(fields[j], values[j]) end
-      end
+    local base = string.sub(flat[i], 1, -2)
+    for j, suffix in ipairs(suffixes) do fields[j] = base .. suffix end
+    local values = redis.call('HMGET', key, unpack(fields, 1, #suffixes))
+    for j = 1, #suffixes do
+      if values[j] then emit(fields[j], values[j]) end
     end
   end
 end
