@@ -39,6 +39,9 @@ export {
   MetadataConflictError,
   CardinalityLimitError,
   UndeliveredDataError,
+  UnknownOutcomeError,
+  RedisConfigurationError,
+  RecordedAfterCloseError,
 } from './core/errors.js';
 export { VERSION } from './core/version.js';
 export { installShutdownHooks, type ShutdownHookOptions } from './shutdown.js';

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { Cluster } from 'ioredis';
 import type { Cell } from './buffer/cells.js';
 import { DeltaBuffer } from './buffer/delta-buffer.js';
@@ -12,8 +13,11 @@ import { SeriesStore } from './buffer/series-store.js';
 import {
   CardinalityLimitError,
   PrometheusRedisError,
+  RecordedAfterCloseError,
+  RedisConfigurationError,
   RedisUnavailableError,
   UndeliveredDataError,
+  UnknownOutcomeError,
 } from './core/errors.js';
 import { streamFamilies } from './export/read.js';
 import {
@@ -241,11 +245,16 @@ export class Registry implements MetricRegistry {
   async #beforeScrape(): Promise<RedisClient> {
     const redis = this.#redis;
     if (redis === undefined) {
-      throw new RedisUnavailableError('No Redis connection: pass `redis` to the Registry or call setRedis()');
+      throw new RedisUnavailableError(
+        this.#closing === undefined
+          ? 'No Redis connection: pass `redis` to the Registry or call setRedis()'
+          : 'This registry is closed: close() closed its Redis connection',
+      );
     }
     await this.flush().catch((error: unknown) => {
       // Unreachable Redis: the flush already waited for it; reading would only wait again.
-      if (error instanceof RedisUnavailableError) throw error;
+      // A database Redis refused: reading would read another one.
+      if (error instanceof RedisUnavailableError || error instanceof RedisConfigurationError) throw error;
       this.#report(error as Error);
     });
     await whenReady(redis, this.#options.flushTimeoutMs);
@@ -295,11 +304,13 @@ export class Registry implements MetricRegistry {
     this.#flusher.stop();
     const redis = this.#redis;
     if (redis === undefined) {
-      if (this.#flusher.undelivered > 0) this.#report(new UndeliveredDataError(this.#flusher.undelivered));
+      this.#reportLeftovers();
+      this.#seal();
       return;
     }
+    const ms = this.#options.closeTimeoutMs;
+    const deadline = performance.now() + ms;
     try {
-      const ms = this.#options.closeTimeoutMs;
       await withTimeout(
         (async () => {
           await this.#flusher.flush();
@@ -313,17 +324,44 @@ export class Registry implements MetricRegistry {
         () => new RedisUnavailableError(`closeTimeoutMs (${ms} ms) elapsed`),
       );
       // Recorded while closing, after the last flush began: not delivered, and said so.
-      const late = this.#flusher.undelivered;
-      if (late > 0) this.#report(new UndeliveredDataError(late));
+      this.#reportLeftovers();
     } catch (error) {
-      const lost = this.#flusher.undelivered;
-      if (lost > 0) this.#report(new UndeliveredDataError(lost, { cause: error }));
-      else this.#report(error as Error);
+      if (!this.#reportLeftovers(error)) this.#report(error as Error);
     }
     if (this.#owned) {
       this.#redis = undefined;
-      await closeOwned(redis);
+      this.#seal();
+      // QUIT within what is left of closeTimeoutMs; a Redis that does not answer is disconnected.
+      await closeOwned(redis, deadline - performance.now());
     }
+  }
+
+  /**
+   * Report what close() leaves behind: series never applied in Redis (`UndeliveredDataError`)
+   * apart from those sent without an answer, which Redis may have applied
+   * (`UnknownOutcomeError`). Returns whether there was any.
+   */
+  #reportLeftovers(cause?: unknown): boolean {
+    const options = cause === undefined ? undefined : { cause };
+    const unknown = this.#flusher.unknownOutcome;
+    const unsent = this.#flusher.undelivered - unknown;
+    if (unsent > 0) this.#report(new UndeliveredDataError(unsent, options));
+    if (unknown > 0) this.#report(new UnknownOutcomeError(unknown, options));
+    return unsent > 0 || unknown > 0;
+  }
+
+  /**
+   * Closed with no connection left: whatever is recorded from now on can never be delivered.
+   * Said once per metric; the hot path is not slowed (the buffer calls back only when a series
+   * changes for the first time, which after close happens once per series).
+   */
+  #seal(): void {
+    const said = new Set<string>();
+    this.#buffer.seal((store) => {
+      if (store.internal || said.has(store.meta.name)) return;
+      said.add(store.meta.name);
+      this.#report(new RecordedAfterCloseError(store.meta.name));
+    });
   }
 
   #report(error: Error): void {

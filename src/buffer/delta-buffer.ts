@@ -23,6 +23,10 @@ export class DeltaBuffer<S extends BufferedStore = BufferedStore> {
   #onThreshold: () => void;
   /** `onThreshold` was called since the last `take()`: not again until the flusher takes. */
   #signalled = false;
+  /** Set by `seal()`: nothing will take the changes any more. */
+  // Typed on BufferedStore so that DeltaBuffer<S> stays usable as a DeltaBuffer<BufferedStore>;
+  // only the buffer's own stores (S) are ever passed to it.
+  #onSealedChange: ((store: BufferedStore) => void) | undefined;
 
   /**
    * @param threshold - changed-series count at which `onThreshold` is called: at the change that
@@ -37,12 +41,22 @@ export class DeltaBuffer<S extends BufferedStore = BufferedStore> {
 
   /** Called by a store when one more of its series (or a remove/reset) is waiting to be flushed. */
   changed(store: S): void {
+    if (this.#onSealedChange !== undefined) this.#onSealedChange(store);
     if (!store.listed) {
       store.listed = true;
       this.#stores.push(store);
     }
     // The library's own metrics ride along with flushes but never cause one.
     if (!store.internal && ++this.#size >= this.#threshold && !this.#signalled) this.#signal();
+  }
+
+  /**
+   * Nothing will take this buffer's changes any more (its registry is closed, with no Redis
+   * connection left): call `onChange` at every later change instead. A change is a series that
+   * changes for the first time since the last take, so a series already waiting calls nothing.
+   */
+  seal(onChange: (store: S) => void): void {
+    this.#onSealedChange = onChange as (store: BufferedStore) => void;
   }
 
   #signal(): void {

@@ -54,13 +54,62 @@ export class CardinalityLimitError extends PrometheusRedisError {
   }
 }
 
-/** Raised by `close()` when deltas could not be delivered before `closeTimeoutMs`. */
+/**
+ * Reported by `close()` for deltas that certainly did not reach Redis before `closeTimeoutMs`:
+ * never sent, or refused by Redis. Deltas that were sent and never answered are an
+ * `UnknownOutcomeError` instead.
+ */
 export class UndeliveredDataError extends PrometheusRedisError {
   constructor(
-    /** How many series still had deltas that did not reach Redis. */
+    /** How many series had deltas that were never applied in Redis. */
     readonly series: number,
     options?: ErrorOptions,
   ) {
-    super(`Closing with ${series} series whose deltas could not be delivered to Redis`, options);
+    super(
+      `Closing with ${series} series whose deltas could not be delivered to Redis (never sent, or refused)`,
+      options,
+    );
+  }
+}
+
+/**
+ * Reported by `close()` for deltas that were sent to Redis but not acknowledged before
+ * `closeTimeoutMs` (a hung or black-holed link): Redis may have applied them or not, and the
+ * retry that would have settled it (exactly once) will not happen.
+ */
+export class UnknownOutcomeError extends PrometheusRedisError {
+  constructor(
+    /** How many series had deltas sent without an answer. */
+    readonly series: number,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Closing with ${series} series whose deltas were sent to Redis without an answer: ` +
+        `they may or may not have been applied`,
+      options,
+    );
+  }
+}
+
+/**
+ * Redis refused the connection's configuration — a database index (`redis://host/99`) beyond
+ * its `databases` setting. Nothing is written (not to database 0 either), and retrying does not
+ * help: fix the URL.
+ */
+export class RedisConfigurationError extends PrometheusRedisError {}
+
+/**
+ * A metric recorded a value after `close()` of a registry that no longer has a Redis
+ * connection: the value can never be delivered. Reported once per metric; the call never throws.
+ */
+export class RecordedAfterCloseError extends PrometheusRedisError {
+  constructor(
+    /** The metric that recorded after close(). */
+    readonly metric: string,
+  ) {
+    super(
+      `Metric "${metric}" recorded a value after close(): the registry has no Redis connection any ` +
+        `more, so it is never delivered (reported once per metric)`,
+    );
   }
 }

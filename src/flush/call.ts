@@ -3,12 +3,29 @@
  * (MOVING) or out of order (GAP), and with `durability` acknowledged only once enough replicas
  * have it (WAIT).
  */
-import type { Redis } from 'ioredis';
+import { ReplyError, type Redis } from 'ioredis';
 import { FlushError, FlushTimeoutError, PrometheusRedisError } from '../core/errors.js';
 import { withTimeout, type RedisClient } from '../redis/connection.js';
 import { callFlush, type FlushReply } from '../redis/scripts.js';
 import type { EncodedBatch } from './encode.js';
 import type { FlusherSettings } from './host.js';
+
+/** Failed attempts that Redis answered without applying the batch (see `refusedByRedis`). */
+const refusals = new WeakSet<Error>();
+
+/**
+ * Whether a `sendBatch` failure is Redis's answer that the batch was not applied (an error
+ * reply, MOVING, GAP). Any other failure (no reply within flushTimeoutMs, the connection lost
+ * with the call on it, replicas not confirming) leaves the outcome unknown: Redis may have it.
+ */
+export function refusedByRedis(error: unknown): boolean {
+  return error instanceof Error && refusals.has(error);
+}
+
+function refusal<E extends Error>(error: E): E {
+  refusals.add(error);
+  return error;
+}
 
 /**
  * Send one batch. Resolves with the reply once Redis applied the batch (or had applied it);
@@ -29,21 +46,28 @@ export async function sendBatch(
     );
   } catch (error) {
     if (error instanceof PrometheusRedisError) throw error;
-    throw new FlushError(
+    const failed = new FlushError(
       `Flush failed; its ${batch.series} series are kept and retried: ${(error as Error).message}`,
       { cause: error },
     );
+    // An error reply (OOM, READONLY, NOPERM, …): Redis answered, and no delta applied (the
+    // script's delta writes report their errors in the reply; only the steps before them raise).
+    throw error instanceof ReplyError ? refusal(failed) : failed;
   }
   if (reply[0] === 'MOVING') {
     // Redis Cluster is moving this batch's slot: the script stopped before writing anything.
-    throw new FlushError(
-      `Flush deferred while the Redis Cluster slot moves; its ${batch.series} series are kept and retried: ${reply[5]}`,
+    throw refusal(
+      new FlushError(
+        `Flush deferred while the Redis Cluster slot moves; its ${batch.series} series are kept and retried: ${reply[5]}`,
+      ),
     );
   }
   if (reply[0] === 'GAP') {
     // A chunk sent after one Redis did not apply: nothing applied; it goes again after that one.
-    throw new FlushError(
-      `Flush chunk not applied: the chunk before it was not; its ${batch.series} series are kept and retried in order`,
+    throw refusal(
+      new FlushError(
+        `Flush chunk not applied: the chunk before it was not; its ${batch.series} series are kept and retried in order`,
+      ),
     );
   }
   const durability = settings.durability;

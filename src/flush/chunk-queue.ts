@@ -5,7 +5,7 @@
  */
 import type { RedisClient } from '../redis/connection.js';
 import { withFlushAttempt, type FlushReply, type FlushScriptArgs } from '../redis/scripts.js';
-import { sendBatch } from './call.js';
+import { refusedByRedis, sendBatch } from './call.js';
 import type { EncodedBatch } from './encode.js';
 import type { FlusherSettings } from './host.js';
 
@@ -13,6 +13,10 @@ import type { FlusherSettings } from './host.js';
 interface Link {
   readonly batch: EncodedBatch;
   readonly follows: number | undefined;
+  /** An attempt is on the connection, unanswered. */
+  inFlight: boolean;
+  /** An earlier attempt got no answer saying it was not applied: Redis may have applied it. */
+  uncertain: boolean;
 }
 
 /** How a layout sends the chunks of one chain. */
@@ -66,10 +70,21 @@ export class ChunkQueue {
     return series;
   }
 
+  /**
+   * Series in chunks sent and not acknowledged whose outcome is unknown: in flight now, or an
+   * attempt that got no answer (a timeout, the connection lost). The others were never sent, or
+   * Redis answered that it did not apply them.
+   */
+  get unknownSeries(): number {
+    let series = 0;
+    for (const link of this.#links) if (link.inFlight || link.uncertain) series += link.batch.series;
+    return series;
+  }
+
   /** Queue a flush's chunks, in their order, after everything queued before. */
   add(chunks: readonly EncodedBatch[]): void {
     for (const batch of chunks) {
-      this.#links.push({ batch, follows: this.#last });
+      this.#links.push({ batch, follows: this.#last, inFlight: false, uncertain: false });
       this.#last = batch.seq;
     }
   }
@@ -93,11 +108,20 @@ export class ChunkQueue {
     sender: ChunkSender,
   ): Promise<void> {
     const window = settings.flushWindow;
-    const call = (batch: EncodedBatch, args: FlushScriptArgs): Promise<FlushReply> =>
-      sendBatch(redis, { ...batch, args }, settings);
+    const call = async (link: Link, args: FlushScriptArgs): Promise<FlushReply> => {
+      link.inFlight = true;
+      try {
+        return await sendBatch(redis, { ...link.batch, args }, settings);
+      } catch (error) {
+        link.uncertain ||= !refusedByRedis(error);
+        throw error;
+      } finally {
+        link.inFlight = false;
+      }
+    };
     const first = this.#links[0];
     if (first === undefined) return;
-    const reply = await call(first.batch, sender.argsFor(first.batch, true, undefined));
+    const reply = await call(first, sender.argsFor(first.batch, true, undefined));
     this.#links.shift();
     sender.acknowledged(first.batch, reply, true);
 
@@ -110,7 +134,7 @@ export class ChunkQueue {
         const link = links[outcomes.length]!;
         const args = sender.argsFor(link.batch, false, link.follows);
         outcomes.push(
-          call(link.batch, args).then(
+          call(link, args).then(
             (ok): Outcome => ({ ok: true, reply: ok }),
             (error: unknown): Outcome => ({ ok: false, error }),
           ),

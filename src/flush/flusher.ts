@@ -72,6 +72,14 @@ export class Flusher {
     return this.#layout.unacknowledged + this.#host.buffer.size;
   }
 
+  /**
+   * Of the undelivered series, those sent without an answer (in flight, or unanswered): Redis
+   * may have applied them; only a retry under the same sequence number would settle which.
+   */
+  get unknownOutcome(): number {
+    return this.#layout.unknownOutcome;
+  }
+
   /** Start the timers (idempotent). They never keep the process alive. */
   start(): void {
     if (this.#timer !== undefined) return;

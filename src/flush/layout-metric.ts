@@ -50,6 +50,12 @@ export class MetricLayout implements FlushLayout {
     return pending;
   }
 
+  get unknownOutcome(): number {
+    let unknown = this.#control.unknownSeries;
+    for (const queue of this.#groups.values()) unknown += queue.unknownSeries;
+    return unknown;
+  }
+
   get waiting(): boolean {
     return this.#control.size > 0 || this.#groups.size > 0 || this.#resetDue.size > 0;
   }

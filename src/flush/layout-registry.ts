@@ -24,6 +24,10 @@ export class RegistryLayout implements FlushLayout {
     return this.#chunks.series;
   }
 
+  get unknownOutcome(): number {
+    return this.#chunks.unknownSeries;
+  }
+
   get waiting(): boolean {
     return this.#chunks.size > 0;
   }

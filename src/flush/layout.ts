@@ -14,6 +14,8 @@ import type { ReplyHandler } from './reply.js';
 export interface FlushLayout {
   /** Series in batches sent but not yet acknowledged. */
   readonly unacknowledged: number;
+  /** Of those, series whose outcome is unknown: sent and unanswered (Redis may have them). */
+  readonly unknownOutcome: number;
   /** Whether work is left besides new changes: a batch to send again, a gauge group to empty. */
   readonly waiting: boolean;
   /** One flush on a ready connection: earlier unacknowledged batches first, then the new changes. */

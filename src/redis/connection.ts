@@ -4,7 +4,7 @@
  * timeouts every call the library awaits is bounded by.
  */
 import { Redis, type Cluster } from 'ioredis';
-import { RedisUnavailableError } from '../core/errors.js';
+import { RedisConfigurationError, RedisUnavailableError } from '../core/errors.js';
 
 /** A connection the registry can use: a single Redis, Sentinel-managed Redis or a Cluster. */
 export type RedisClient = Redis | Cluster;
@@ -28,11 +28,16 @@ export function isRedisClient(value: unknown): value is RedisClient {
  */
 export function openOwned(url: string, report: (error: Error) => void): Redis {
   const redis = new Redis(url, { lazyConnect: false });
+  watchConnection(redis);
   let reported = false;
   redis.on('error', (error: Error) => {
     if (reported) return;
     reported = true;
-    report(new RedisUnavailableError(`Redis connection error: ${error.message}`, { cause: error }));
+    report(
+      selectRefused(error)
+        ? refusal(error)
+        : new RedisUnavailableError(`Redis connection error: ${error.message}`, { cause: error }),
+    );
   });
   redis.on('ready', () => {
     reported = false;
@@ -41,15 +46,85 @@ export function openOwned(url: string, report: (error: Error) => void): Redis {
   return redis;
 }
 
-/** Close a connection the library owns: QUIT when it is up (commands sent are answered first). */
-export async function closeOwned(redis: RedisClient): Promise<void> {
-  if (redis.status === 'ready') await keepAlive(redis.quit()).catch(() => redis.disconnect());
-  else redis.disconnect();
+/**
+ * Close a connection the library owns: QUIT when it is up (commands sent are answered first),
+ * waiting for it at most `timeoutMs`; a Redis that does not answer in time (stopped, a
+ * black-holed link) is disconnected, so closing never hangs.
+ */
+export async function closeOwned(redis: RedisClient, timeoutMs: number): Promise<void> {
+  if (redis.status !== 'ready' || timeoutMs <= 0) {
+    redis.disconnect();
+    return;
+  }
+  const quit = keepAlive(redis.quit());
+  await withTimeout(quit, timeoutMs, () => new RedisUnavailableError('QUIT got no answer')).catch(() =>
+    redis.disconnect(),
+  );
 }
 
-/** Resolve when the connection can take commands, or fail after `timeoutMs`. */
+/** What a watched connection said: its last error while not ready, and a database it refused. */
+interface Watched {
+  lastError: Error | undefined;
+  refused: Error | undefined;
+}
+
+const watched = new WeakMap<RedisClient, Watched>();
+
+/**
+ * Keep what a connection says about itself, for `whenReady`: its last error (the reason in a
+ * "not reachable" message: WRONGPASS, ECONNREFUSED, …), and a database Redis refused. Call it
+ * before the connection opens. ioredis 6 sends the URL's SELECT in its handshake, and when Redis
+ * refuses it, only emits an 'error' event and then declares the connection ready — on database
+ * 0, where every later command would land. `whenReady` refuses such a connection instead.
+ */
+export function watchConnection(redis: Redis): void {
+  const state: Watched = { lastError: undefined, refused: undefined };
+  watched.set(redis, state);
+  // 'connect': a new handshake starts (and sends SELECT again).
+  redis.on('connect', () => {
+    state.refused = undefined;
+  });
+  redis.on('ready', () => {
+    state.lastError = undefined;
+  });
+  redis.on('error', (error: Error) => {
+    state.lastError = error;
+    if (selectRefused(error)) state.refused = error;
+  });
+}
+
+/** Whether an ioredis error is Redis refusing the handshake's SELECT (ioredis names the command). */
+function selectRefused(error: Error): boolean {
+  const command = (error as { command?: { name?: unknown } }).command;
+  return typeof command?.name === 'string' && command.name.toLowerCase() === 'select';
+}
+
+/** The configuration error of a refused SELECT, naming the database and Redis's reason. */
+function refusal(reason: Error): RedisConfigurationError {
+  const arg = (reason as { command?: { args?: unknown[] } }).command?.args?.[0];
+  const db = typeof arg === 'string' || typeof arg === 'number' ? String(arg) : '?';
+  return new RedisConfigurationError(
+    `Redis refused database ${db} (the Redis URL's /${db}): ${reason.message}. Nothing is written ` +
+      `until the URL names a database Redis has (its \`databases\` setting)`,
+    { cause: reason },
+  );
+}
+
+/** The refusal of a watched connection's database, if Redis refused it on this connection. */
+function refusedDatabase(redis: RedisClient): RedisConfigurationError | undefined {
+  const refused = watched.get(redis)?.refused;
+  return refused === undefined ? undefined : refusal(refused);
+}
+
+/**
+ * Resolve when the connection can take commands, or fail after `timeoutMs` (with the reason the
+ * connection last gave, on a watched one). A watched connection whose database Redis refused
+ * fails at once with a `RedisConfigurationError`: commands on it would land in database 0.
+ */
 export function whenReady(redis: RedisClient, timeoutMs: number): Promise<Ready> {
   const status = redis.status;
+  const refused = refusedDatabase(redis);
+  if (refused !== undefined && status === 'ready') return Promise.reject(refused);
   if (status === 'ready' || status === 'wait') return Promise.resolve(status);
   if (status === 'end') return Promise.reject(new RedisUnavailableError('The Redis connection is closed'));
   return new Promise((resolve, reject) => {
@@ -60,7 +135,9 @@ export function whenReady(redis: RedisClient, timeoutMs: number): Promise<Ready>
     };
     const onReady = (): void => {
       done();
-      resolve('ready');
+      const refusedNow = refusedDatabase(redis);
+      if (refusedNow === undefined) resolve('ready');
+      else reject(refusedNow);
     };
     const onEnd = (): void => {
       done();
@@ -68,9 +145,13 @@ export function whenReady(redis: RedisClient, timeoutMs: number): Promise<Ready>
     };
     const timer = setTimeout(() => {
       done();
+      // Why, when the connection said (a wrong password only shows as an 'error' event).
+      const cause = watched.get(redis)?.lastError;
+      const why = cause === undefined ? '' : `: ${cause.message}`;
       reject(
         new RedisUnavailableError(
-          `Redis is not reachable (connection ${redis.status}) after ${timeoutMs} ms`,
+          `Redis is not reachable (connection ${redis.status}) after ${timeoutMs} ms${why}`,
+          cause === undefined ? undefined : { cause },
         ),
       );
     }, timeoutMs); // not unref()'d: a flush waiting for the connection keeps the process alive, bounded

@@ -1,6 +1,6 @@
 /**
  * Starts and controls real redis-server processes for tests: a free loopback port, no
- * persistence, stopped when the test is done. Fault tests use stop()/start()/kill()/pause().
+ * persistence, stopped when the test is done. Fault tests use stop()/start()/kill()/pause()/resume().
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -27,6 +27,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** SIGKILL the server. */
   kill(): Promise<void>;
+  /** SIGSTOP the server: connections stay open and nothing is answered (a black-holed link). */
+  pause(): void;
+  /** SIGCONT a paused server (stop() and kill() resume it first). */
+  resume(): void;
   /** A fresh client for assertions (closed by stop()). */
   client(): Redis;
   readonly running: boolean;
@@ -93,6 +97,7 @@ export async function startRedisServer(extraArgs: string[] = [], port?: number):
       for (const c of clients.splice(0)) c.disconnect();
       if (!server.running || child === undefined) return;
       const exited = once(child, 'exit');
+      server.resume();
       child.kill('SIGTERM');
       await exited;
     },
@@ -101,6 +106,12 @@ export async function startRedisServer(extraArgs: string[] = [], port?: number):
       const exited = once(child, 'exit');
       child.kill('SIGKILL');
       await exited;
+    },
+    pause() {
+      if (server.running) child?.kill('SIGSTOP');
+    },
+    resume() {
+      if (server.running) child?.kill('SIGCONT');
     },
     client() {
       const c = new Redis({ port: chosen, host: '127.0.0.1', maxRetriesPerRequest: 1 });
