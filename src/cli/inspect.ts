@@ -13,14 +13,15 @@ import {
   parse,
   common,
   redact,
-  connect,
   table,
   plural,
   ago,
   details,
   scan,
   help,
+  timeoutOf,
 } from './shared.js';
+import { withRedis } from './connect.js';
 
 /** A family's series count: its rows, or what the read counted when it prerendered them (no rows). */
 function seriesOf(family: FamilyData): number {
@@ -36,14 +37,17 @@ interface ProcessRow {
 
 async function processes(redis: RedisClient, keys: Keys): Promise<ProcessRow[]> {
   const rows = await Promise.all(
-    (await scan(redis, keys.processPattern)).map(async (key): Promise<ProcessRow> => {
-      const id = keys.processIdOf(key);
-      const [index, t] = await redis.hmget(key, PROCESS_FIELDS.gaugeIndex, PROCESS_FIELDS.lastFlushMs);
-      if (index === null || index === undefined)
-        return { id, index: '-', lease: '-', lastFlushMs: Number(t ?? 0) };
-      const owner = await redis.get(keys.lease(Number(index)));
-      return { id, index, lease: owner === id ? 'held' : 'lapsed', lastFlushMs: Number(t ?? 0) };
-    }),
+    // Only keys named as the library names process keys: a user's look-alike is not listed.
+    (await scan(redis, keys.processPattern))
+      .filter((key) => keys.defines(key))
+      .map(async (key): Promise<ProcessRow> => {
+        const id = keys.processIdOf(key);
+        const [index, t] = await redis.hmget(key, PROCESS_FIELDS.gaugeIndex, PROCESS_FIELDS.lastFlushMs);
+        if (index === null || index === undefined)
+          return { id, index: '-', lease: '-', lastFlushMs: Number(t ?? 0) };
+        const owner = await redis.get(keys.lease(Number(index)));
+        return { id, index, lease: owner === id ? 'held' : 'lapsed', lastFlushMs: Number(t ?? 0) };
+      }),
   );
   return rows.sort((a, b) => b.lastFlushMs - a.lastFlushMs);
 }
@@ -53,11 +57,12 @@ export async function inspect(args: string[]): Promise<number> {
     redis: { type: 'string' },
     prefix: { type: 'string' },
     cluster: { type: 'boolean' },
+    'timeout-ms': { type: 'string' },
   });
   if (values.help === true) return help('inspect');
-  const { url, prefix, cluster } = common(values);
-  const redis = await connect(url, cluster);
-  try {
+  const target = common(values);
+  const { url, prefix } = target;
+  return withRedis(target, timeoutOf(values), async (redis) => {
     const keys = new Keys(prefix);
     const { families, unreadable } = await readFamilies(redis, keys);
     const procs = await processes(redis, keys);
@@ -85,7 +90,5 @@ export async function inspect(args: string[]): Promise<number> {
     }
     print(procs.length === 0 ? ['No process has flushed into this prefix.'] : table(lines));
     return 0;
-  } finally {
-    redis.disconnect();
-  }
+  });
 }

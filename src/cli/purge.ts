@@ -15,12 +15,15 @@ import {
   parse,
   text,
   common,
-  connect,
   scan,
   inSlices,
   unlinkAll,
   help,
+  hashEntries,
+  setMembers,
+  timeoutOf,
 } from './shared.js';
+import { withRedis } from './connect.js';
 
 function parseMatch(raw: readonly string[]): Array<[string, string]> {
   return raw.map((m) => {
@@ -49,13 +52,52 @@ interface Target {
   readonly yes: boolean;
 }
 
-async function purgePrefix({ redis, keys, yes }: Target): Promise<number> {
-  // The registry's own slot, and the family groups of `shardBy: "metric"`.
-  const found = await scan(redis, keys.pattern, keys.groupsPattern);
+/**
+ * The families with a group of their own (`shardBy: "metric"`), by the registry's metadata; a
+ * family whose metadata this version cannot decode may have one too.
+ */
+async function groupedFamilies({ redis, keys }: Target): Promise<Set<string>> {
+  const grouped = new Set<string>();
+  for (const [name, encoded] of await hashEntries(redis, keys.meta)) {
+    try {
+      if (decodeMeta(name, encoded).shard === 'metric') grouped.add(name);
+    } catch {
+      grouped.add(name);
+    }
+  }
+  return grouped;
+}
+
+/**
+ * Every key the library's layout defines under the prefix, and nothing else there: the keys of
+ * the registry's own slot, by name (a user's `{prefix}:anything` is left), and the groups of the
+ * families the metadata says have one (a user's `prefix:{prefix:...}` keys look like groups),
+ * looked for only when it names one.
+ */
+async function prefixKeys(target: Target): Promise<string[]> {
+  const { redis, keys } = target;
+  const own = (await scan(redis, keys.pattern)).filter((key) => keys.defines(key));
+  const grouped = await groupedFamilies(target);
+  if (grouped.size === 0) return own;
+  const groups = (await scan(redis, keys.groupsPattern)).filter((key) => {
+    const family = keys.groupFamilyOf(key);
+    if (family === undefined) return false;
+    const group = keys.group(family);
+    // A family purged on its own left its group's process keys (see findFamily): ours too.
+    return group.defines(key) && (grouped.has(family) || key.startsWith(group.processPrefix));
+  });
+  return [...groups, ...own].sort();
+}
+
+async function purgePrefix(target: Target): Promise<number> {
+  const { redis, keys, yes } = target;
+  const found = await prefixKeys(target);
   write(`${yes ? 'Deleting' : 'Would delete'} ${found.length} keys under prefix "${keys.prefix}":`);
   list(found);
   if (!yes) return dryRun();
-  await unlinkAll(redis, found);
+  // The metadata last: a family is never listed while its data is gone.
+  const last = new Set([keys.meta, keys.samples, keys.gaugeIndexSet]);
+  await unlinkAll(redis, [...found.filter((key) => !last.has(key)), ...found.filter((key) => last.has(key))]);
   write(`Deleted ${found.length} keys.`);
   return 0;
 }
@@ -86,14 +128,17 @@ async function findFamily(target: Target, family: string): Promise<FamilyTarget>
   }
   // A group of its own (shardBy "metric"; looked for too when the metadata is gone).
   const group = keys.group(name);
-  const grouped = meta?.shard === 'metric' || stored === null ? await scan(redis, group.pattern) : [];
+  const grouped =
+    meta?.shard === 'metric' || stored === null
+      ? (await scan(redis, group.pattern)).filter((key) => group.defines(key))
+      : [];
   if (meta?.shard === 'metric' || grouped.length > 0) {
     // Every key in it is the family's, but for the processes' sequence numbers, kept so that a
     // batch applied just before the purge is never applied again.
     const present = grouped.filter((k) => !k.startsWith(group.processPrefix));
     return { ...target, name, meta, stored: stored !== null, data: group, present };
   }
-  const indexes = await redis.smembers(keys.gaugeIndexSet);
+  const indexes = await setMembers(redis, keys.gaugeIndexSet);
   const candidates = [
     keys.family(name),
     keys.expiry(name),
@@ -111,7 +156,7 @@ async function findFamily(target: Target, family: string): Promise<FamilyTarget>
 
 async function purgeFamily(t: FamilyTarget): Promise<number> {
   const { redis, keys, name } = t;
-  const samples = Object.entries(await redis.hgetall(keys.samples))
+  const samples = [...(await hashEntries(redis, keys.samples))]
     .filter(([, owner]) => owner === name)
     .map(([sample]) => sample);
   const type = t.meta === undefined ? '' : ` (${typeOf(t.meta.kind)})`;
@@ -203,22 +248,21 @@ export async function purge(args: string[]): Promise<number> {
     family: { type: 'string' },
     match: { type: 'string', multiple: true },
     yes: { type: 'boolean' },
+    'timeout-ms': { type: 'string' },
   });
   if (values.help === true) return help('purge');
-  const { url, prefix, cluster } = common(values);
+  const options = common(values);
+  const timeoutMs = timeoutOf(values);
   const family = text(values, 'family');
   const pairs = parseMatch(Array.isArray(values.match) ? values.match : []);
   if (pairs.length > 0 && family === undefined) throw new UsageError('--match needs --family');
   if (family !== undefined && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(family)) {
     throw new UsageError(`--family must be a metric name, got ${JSON.stringify(family)}`);
   }
-  const redis = await connect(url, cluster);
-  try {
-    const target: Target = { redis, keys: new Keys(prefix), yes: values.yes === true };
-    if (family === undefined) return await purgePrefix(target);
+  return withRedis(options, timeoutMs, async (redis) => {
+    const target: Target = { redis, keys: new Keys(options.prefix), yes: values.yes === true };
+    if (family === undefined) return purgePrefix(target);
     const found = await findFamily(target, family);
-    return await (pairs.length === 0 ? purgeFamily(found) : purgeSeries(found, pairs));
-  } finally {
-    redis.disconnect();
-  }
+    return pairs.length === 0 ? purgeFamily(found) : purgeSeries(found, pairs);
+  });
 }

@@ -5,18 +5,8 @@ import { metricsHandler } from '../http.js';
 
 import { Registry } from '../registry.js';
 import { VERSION } from '../core/version.js';
-import {
-  BIN,
-  UsageError,
-  warn,
-  parse,
-  text,
-  common,
-  integer,
-  redact,
-  help,
-  clusterClient,
-} from './shared.js';
+import { BIN, UsageError, warn, parse, text, common, integer, redact, help } from './shared.js';
+import { clusterClient } from './connect.js';
 
 export async function serve(args: string[]): Promise<number | undefined> {
   const values = parse(args, {

@@ -1,7 +1,7 @@
 /** Parsing, output and Redis helpers shared by the CLI's subcommands. */
 
 import { parseArgs } from 'node:util';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 
 import { type FamilyMeta } from '../core/family.js';
 import type { RedisClient } from '../redis/connection.js';
@@ -14,6 +14,11 @@ export const COMMON = `  --redis URL      redis:// or rediss:// URL of the regis
   --prefix P       key prefix the registries use (default: "prometheus")
   --cluster        the URL is one node of a Redis Cluster (the others are discovered)
   -h, --help       show this help`;
+
+/** The default of `--timeout-ms` for `inspect` and `purge`. */
+export const TIMEOUT_MS = 10_000;
+const TIMEOUT = `  --timeout-ms N   give up (exit 1) when Redis does not answer, connecting or any one
+                   command, within N ms (default: ${TIMEOUT_MS})`;
 
 export const HELP: Readonly<Record<string, string>> = {
   main: `Usage: ${BIN} <command> [options]
@@ -51,6 +56,7 @@ into it (gauge index, whether its gauge lease is held, last flush).
 
 Options:
 ${COMMON}
+${TIMEOUT}
 `,
   purge: `Usage: ${BIN} purge --redis URL --prefix P [--family NAME [--match LABEL=VALUE ...]] --yes
 
@@ -68,6 +74,7 @@ ${COMMON}
   --match L=V      only series whose label L has value V (repeatable; all must match;
                    needs --family; per-process gauges also match gauge_index=N)
   --yes            really delete
+${TIMEOUT}
 `,
 };
 
@@ -110,8 +117,10 @@ export function common(values: Values): Common {
   const url = text(values, 'redis') ?? process.env.REDIS_URL;
   if (url === undefined || url === '') throw new UsageError('--redis URL is required (or set REDIS_URL)');
   if (!isRedisUrl(url)) {
-    throw new UsageError(`--redis must be a redis:// or rediss:// URL, got ${JSON.stringify(url)}`);
+    throw new UsageError(`--redis must be a redis:// or rediss:// URL, got ${JSON.stringify(redact(url))}`);
   }
+  const problem = urlProblem(url);
+  if (problem !== undefined) throw new UsageError(`--redis ${JSON.stringify(redact(url))}: ${problem}`);
   try {
     const { prefix } = resolveOptions({ prefix: text(values, 'prefix') });
     return { url, prefix, cluster: values.cluster === true };
@@ -135,6 +144,34 @@ export function integer(
   return n;
 }
 
+/**
+ * What is wrong with a `redis://` or `rediss://` URL, or undefined. Checked before connecting:
+ * ioredis would only say "Invalid URL" (a port past 65535), or connect somewhere else.
+ */
+function urlProblem(url: string): string | undefined {
+  const authority = /^[a-z]+:\/\/([^/?#]*)/.exec(url)?.[1] ?? '';
+  const hostPort = authority.slice(authority.lastIndexOf('@') + 1);
+  const bracket = hostPort.startsWith('[') ? hostPort.indexOf(']') : -1;
+  if (hostPort.startsWith('[') && bracket < 0) return 'the IPv6 address has no closing "]"';
+  const colon = hostPort.indexOf(':', bracket + 1);
+  const host = colon < 0 ? hostPort : hostPort.slice(0, colon);
+  const port = colon < 0 ? '' : hostPort.slice(colon + 1);
+  if (host === '[]') return 'the IPv6 address is empty';
+  if (port !== '' && !(/^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) {
+    return `the port must be a number from 1 to 65535, got ${JSON.stringify(port)}`;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (error) {
+    return `not a valid URL (${(error as Error).message})`;
+  }
+  if (!/^(\/\d*)?$/.test(parsed.pathname)) {
+    return `the path must be a database number (/0, /1, …), got ${JSON.stringify(parsed.pathname)}`;
+  }
+  return undefined;
+}
+
 /** The URL without its password, for messages. */
 export function redact(url: string): string {
   try {
@@ -142,59 +179,14 @@ export function redact(url: string): string {
     if (parsed.password !== '') parsed.password = '***';
     return parsed.toString();
   } catch {
-    return url;
+    // Not a URL that parses: hide whatever stands between "user:" and "@".
+    return url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/, '$1***@');
   }
 }
 
-/**
- * An ioredis Cluster whose seed node is the URL's host and port, with its credentials and TLS.
- * `once`: give up at the first failure (a one-shot command); otherwise keep reconnecting (serve).
- */
-export function clusterClient(url: string, once: boolean): Cluster {
-  const parsed = new URL(url);
-  const secret = (value: string): string | undefined =>
-    value === '' ? undefined : decodeURIComponent(value);
-  return new Cluster([{ host: parsed.hostname, port: Number(parsed.port === '' ? 6379 : parsed.port) }], {
-    lazyConnect: once,
-    ...(once ? { clusterRetryStrategy: () => null } : {}),
-    redisOptions: {
-      username: secret(parsed.username),
-      password: secret(parsed.password),
-      connectTimeout: 5000,
-      ...(once ? { maxRetriesPerRequest: 1 } : {}),
-      ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
-    },
-  });
-}
-
-export async function connect(url: string, cluster = false): Promise<RedisClient> {
-  const redis = cluster
-    ? clusterClient(url, true)
-    : new Redis(url, {
-        lazyConnect: true,
-        connectTimeout: 5000,
-        maxRetriesPerRequest: 1,
-        retryStrategy: () => null,
-      });
-  // The 'error' event carries the cause (ECONNREFUSED, auth); connect() only says the connection closed.
-  let cause: Error | undefined;
-  redis.on('error', (error: Error) => (cause ??= error));
-  try {
-    await redis.connect();
-  } catch (error) {
-    // Not disconnect(): on a connection that never opened, ioredis waits 2 s for a close that never comes.
-    const failure = cause ?? (error as Error);
-    // A cluster client says only that it could not read the slots; the node's own error says why.
-    const node = (failure as { lastNodeError?: Error }).lastNodeError;
-    const reason =
-      node !== undefined
-        ? `${failure.message} (${node.message})`
-        : cluster && /slots/.test(failure.message)
-          ? `${failure.message} (is it a node of a Redis Cluster? Without --cluster for a single Redis)`
-          : failure.message;
-    throw new Error(`cannot connect to Redis at ${redact(url)}: ${reason}`);
-  }
-  return redis;
+/** `--timeout-ms` of `inspect` and `purge`. */
+export function timeoutOf(values: Values): number {
+  return integer('--timeout-ms', text(values, 'timeout-ms'), TIMEOUT_MS, 1, 3_600_000);
 }
 
 /** Aligned columns; `right` lists the columns aligned right (numbers). */
@@ -249,6 +241,30 @@ export async function scan(redis: RedisClient, ...patterns: string[]): Promise<s
     }
   }
   return [...found].sort();
+}
+
+/** Every field and value of a hash, in pieces (HSCAN COUNT 1000: each call is bounded). */
+export async function hashEntries(redis: RedisClient, key: string): Promise<Map<string, string>> {
+  const entries = new Map<string, string>();
+  let cursor = '0';
+  do {
+    const [next, flat] = await redis.hscan(key, cursor, 'COUNT', 1000);
+    for (let i = 0; i + 1 < flat.length; i += 2) entries.set(flat[i]!, flat[i + 1]!);
+    cursor = next;
+  } while (cursor !== '0');
+  return entries;
+}
+
+/** Every member of a set, in pieces (SSCAN COUNT 1000). */
+export async function setMembers(redis: RedisClient, key: string): Promise<string[]> {
+  const members = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.sscan(key, cursor, 'COUNT', 1000);
+    for (const member of batch) members.add(member);
+    cursor = next;
+  } while (cursor !== '0');
+  return [...members];
 }
 
 /** UNLINK keys, 1000 per call; on a cluster one call per key (they may live in different slots). */

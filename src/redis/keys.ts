@@ -156,7 +156,55 @@ export class Keys {
   quantile(name: string, slot: number): string {
     return this.quantileWindow(name) + String(slot);
   }
+
+  /**
+   * The family whose group (`group()`) `key` belongs to, read off its name
+   * (`prefix:{prefix:<family>}:…`); undefined for any other key.
+   */
+  groupFamilyOf(key: string): string | undefined {
+    const start = `${this.prefix}:{${this.prefix}:`;
+    if (!key.startsWith(start)) return undefined;
+    const end = key.indexOf('}:', start.length);
+    const family = end < 0 ? '' : key.slice(start.length, end);
+    return METRIC_NAME.test(family) ? family : undefined;
+  }
+
+  /**
+   * Whether this layout defines `key` (by its name alone): one of the fixed keys (meta, gidx,
+   * samples), a process key (a process id as registries make them), a gauge lease (the control
+   * group's), or a data key of a family (values, expiry, creation times, per-process gauges by
+   * index, quantile windows by slot) — a group's own family only, any metric name in the control
+   * group. Anything else under the same base (a user's key that looks alike) is not the library's.
+   */
+  defines(key: string): boolean {
+    if (key === this.meta || key === this.gaugeIndexSet || key === this.samples) return true;
+    const rest = (prefix: string): string | undefined =>
+      key.startsWith(prefix) ? key.slice(prefix.length) : undefined;
+    const family = (name: string | undefined): boolean =>
+      name !== undefined && (this.groupOf === undefined ? METRIC_NAME.test(name) : name === this.groupOf);
+    /** `<family>:<digits>` (gauge hashes, quantile windows). */
+    const numbered = (name: string | undefined): boolean => {
+      const cut = name?.lastIndexOf(':') ?? -1;
+      return cut > 0 && DIGITS.test(name!.slice(cut + 1)) && family(name!.slice(0, cut));
+    };
+    const process = rest(this.processPrefix);
+    if (process !== undefined) return PROCESS_ID.test(process);
+    const lease = rest(this.leasePrefix);
+    if (lease !== undefined) return this.groupOf === undefined && DIGITS.test(lease);
+    return (
+      family(rest(this.familyPrefix)) ||
+      family(rest(this.expiryPrefix)) ||
+      family(rest(this.createdPrefix)) ||
+      numbered(rest(this.gaugePrefix)) ||
+      numbered(rest(this.quantilePrefix))
+    );
+  }
 }
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const DIGITS = /^\d+$/;
+/** A registry's process id: `<host, [A-Za-z0-9._-], at most 64>-<pid>-<8 hex digits>` (src/registry.ts). */
+const PROCESS_ID = /^[A-Za-z0-9._-]{0,64}-\d+-[0-9a-f]{8}$/;
 
 /** Escape SCAN glob characters. */
 function escapeGlob(text: string): string {
