@@ -114,7 +114,18 @@ export async function connect(url: string, cluster: boolean, timeoutMs: number):
   );
   const outcome = await Promise.race([ready, late]);
   clearTimeout(timer);
-  if (outcome === 'ready') return redis;
+  if (outcome === 'ready') {
+    if (cluster) return redis;
+    // ioredis reports a refused SELECT (`redis://host/99`) only as an 'error' event, and stays
+    // on database 0: a PING queued behind the SELECT has its answer once that event came.
+    await redis.ping().catch(() => {});
+    const select = (cause as { command?: { name?: string; args?: unknown[] } } | undefined)?.command;
+    if (select?.name?.toLowerCase() !== 'select') return redis;
+    redis.disconnect();
+    throw new Error(
+      `Redis at ${redact(url)} refused database ${String(select.args?.[0])}: ${cause!.message}`,
+    );
+  }
   let reason: string;
   if (outcome === 'late') {
     // The socket is open (or opening) and would keep the process alive.

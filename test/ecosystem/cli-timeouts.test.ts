@@ -35,6 +35,22 @@ async function stopServer(): Promise<void> {
   });
 }
 
+describe('a database Redis refuses (redis://host/99)', () => {
+  it('ends inspect and purge with exit 1 naming it, reading and deleting nothing in database 0', async () => {
+    const registry = new Registry({ redis: server.url, prefix: 'db0', selfMetrics: false });
+    new Counter({ name: 'kept', help: 'k', registry }).inc();
+    await registry.close();
+    const keys = await redis.dbsize();
+    const common = ['--redis', `${server.url}/99`, '--prefix', 'db0'];
+    for (const r of [await cli('inspect', ...common), await cli('purge', ...common, '--yes')]) {
+      expect(r.code, describeChild(r)).toBe(1);
+      expect(r.stderr).toMatch(/refused database 99: .*DB index is out of range/);
+      expect(r.stdout).not.toMatch(/kept/);
+    }
+    expect(await redis.dbsize()).toBe(keys);
+  });
+});
+
 describe('CLI --timeout-ms', () => {
   it('every command documents it, with its default', async () => {
     for (const command of ['inspect', 'purge', 'serve']) {
