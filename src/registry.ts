@@ -3,8 +3,6 @@
  * that record into them, serves the merged exposition, and closes cleanly. Also `REGISTRY`, the
  * default registry.
  */
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Cluster } from 'ioredis';
 import type { Cell } from './buffer/cells.js';
@@ -29,7 +27,7 @@ import {
 import { sampleNames, type FamilyMeta } from './core/family.js';
 import { describeValue, isRedisUrl } from './core/validate.js';
 import { Flusher, type FlushStats } from './flush/flusher.js';
-import { Keys } from './redis/keys.js';
+import { Keys, newProcessId } from './redis/keys.js';
 import {
   closeOwned,
   isRedisClient,
@@ -43,13 +41,6 @@ import { setDefaultRegistry, type MetricRegistry } from './metrics/default-regis
 import { SelfMetrics } from './self-metrics.js';
 import type { CloseOptions, MetricsOptions } from './core/registry-api.js';
 import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './options.js';
-
-function processId(): string {
-  const host = hostname()
-    .replace(/[^A-Za-z0-9._-]/g, '_')
-    .slice(0, 64);
-  return `${host}-${process.pid}-${randomBytes(4).toString('hex')}`;
-}
 
 /**
  * Ties one Redis connection, one key prefix, one buffer, one flusher and the metrics that record
@@ -71,7 +62,7 @@ export class Registry implements MetricRegistry {
   /** Content type of the default (text 0.0.4) exposition. */
   readonly contentType = TEXT_CONTENT_TYPE;
   /** Identity of this registry instance in Redis (one per process, normally). */
-  readonly processId = processId();
+  readonly processId = newProcessId();
   readonly #options: ResolvedOptions;
   readonly #keys: Keys;
   readonly #buffer: DeltaBuffer<SeriesStore>;

@@ -6,7 +6,7 @@
 import { connect as tcpConnect } from 'node:net';
 import { Cluster, Redis } from 'ioredis';
 
-import type { RedisClient } from '../redis/connection.js';
+import { databaseRefusal, type RedisClient } from '../redis/connection.js';
 
 import { redact, type Common } from './shared.js';
 
@@ -119,12 +119,11 @@ export async function connect(url: string, cluster: boolean, timeoutMs: number):
     // ioredis reports a refused SELECT (`redis://host/99`) only as an 'error' event, and stays
     // on database 0: a PING queued behind the SELECT has its answer once that event came.
     await redis.ping().catch(() => {});
-    const select = (cause as { command?: { name?: string; args?: unknown[] } } | undefined)?.command;
-    if (select?.name?.toLowerCase() !== 'select') return redis;
+    const refused = databaseRefusal(cause);
+    if (refused === undefined) return redis;
     redis.disconnect();
-    throw new Error(
-      `Redis at ${redact(url)} refused database ${String(select.args?.[0])}: ${cause!.message}`,
-    );
+    const db = new URL(url).pathname.slice(1);
+    throw new Error(`Redis at ${redact(url)} refused database ${db}: ${cause!.message}`, { cause: refused });
   }
   let reason: string;
   if (outcome === 'late') {

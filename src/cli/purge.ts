@@ -6,7 +6,7 @@ import type { RedisClient } from '../redis/connection.js';
 import { decodeMeta, typeOf, type FamilyMeta } from '../core/family.js';
 import { labelKeyOf } from '../redis/fields.js';
 import { Keys } from '../redis/keys.js';
-import { isLabelName } from '../core/validate.js';
+import { isLabelName, isMetricName } from '../core/validate.js';
 
 import {
   UsageError,
@@ -256,7 +256,7 @@ export async function purge(args: string[]): Promise<number> {
   const family = text(values, 'family');
   const pairs = parseMatch(Array.isArray(values.match) ? values.match : []);
   if (pairs.length > 0 && family === undefined) throw new UsageError('--match needs --family');
-  if (family !== undefined && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(family)) {
+  if (family !== undefined && !isMetricName(family)) {
     throw new UsageError(`--family must be a metric name, got ${JSON.stringify(family)}`);
   }
   return withRedis(options, timeoutMs, async (redis) => {

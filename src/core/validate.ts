@@ -24,6 +24,11 @@ function show(value: unknown): string {
 export { show as describeValue };
 
 /** Whether `name` is a valid label name, `[a-zA-Z_][a-zA-Z0-9_]*` (the `__` prefix is checked apart). */
+/** Whether `name` has a metric name's syntax (`[a-zA-Z_:][a-zA-Z0-9_:]*`). */
+export function isMetricName(name: string): boolean {
+  return METRIC_NAME.test(name);
+}
+
 export function isLabelName(name: string): boolean {
   return LABEL_NAME.test(name);
 }

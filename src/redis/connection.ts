@@ -34,9 +34,8 @@ export function openOwned(url: string, report: (error: Error) => void): Redis {
     if (reported) return;
     reported = true;
     report(
-      selectRefused(error)
-        ? refusal(error)
-        : new RedisUnavailableError(`Redis connection error: ${error.message}`, { cause: error }),
+      databaseRefusal(error) ??
+        new RedisUnavailableError(`Redis connection error: ${error.message}`, { cause: error }),
     );
   });
   redis.on('ready', () => {
@@ -99,6 +98,15 @@ function selectRefused(error: Error): boolean {
   return typeof command?.name === 'string' && command.name.toLowerCase() === 'select';
 }
 
+/**
+ * The configuration error an ioredis 'error' event means when it is Redis refusing the URL's
+ * database (the handshake's SELECT), naming the database and Redis's reason; undefined for any
+ * other error.
+ */
+export function databaseRefusal(error: Error | undefined): RedisConfigurationError | undefined {
+  return error !== undefined && selectRefused(error) ? refusal(error) : undefined;
+}
+
 /** The configuration error of a refused SELECT, naming the database and Redis's reason. */
 function refusal(reason: Error): RedisConfigurationError {
   const arg = (reason as { command?: { args?: unknown[] } }).command?.args?.[0];
@@ -112,8 +120,7 @@ function refusal(reason: Error): RedisConfigurationError {
 
 /** The refusal of a watched connection's database, if Redis refused it on this connection. */
 function refusedDatabase(redis: RedisClient): RedisConfigurationError | undefined {
-  const refused = watched.get(redis)?.refused;
-  return refused === undefined ? undefined : refusal(refused);
+  return databaseRefusal(watched.get(redis)?.refused);
 }
 
 /**

@@ -34,6 +34,10 @@
  * Metric names are validated (`[a-zA-Z_:][a-zA-Z0-9_:]*`) and the gauge index and the slot are
  * all digits, so no two families, indexes or slots can share a key.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { isMetricName } from '../core/validate.js';
+
 export class Keys {
   readonly base: string;
 
@@ -166,7 +170,7 @@ export class Keys {
     if (!key.startsWith(start)) return undefined;
     const end = key.indexOf('}:', start.length);
     const family = end < 0 ? '' : key.slice(start.length, end);
-    return METRIC_NAME.test(family) ? family : undefined;
+    return isMetricName(family) ? family : undefined;
   }
 
   /**
@@ -181,7 +185,7 @@ export class Keys {
     const rest = (prefix: string): string | undefined =>
       key.startsWith(prefix) ? key.slice(prefix.length) : undefined;
     const family = (name: string | undefined): boolean =>
-      name !== undefined && (this.groupOf === undefined ? METRIC_NAME.test(name) : name === this.groupOf);
+      name !== undefined && (this.groupOf === undefined ? isMetricName(name) : name === this.groupOf);
     /** `<family>:<digits>` (gauge hashes, quantile windows). */
     const numbered = (name: string | undefined): boolean => {
       const cut = name?.lastIndexOf(':') ?? -1;
@@ -201,10 +205,20 @@ export class Keys {
   }
 }
 
-const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const DIGITS = /^\d+$/;
-/** A registry's process id: `<host, [A-Za-z0-9._-], at most 64>-<pid>-<8 hex digits>` (src/registry.ts). */
+/** A registry's process id, as `newProcessId()` makes them. */
 const PROCESS_ID = /^[A-Za-z0-9._-]{0,64}-\d+-[0-9a-f]{8}$/;
+
+/**
+ * A new process id, unique to one registry: `<host, [A-Za-z0-9._-], at most 64>-<pid>-<8 hex
+ * digits>`, the name of its process key (`Keys.process()`), which `Keys.defines()` recognises.
+ */
+export function newProcessId(): string {
+  const host = hostname()
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .slice(0, 64);
+  return `${host}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
 
 /** Escape SCAN glob characters. */
 function escapeGlob(text: string): string {
