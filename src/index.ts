@@ -42,6 +42,8 @@ export {
   UnknownOutcomeError,
   RedisConfigurationError,
   RecordedAfterCloseError,
+  WrongKeyTypeError,
+  NonFiniteValueError,
 } from './core/errors.js';
 export { VERSION } from './core/version.js';
 export { installShutdownHooks, type ShutdownHookOptions } from './shutdown.js';

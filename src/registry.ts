@@ -246,7 +246,7 @@ export class Registry implements MetricRegistry {
       // Unreachable Redis: the flush already waited for it; reading would only wait again.
       // A database Redis refused: reading would read another one.
       if (error instanceof RedisUnavailableError || error instanceof RedisConfigurationError) throw error;
-      this.#report(error as Error);
+      if (!this.#flusher.reported(error)) this.#report(error as Error);
     });
     await whenReady(redis, this.#options.flushTimeoutMs);
     return redis;

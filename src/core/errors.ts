@@ -113,3 +113,49 @@ export class RecordedAfterCloseError extends PrometheusRedisError {
     );
   }
 }
+
+/**
+ * A key the library writes holds another type (a user's key under the prefix, say). Nothing of
+ * the batch was applied. A key of one metric family (`metric`): that family's changes are kept in
+ * memory and retried at every flush while the others flow; the registry's own keys (`metric`
+ * undefined): every change is kept and retried. Delete or rename the key to resume.
+ */
+export class WrongKeyTypeError extends FlushError {
+  constructor(
+    /** The Redis key. */
+    readonly key: string,
+    /** What the key holds and what the library needs there ("holds a string, not the hash …"). */
+    readonly detail: string,
+    /** The metric family the key belongs to; undefined for the registry's own keys. */
+    readonly metric: string | undefined,
+  ) {
+    super(
+      metric === undefined
+        ? `Flush refused: Redis ${detail}; nothing was applied, every series is kept and retried ` +
+            `until the key is deleted or renamed`
+        : `Metric "${metric}" is not written: Redis ${detail}; its changes are kept and retried at ` +
+            `every flush until the key is deleted or renamed, the other metrics flow`,
+    );
+  }
+}
+
+/**
+ * A series' value went past the range of a double in Redis (a histogram or summary sum, or a
+ * counter, of two observations of 1e308): it is stored and exported as +Inf, -Inf or NaN, as
+ * Prometheus accepts, and its counts keep applying. Reported once per series.
+ */
+export class NonFiniteValueError extends PrometheusRedisError {
+  constructor(
+    /** The metric family. */
+    readonly metric: string,
+    /** The series' labels, as exposed (`method="GET",route="/a"`). */
+    readonly series: string,
+    /** What went past the range: a histogram's or summary's sum, or the series' value. */
+    readonly what: 'sum' | 'value',
+  ) {
+    super(
+      `Metric "${metric}" {${series}}: its ${what} went past the range of a double in Redis; it is ` +
+        `stored and exported as +Inf/-Inf (NaN when both) and its counts keep applying (reported once per series)`,
+    );
+  }
+}

@@ -4,7 +4,7 @@
  * have it (WAIT).
  */
 import { ReplyError, type Redis } from 'ioredis';
-import { FlushError, FlushTimeoutError, PrometheusRedisError } from '../core/errors.js';
+import { FlushError, FlushTimeoutError, PrometheusRedisError, WrongKeyTypeError } from '../core/errors.js';
 import { withTimeout, type RedisClient } from '../redis/connection.js';
 import { callFlush, type FlushReply } from '../redis/scripts.js';
 import type { EncodedBatch } from './encode.js';
@@ -22,8 +22,34 @@ export function refusedByRedis(error: unknown): boolean {
   return error instanceof Error && refusals.has(error);
 }
 
+/** Refusals that were a GAP reply (see `answeredGap`). */
+const gaps = new WeakSet<Error>();
+
+/** Whether a `sendBatch` failure was a GAP reply: the chunk before it was not applied (yet). */
+export function answeredGap(error: unknown): boolean {
+  return error instanceof Error && gaps.has(error);
+}
+
 function refusal<E extends Error>(error: E): E {
   refusals.add(error);
+  return error;
+}
+
+/** The reply of a refused attempt whose key had the wrong type (for the gauge index it names). */
+const wrongTypeReplies = new WeakMap<WrongKeyTypeError, FlushReply>();
+
+/** The reply that refused a batch with `error` (a `WRONGTYPE` one), if any. */
+export function replyOf(error: WrongKeyTypeError): FlushReply | undefined {
+  return wrongTypeReplies.get(error);
+}
+
+function wrongKeyType(reply: FlushReply): WrongKeyTypeError {
+  // firstError: "key <key> holds a <type>, not the <type> the library writes there".
+  const detail = reply[5];
+  const at = detail.lastIndexOf(' holds a ');
+  const key = at > 4 ? detail.slice(4, at) : detail;
+  const error = new WrongKeyTypeError(key, detail, reply[6] === '' ? undefined : reply[6]);
+  wrongTypeReplies.set(error, reply);
   return error;
 }
 
@@ -62,13 +88,17 @@ export async function sendBatch(
       ),
     );
   }
+  if (reply[0] === 'WRONGTYPE') {
+    // A key the batch writes holds another type: nothing applied, the sequence number unused.
+    throw refusal(wrongKeyType(reply));
+  }
   if (reply[0] === 'GAP') {
     // A chunk sent after one Redis did not apply: nothing applied; it goes again after that one.
-    throw refusal(
-      new FlushError(
-        `Flush chunk not applied: the chunk before it was not; its ${batch.series} series are kept and retried in order`,
-      ),
+    const gap = new FlushError(
+      `Flush chunk not applied: the chunk before it was not; its ${batch.series} series are kept and retried in order`,
     );
+    gaps.add(gap);
+    throw refusal(gap);
   }
   const durability = settings.durability;
   if (durability !== undefined) {

@@ -3,20 +3,41 @@
  * first alone as an anchor, then the others after their predecessors with a small window in
  * flight. Why this keeps every chunk exactly once is in docs/architecture.md ("Chunked flushes").
  */
+import { WrongKeyTypeError } from '../core/errors.js';
 import type { RedisClient } from '../redis/connection.js';
-import { withFlushAttempt, type FlushReply, type FlushScriptArgs } from '../redis/scripts.js';
-import { refusedByRedis, sendBatch } from './call.js';
+import {
+  heldFlushArgs,
+  withFlushAttempt,
+  withoutFamily,
+  type FlushReply,
+  type FlushScriptArgs,
+} from '../redis/scripts.js';
+import { answeredGap, refusedByRedis, replyOf, sendBatch } from './call.js';
 import type { EncodedBatch } from './encode.js';
 import type { FlusherSettings } from './host.js';
 
 /** A queued chunk and the chunk it follows in its chain (undefined for the chain's first). */
 interface Link {
-  readonly batch: EncodedBatch;
+  /** Replaced, never changed, when a family is taken out (its key has the wrong type). */
+  batch: EncodedBatch;
   readonly follows: number | undefined;
   /** An attempt is on the connection, unanswered. */
   inFlight: boolean;
   /** An earlier attempt got no answer saying it was not applied: Redis may have applied it. */
   uncertain: boolean;
+  /** A refused attempt's reply said the gauge index was (re)claimed: the acknowledged one says so too. */
+  fresh: boolean;
+  /** The chunk holds only this family's sections, taken out of an earlier chunk and sent again. */
+  readonly heldFamily?: string;
+}
+
+/** A family's sections taken out of a chunk (its key has the wrong type), until they are sent again. */
+interface Held {
+  readonly family: string;
+  /** The chunk they came from (its keys, process and gauge settings). */
+  readonly template: FlushScriptArgs;
+  readonly sections: ReadonlyArray<string | Buffer>;
+  readonly series: number;
 }
 
 /** How a layout sends the chunks of one chain. */
@@ -29,6 +50,11 @@ export interface ChunkSender {
   argsFor(batch: EncodedBatch, anchor: boolean, follows: number | undefined): FlushScriptArgs;
   /** One acknowledged chunk (OK or DUP), in order. */
   acknowledged(batch: EncodedBatch, reply: FlushReply, anchor: boolean): void;
+  /**
+   * A family's key has the wrong type: its sections were taken out of a chunk (kept, and sent
+   * again at the next flush: `requeueHeld`) and the rest sent again.
+   */
+  isolated(error: WrongKeyTypeError): void;
 }
 
 type Outcome = { ok: true; reply: FlushReply } | { ok: false; error: unknown };
@@ -53,8 +79,34 @@ export function registrySlotArgs(
   });
 }
 
+/**
+ * Series a chunk's sections carry: the records of the ops that write a series' values (A I S G
+ * T H; exemplars, quantile buckets, creation times and removals ride with them or carry none).
+ */
+function seriesOf(sections: ReadonlyArray<string | Buffer>): number {
+  let series = 0;
+  for (let at = 0; at + 3 < sections.length; at += 4) {
+    const lines = RECORD_LINES[String(sections[at])];
+    if (lines === undefined) continue;
+    const payload = sections[at + 3]!;
+    let count = 0;
+    if (typeof payload === 'string') {
+      for (let i = payload.indexOf('\n'); i >= 0; i = payload.indexOf('\n', i + 1)) count++;
+    } else {
+      for (let i = payload.indexOf(10); i >= 0; i = payload.indexOf(10, i + 1)) count++;
+    }
+    series += count / lines;
+  }
+  return series;
+}
+
+/** Lines per record of the ops whose records are series (flush-4.lua's payload formats). */
+const RECORD_LINES: Readonly<Record<string, number>> = { A: 2, I: 2, S: 2, G: 2, T: 3, H: 3 };
+
 export class ChunkQueue {
   #links: Link[] = [];
+  /** Sections taken out of chunks (a family whose key has the wrong type), to send again. */
+  #held: Held[] = [];
   /** Sequence number of the newest chunk ever queued. */
   #last: number | undefined;
 
@@ -63,11 +115,56 @@ export class ChunkQueue {
     return this.#links.length;
   }
 
-  /** Series in chunks not yet acknowledged. */
+  /** Whether sections taken out of chunks wait to be sent again (`requeueHeld`). */
+  get holding(): boolean {
+    return this.#held.length > 0;
+  }
+
+  /** Series in chunks not yet acknowledged, and in sections held to be sent again. */
   get series(): number {
     let series = 0;
     for (const link of this.#links) series += link.batch.series;
+    for (const held of this.#held) series += held.series;
     return series;
+  }
+
+  /**
+   * Whether `family` is kept out of new chunks: its key had the wrong type, and its sections
+   * taken out then are not yet applied. Its changes wait in its store meanwhile.
+   */
+  isolates(family: string): boolean {
+    return (
+      this.#held.some((held) => held.family === family) ||
+      this.#links.some((link) => link.heldFamily === family)
+    );
+  }
+
+  /**
+   * Queue the held sections again, each group as a chunk of its own under a new sequence number
+   * (`nextSeq`), after everything queued: sent, they apply if the key was fixed, or are taken
+   * out and held again.
+   */
+  requeueHeld(nextSeq: () => number): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const { family, template, sections, series } of held) {
+      const seq = nextSeq();
+      const batch: EncodedBatch = {
+        seq,
+        args: heldFlushArgs(template, seq, sections),
+        series,
+        metaStores: [],
+      };
+      this.#links.push({
+        batch,
+        follows: this.#last,
+        inFlight: false,
+        uncertain: false,
+        fresh: false,
+        heldFamily: family,
+      });
+      this.#last = seq;
+    }
   }
 
   /**
@@ -84,14 +181,9 @@ export class ChunkQueue {
   /** Queue a flush's chunks, in their order, after everything queued before. */
   add(chunks: readonly EncodedBatch[]): void {
     for (const batch of chunks) {
-      this.#links.push({ batch, follows: this.#last, inFlight: false, uncertain: false });
+      this.#links.push({ batch, follows: this.#last, inFlight: false, uncertain: false, fresh: false });
       this.#last = batch.seq;
     }
-  }
-
-  /** Forget every queued chunk (a family found in conflict is never written). */
-  clear(): void {
-    this.#links = [];
   }
 
   /**
@@ -100,7 +192,9 @@ export class ChunkQueue {
    * with at most `window` in flight, each applied by Redis only right after the one it follows.
    * Once one fails, nothing more is sent; those in flight settle (after a failed chunk they
    * answer GAP, having applied nothing) and the first failure is thrown. What was not
-   * acknowledged stays queued, unchanged, for the next attempt.
+   * acknowledged stays queued, unchanged, for the next attempt — except a family whose key has
+   * the wrong type: its sections are taken out (held, see `requeueHeld`) and the rest is sent
+   * again at once, and a follower that answered GAP behind it goes again too.
    */
   async send(
     redis: RedisClient,
@@ -108,9 +202,10 @@ export class ChunkQueue {
     sender: ChunkSender,
   ): Promise<void> {
     const window = settings.flushWindow;
-    const call = async (link: Link, args: FlushScriptArgs): Promise<FlushReply> => {
+    const once = async (link: Link, anchor: boolean): Promise<FlushReply> => {
       link.inFlight = true;
       try {
+        const args = sender.argsFor(link.batch, anchor, anchor ? undefined : link.follows);
         return await sendBatch(redis, { ...link.batch, args }, settings);
       } catch (error) {
         link.uncertain ||= !refusedByRedis(error);
@@ -119,26 +214,42 @@ export class ChunkQueue {
         link.inFlight = false;
       }
     };
+    // One chunk until Redis acknowledges or refuses it, taking out each family it finds with a
+    // key of the wrong type (at most one per reply, each attempt holding fewer sections).
+    const call = async (link: Link, anchor: boolean): Promise<FlushReply> => {
+      for (;;) {
+        try {
+          const reply = await once(link, anchor);
+          if (link.fresh && reply[2] !== '1')
+            return [reply[0], reply[1], '1', ...reply.slice(3)] as FlushReply;
+          return reply;
+        } catch (error) {
+          if (!(error instanceof WrongKeyTypeError) || error.metric === undefined) throw error;
+          if (!this.#takeOut(link, error.metric)) throw error;
+          link.fresh ||= replyOf(error)?.[2] === '1';
+          sender.isolated(error);
+        }
+      }
+    };
     const first = this.#links[0];
     if (first === undefined) return;
-    const reply = await call(first, sender.argsFor(first.batch, true, undefined));
+    const reply = await call(first, true);
     this.#links.shift();
     sender.acknowledged(first.batch, reply, true);
 
     const links = [...this.#links];
     const outcomes: Array<Promise<Outcome>> = [];
+    const settle = (link: Link): Promise<Outcome> =>
+      call(link, false).then(
+        (ok): Outcome => ({ ok: true, reply: ok }),
+        (error: unknown): Outcome => ({ ok: false, error }),
+      );
     const acknowledged = new Set<Link>();
+    const resent = new Set<Link>();
     let failure: { error: unknown } | undefined;
     const launch = (done: number): void => {
       while (failure === undefined && outcomes.length < links.length && outcomes.length - done < window) {
-        const link = links[outcomes.length]!;
-        const args = sender.argsFor(link.batch, false, link.follows);
-        outcomes.push(
-          call(link, args).then(
-            (ok): Outcome => ({ ok: true, reply: ok }),
-            (error: unknown): Outcome => ({ ok: false, error }),
-          ),
-        );
+        outcomes.push(settle(links[outcomes.length]!));
       }
     };
     launch(0);
@@ -146,6 +257,19 @@ export class ChunkQueue {
     for (let done = 0; done < outcomes.length;) {
       const outcome = await outcomes[done]!;
       const link = links[done]!;
+      const before: Link = done === 0 ? first : links[done - 1]!;
+      if (
+        !outcome.ok &&
+        failure === undefined &&
+        answeredGap(outcome.error) &&
+        !resent.has(link) &&
+        (before === first || acknowledged.has(before))
+      ) {
+        // Sent before the chunk it follows was sent again without a family: goes again after it.
+        resent.add(link);
+        outcomes[done] = settle(link);
+        continue;
+      }
       done++;
       if (outcome.ok) {
         acknowledged.add(link);
@@ -155,5 +279,15 @@ export class ChunkQueue {
     }
     this.#links = this.#links.filter((link) => !acknowledged.has(link));
     if (failure !== undefined) throw failure.error;
+  }
+
+  /** Take `family`'s sections out of `link`'s chunk into the held ones; false if it has none. */
+  #takeOut(link: Link, family: string): boolean {
+    const { args, held } = withoutFamily(link.batch.args, family);
+    if (held.length === 0) return false;
+    const series = seriesOf(held);
+    this.#held.push({ family, template: link.batch.args, sections: held, series });
+    link.batch = { ...link.batch, args, series: Math.max(0, link.batch.series - series) };
+    return true;
   }
 }

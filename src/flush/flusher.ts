@@ -139,10 +139,15 @@ export class Flusher {
     });
   }
 
+  /** Whether `error` (a flush's rejection) was already given to `onError` by the reply that named it. */
+  reported(error: unknown): boolean {
+    return error instanceof Error && this.#replies.delivered(error);
+  }
+
   /** A flush nobody awaits: its failure goes to `onError` (unless the data got through after all). */
   #flushInBackground(): void {
     this.flush().catch((error: unknown) => {
-      if (!this.#replies.delivered(error as Error)) this.#host.report(error as Error);
+      if (!this.reported(error)) this.#host.report(error as Error);
     });
   }
 

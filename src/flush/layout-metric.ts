@@ -57,12 +57,17 @@ export class MetricLayout implements FlushLayout {
   }
 
   get waiting(): boolean {
-    return this.#control.size > 0 || this.#groups.size > 0 || this.#resetDue.size > 0;
+    return (
+      this.#control.size > 0 || this.#control.holding || this.#groups.size > 0 || this.#resetDue.size > 0
+    );
   }
 
   async flush(redis: RedisClient, again = false): Promise<void> {
     const { host, lease, replies, unconfirmed } = this.#state;
     const started = performance.now();
+    // Sections of a family whose key had the wrong type go again first: applied once it is fixed.
+    this.#control.requeueHeld(() => ++this.#seq);
+    for (const queue of this.#groups.values()) queue.requeueHeld(() => ++this.#seq);
     const idle = this.#control.size === 0 && this.#groups.size === 0;
     const quiet = host.buffer.size === 0 && unconfirmed.size === 0 && this.#resetDue.size === 0;
     if (idle && quiet && !lease.refreshDue()) return;
@@ -73,7 +78,10 @@ export class MetricLayout implements FlushLayout {
     const taken = host.buffer.take();
     const waiting = taken.filter((s) => this.#groups.has(s.meta.name));
     host.buffer.requeue(waiting);
-    const own = taken.filter((s) => s.meta.shard === undefined);
+    // The library's own families stay in the control chain; one isolated there keeps its changes.
+    const isolated = taken.filter((s) => s.meta.shard === undefined && this.#control.isolates(s.meta.name));
+    host.buffer.requeue(isolated);
+    const own = taken.filter((s) => s.meta.shard === undefined && !isolated.includes(s));
     const sharded = taken.filter((s) => s.meta.shard !== undefined && !this.#groups.has(s.meta.name));
     // Gauge families go along even unchanged when their keys' expiry is due (or to be emptied).
     const refresh = this.#resetDue.size > 0 || lease.refreshDue();
@@ -132,6 +140,7 @@ export class MetricLayout implements FlushLayout {
           for (const store of host.stores()) if (store.conflicted) this.#groups.delete(store.meta.name);
           if (anchor) this.#leaseReplied(index, fresh || duplicate);
         },
+        isolated: (error) => replied.problems.push(replies.isolated(error)),
       });
     } catch (error) {
       // It may have been applied: a (re)claimed gauge index would then go unnoticed.
@@ -163,7 +172,8 @@ export class MetricLayout implements FlushLayout {
     const results = await Promise.allSettled(
       entries.map(([name, queue]) =>
         queue.send(redis, host.settings, this.#groupSender(name, replied)).then(() => {
-          this.#groups.delete(name);
+          // Held sections (its key has the wrong type) keep the family waiting.
+          if (!queue.holding) this.#groups.delete(name);
         }),
       ),
     );
@@ -212,6 +222,7 @@ export class MetricLayout implements FlushLayout {
         }
         replied.problems.push(...replies.problems(reply));
       },
+      isolated: (error) => replied.problems.push(replies.isolated(error)),
     };
   }
 }

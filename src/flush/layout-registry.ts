@@ -29,28 +29,42 @@ export class RegistryLayout implements FlushLayout {
   }
 
   get waiting(): boolean {
-    return this.#chunks.size > 0;
+    return this.#chunks.size > 0 || this.#chunks.holding;
   }
 
   async flush(redis: RedisClient): Promise<void> {
     const { host, lease, unconfirmed } = this.#state;
+    // Sections of a family whose key had the wrong type go again first: applied once it is fixed.
+    this.#chunks.requeueHeld(() => ++this.#seq);
+    // Problems the replies named (conflicts, refused writes, a family held): the flush goes on
+    // with the new changes, then rejects with the first.
+    const problems: Error[] = [];
     if (this.#chunks.size > 0) {
       this.#state.replies.retried();
-      await this.#send(redis);
+      problems.push(...(await this.#send(redis)));
     }
     const heartbeat = lease.refreshDue();
-    if (host.buffer.size === 0 && unconfirmed.size === 0 && !heartbeat) return;
+    if (host.buffer.size === 0 && unconfirmed.size === 0 && !heartbeat) {
+      if (problems.length > 0) throw problems[0]!;
+      return;
+    }
     host.selfMetrics?.sample(this.#state.undelivered(), host.stores());
-    const stores = host.buffer.take();
+    const taken = host.buffer.take();
+    // A family still isolated keeps its changes in its store until its held sections apply.
+    const isolated = taken.filter((store) => this.#chunks.isolates(store.meta.name));
+    host.buffer.requeue(isolated);
+    const stores = isolated.length === 0 ? taken : taken.filter((store) => !isolated.includes(store));
     const chunks = await encodeBatch(stores, [...unconfirmed], {
       ...batchContext(host, () => ++this.#seq),
       gaugeFamilies: lease.gauges().map((s) => s.meta.name),
     });
     this.#chunks.add(chunks);
-    await this.#send(redis);
+    problems.push(...(await this.#send(redis)));
+    if (problems.length > 0) throw problems[0]!;
   }
 
-  async #send(redis: RedisClient): Promise<void> {
+  /** Send the queued chunks; returns the problems their replies named (each already reported). */
+  async #send(redis: RedisClient): Promise<Error[]> {
     const { host, lease, replies } = this.#state;
     const started = performance.now();
     const series = this.#chunks.series;
@@ -72,12 +86,13 @@ export class RegistryLayout implements FlushLayout {
           }
           problems.push(...replies.problems(reply));
         },
+        isolated: (error) => problems.push(replies.isolated(error)),
       });
     } catch (error) {
       replies.failed(started, error);
       throw error;
     }
     replies.succeeded(duplicate, series, started, problems);
-    if (problems.length > 0) throw problems[0]!;
+    return problems;
   }
 }

@@ -7,7 +7,14 @@
 import { performance } from 'node:perf_hooks';
 import type { SeriesStore } from '../buffer/series-store.js';
 import { shapeOf } from '../core/family.js';
-import { FlushError, FlushTimeoutError, MetadataConflictError } from '../core/errors.js';
+import {
+  FlushError,
+  FlushTimeoutError,
+  MetadataConflictError,
+  NonFiniteValueError,
+  type WrongKeyTypeError,
+} from '../core/errors.js';
+import { labelKeyOf, SEPARATOR, SUM } from '../redis/fields.js';
 import type { Backoff } from './backoff.js';
 import type { FlusherHost, FlushStats } from './host.js';
 import type { FlushReply } from '../redis/scripts.js';
@@ -112,8 +119,14 @@ export class ReplyHandler {
    * once per family; a write error again at most once per REPORT_AGAIN_MS while it recurs);
    * returns those problems. Called after the layout has acted on `read()`.
    */
-  problems([, , , conflicts, errorCount, firstError]: FlushReply): Error[] {
+  problems([, , , conflicts, errorCount, firstError, , pastRange]: FlushReply): Error[] {
     const problems: Error[] = [];
+    // Applied, and stored as infinite: reported (the script names each series once), not a failure.
+    for (let i = 0; i + 1 < (pastRange?.length ?? 0); i += 2) {
+      const field = pastRange[i + 1]!;
+      const what = field.endsWith(`${SEPARATOR}${SUM}`) ? 'sum' : 'value';
+      this.#host.report(new NonFiniteValueError(pastRange[i]!, labelKeyOf(field), what));
+    }
     for (let i = 0; i + 1 < conflicts.length; i += 2) {
       const name = conflicts[i]!;
       const store = this.#host.stores().find((s) => s.meta.name === name);
@@ -130,6 +143,15 @@ export class ReplyHandler {
       this.#report(refused, `write: ${firstError}`);
     }
     return problems;
+  }
+
+  /**
+   * A family's key has the wrong type and its changes are held (ChunkQueue): report it, again at
+   * most once per REPORT_AGAIN_MS while it recurs; returns it as the flush's problem.
+   */
+  isolated(error: WrongKeyTypeError): Error {
+    this.#report(error, `wrong type: ${error.key}`);
+    return error;
   }
 
   /**

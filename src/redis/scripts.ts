@@ -214,10 +214,12 @@ export function withFlushAttempt(args: FlushScriptArgs, attempt: FlushAttempt): 
 }
 
 /**
- * The flush script's reply: status `OK`, `DUP`, `GAP` (only for a batch sent with `after`) or
- * `MOVING`; the gauge index (`-1` without
- * gauges); freshIndex `1` when every gauge must be written again; conflicts as name, stored
- * shape pairs; the number of failed writes and the first one's error.
+ * The flush script's reply: status `OK`, `DUP`, `GAP` (only for a batch sent with `after`),
+ * `MOVING` or `WRONGTYPE`; the gauge index (`-1` without gauges); freshIndex `1` when every gauge
+ * must be written again; conflicts as name, stored shape pairs; the number of failed writes and
+ * the first one's error (for `MOVING` and `WRONGTYPE`, what stopped the batch); the family whose
+ * key has the wrong type (`''` for the registry's own keys); the family, field pairs this batch
+ * took past a double's range.
  */
 export type FlushReply = [
   status: string,
@@ -226,7 +228,48 @@ export type FlushReply = [
   conflicts: string[],
   errorCount: string,
   firstError: string,
+  family: string,
+  pastRange: string[],
 ];
+
+/** The sections of built flush arguments (4 arguments each), as they were given. */
+type RawSections = ReadonlyArray<string | Buffer>;
+
+/** Where the sections begin in built flush arguments (after the metadata triples). */
+function firstSectionOf(args: FlushScriptArgs): number {
+  return FLUSH_AFTER + 1 + 3 * Number(args[FLUSH_AFTER - 1]);
+}
+
+/**
+ * The same flush arguments without `family`'s sections (a family whose key Redis holds with the
+ * wrong type), and those sections, to be sent later by `heldFlushArgs`. Metadata stays.
+ */
+export function withoutFamily(
+  args: FlushScriptArgs,
+  family: string,
+): { args: FlushScriptArgs; held: RawSections } {
+  const first = firstSectionOf(args);
+  const kept = args.slice(0, first);
+  const held: Array<string | Buffer> = [];
+  for (let at = first; at + 3 < args.length; at += 4) {
+    const section = args.slice(at, at + 4);
+    (args[at + 1] === family ? held : kept).push(...section);
+  }
+  return { args: kept as unknown as FlushScriptArgs, held };
+}
+
+/**
+ * A flush of sections taken out of an earlier one (`withoutFamily`), under a new sequence
+ * number: `template`'s keys, process and gauge settings, no metadata, no `after`.
+ */
+export function heldFlushArgs(template: FlushScriptArgs, seq: number, held: RawSections): FlushScriptArgs {
+  const out = template.slice(0, FLUSH_AFTER + 1);
+  out[FLUSH_KEYS + 1] = String(seq);
+  out[FLUSH_AFTER - 1] = '0';
+  out[FLUSH_AFTER] = '';
+  out.push(...held);
+  return out as unknown as FlushScriptArgs;
+}
 
 /** Call the flush script. */
 export function callFlush(redis: RedisClient, args: FlushScriptArgs): Promise<FlushReply> {

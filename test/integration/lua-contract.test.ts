@@ -91,7 +91,7 @@ async function keysOf(keys: Keys): Promise<string[]> {
   return found.sort();
 }
 
-const ok = (gaugeIndex = '-1', fresh = '0'): FlushReply => ['OK', gaugeIndex, fresh, [], '0', ''];
+const ok = (gaugeIndex = '-1', fresh = '0'): FlushReply => ['OK', gaugeIndex, fresh, [], '0', '', '', []];
 const k1 = 'q="a"';
 const k2 = 'q="b"';
 
@@ -159,7 +159,7 @@ describe('flush-4.lua ops', () => {
     },
   );
 
-  it('H adds sums and sub-counts; a refused sum writes no counts and is counted', async () => {
+  it('H adds sums and sub-counts', async () => {
     const keys = freshKeys();
     const reply = await flush(keys, [{ op: 'H', family: 'h', payload: `${k1}\n2.5\n0:1,2:3,c:4\n` }]);
     expect(reply).toEqual(ok());
@@ -169,15 +169,40 @@ describe('flush-4.lua ops', () => {
       [`${k1}|2`]: '3',
       [`${k1}|c`]: '4',
     });
-    await redis.hset(keys.family('h'), `${k2}|s`, '1.1e4932');
-    const [status, , , , errors, first] = await flush(
+  });
+
+  it('H past a double: the counts apply, the sum is stored as Infinity and named once', async () => {
+    const keys = freshKeys();
+    const h = (seq: number, sum: string): Promise<FlushReply> =>
+      flush(keys, [{ op: 'H', family: 'h', payload: `${k1}\n${sum}\nc:1\n` }], { seq });
+    expect(await h(1, '1e308')).toEqual(ok());
+    // 2e308: past a double (Redis's long double would keep it; readers could not).
+    expect(await h(2, '1e308')).toEqual(['OK', '-1', '0', [], '0', '', '', ['h', `${k1}|s`]]);
+    expect(await redis.hget(keys.family('h'), `${k1}|s`)).toBe('Infinity');
+    // Stays infinite, counts still apply, not named again.
+    expect(await h(3, '-5')).toEqual(ok());
+    expect(await redis.hget(keys.family('h'), `${k1}|s`)).toBe('Infinity');
+    // A process's own sum past a double arrives as Infinity: +Inf plus -Inf is NaN.
+    expect(await h(4, '-Infinity')).toEqual(ok());
+    expect(await redis.hget(keys.family('h'), `${k1}|s`)).toBe('NaN');
+    expect(await redis.hget(keys.family('h'), `${k1}|c`)).toBe('4');
+    // A new series whose first sum is already infinite.
+    const [, , , , errors, , , named] = await flush(
       keys,
-      [{ op: 'H', family: 'h', payload: `${k2}\n1.1e4932\nc:1\n` }],
-      { seq: 2 },
+      [{ op: 'H', family: 'h', payload: `${k2}\n-Infinity\nc:2\n` }],
+      { seq: 5 },
     );
-    expect([status, errors]).toEqual(['OK', '1']);
-    expect(first).not.toBe('');
-    expect(await redis.hget(keys.family('h'), `${k2}|c`)).toBeNull();
+    expect([errors, named]).toEqual(['0', ['h', `${k2}|s`]]);
+    expect(await redis.hmget(keys.family('h'), `${k2}|s`, `${k2}|c`)).toEqual(['-Infinity', '2']);
+  });
+
+  it('A past a double stores Infinity and names the series', async () => {
+    const keys = freshKeys();
+    const add = (seq: number, delta: string): Promise<FlushReply> =>
+      flush(keys, [{ op: 'A', family: 'c', expireSeconds: '', payload: `${k1}\n${delta}\n` }], { seq });
+    expect(await add(1, '1.5e308')).toEqual(ok());
+    expect(await add(2, '1.5e308')).toEqual(['OK', '-1', '0', [], '0', '', '', ['c', k1]]);
+    expect(await redis.hget(keys.family('c'), k1)).toBe('Infinity');
   });
 
   it('G writes this process gauge hash under the index it claims ("1"), leased and kept alive', async () => {
@@ -361,8 +386,8 @@ describe('flush-4.lua sequence and metadata', () => {
     const add: FlushSection = { op: 'I', family: 'c', expireSeconds: '', payload: `${k1}\n1\n` };
     await flush(keys, [add], { seq: 5 });
     await redis.expire(keys.process('p1'), 5);
-    expect(await flush(keys, [add], { seq: 5 })).toEqual(['DUP', '-1', '0', [], '0', '']);
-    expect(await flush(keys, [add], { seq: 4 })).toEqual(['DUP', '-1', '0', [], '0', '']);
+    expect(await flush(keys, [add], { seq: 5 })).toEqual(['DUP', '-1', '0', [], '0', '', '', []]);
+    expect(await flush(keys, [add], { seq: 4 })).toEqual(['DUP', '-1', '0', [], '0', '', '', []]);
     expect(await redis.hgetall(keys.family('c'))).toEqual({ [k1]: '1' });
     expect(await redis.hget(keys.process('p1'), 'seq')).toBe('5');
     expect(await redis.ttl(keys.process('p1'))).toBeGreaterThan(50);
@@ -381,13 +406,31 @@ describe('flush-4.lua sequence and metadata', () => {
     // 6 follows 5, the last applied: it applies.
     expect(await flush(keys, [add(10)], { seq: 6, after: 5 })).toEqual(ok('-1', '0'));
     // 8 follows 7, which never arrived (refused, say): nothing applied, seq 8 stays unused.
-    expect(await flush(keys, [add(100)], { seq: 8, after: 7 })).toEqual(['GAP', '-1', '0', [], '0', '']);
+    expect(await flush(keys, [add(100)], { seq: 8, after: 7 })).toEqual([
+      'GAP',
+      '-1',
+      '0',
+      [],
+      '0',
+      '',
+      '',
+      [],
+    ]);
     expect(await redis.hgetall(keys.family('c'))).toEqual({ [k1]: '11' });
     expect(await redis.hget(keys.process('p1'), 'seq')).toBe('6');
     // 7 is resent as the anchor, then 8 after it: both apply, in order, once.
     expect(await flush(keys, [add(1000)], { seq: 7 })).toEqual(ok('-1', '0'));
     expect(await flush(keys, [add(100)], { seq: 8, after: 7 })).toEqual(ok('-1', '0'));
-    expect(await flush(keys, [add(100)], { seq: 8, after: 7 })).toEqual(['DUP', '-1', '0', [], '0', '']);
+    expect(await flush(keys, [add(100)], { seq: 8, after: 7 })).toEqual([
+      'DUP',
+      '-1',
+      '0',
+      [],
+      '0',
+      '',
+      '',
+      [],
+    ]);
     expect(await redis.hgetall(keys.family('c'))).toEqual({ [k1]: '1111' });
     expect(await keysOf(keys)).toEqual([keys.family('c'), keys.process('p1')].sort());
   });
@@ -416,6 +459,8 @@ describe('flush-4.lua sequence and metadata', () => {
       [],
       '0',
       '',
+      '',
+      [],
     ]);
     expect(await redis.hgetall(keys.gauge('g', 0))).toEqual({ [k1]: '1' });
     expect(await redis.ttl(keys.lease(0))).toBeGreaterThan(25);
@@ -449,7 +494,7 @@ describe('flush-4.lua sequence and metadata', () => {
     const call: Call = { gaugeIndex: '=2!', gaugeFamilies: ['g'], seq: 6 };
     const write: FlushSection = { op: 'G', family: 'g', payload: `${k1}\n1\n` };
     expect(await flush(keys, [write], call)).toEqual(ok('2', '0'));
-    expect(await flush(keys, [write], call)).toEqual(['DUP', '2', '0', [], '0', '']);
+    expect(await flush(keys, [write], call)).toEqual(['DUP', '2', '0', [], '0', '', '', []]);
     expect(await redis.hgetall(keys.gauge('g', 2))).toEqual({ [k1]: '1' });
     expect(await redis.hgetall(keys.process('p1'))).toMatchObject({ seq: '6', idx: '2!' });
   });
@@ -463,7 +508,7 @@ describe('flush-4.lua sequence and metadata', () => {
     expect(await redis.hgetall(keys.process('p1'))).toMatchObject({ seq: '6', idx: '2' });
     await redis.hset(keys.gauge('g', 2), 'q="dead"', '9');
     const reply = await flush(keys, [write], { gaugeIndex: '=2!', gaugeFamilies: ['g'], seq: 6 });
-    expect(reply).toEqual(['DUP', '2', '1', [], '0', '']);
+    expect(reply).toEqual(['DUP', '2', '1', [], '0', '', '', []]);
     expect(await redis.exists(keys.gauge('g', 2))).toBe(0);
   });
 
@@ -490,6 +535,8 @@ describe('flush-4.lua sequence and metadata', () => {
       [],
       '0',
       '',
+      '',
+      [],
     ]);
     expect(await redis.exists(keys.gauge('g', 3))).toBe(0);
     expect(await redis.hgetall(keys.gauge('g', 1))).toEqual({ [k1]: '1' });
@@ -510,7 +557,7 @@ describe('flush-4.lua sequence and metadata', () => {
     const other = encodeMeta({ ...counter, labelNames: ['other'] });
     const add: FlushSection = { op: 'I', family: 'c', expireSeconds: '', payload: `${k1}\n1\n` };
     const reply = await flush(keys, [add], { seq: 3, metadata: [{ name: 'c', encoded: other, samples }] });
-    expect(reply).toEqual(['OK', '-1', '0', ['c', helped.slice(0, helped.indexOf('\n'))], '0', '']);
+    expect(reply).toEqual(['OK', '-1', '0', ['c', helped.slice(0, helped.indexOf('\n'))], '0', '', '', []]);
     expect(await redis.hget(keys.meta, 'c')).toBe(helped);
     expect(await redis.exists(keys.family('c'))).toBe(0);
   });
@@ -528,17 +575,59 @@ describe('flush-4.lua sequence and metadata', () => {
     expect(await redis.hgetall(keys.samples)).toEqual({ x_count: 'x_count' });
   });
 
-  it('counts a failed write (a key of the wrong type) and applies the rest', async () => {
+  it('refuses a batch writing a family key of the wrong type: nothing applied, the seq unused', async () => {
     const keys = freshKeys();
     await redis.set(keys.family('bad'), 'a string');
-    const [status, , , , errors, first] = await flush(keys, [
-      { op: 'I', family: 'bad', expireSeconds: '', payload: `${k1}\n1\n` },
+    const sections: FlushSection[] = [
       { op: 'I', family: 'c', expireSeconds: '', payload: `${k1}\n1\n` },
+      { op: 'I', family: 'bad', expireSeconds: '', payload: `${k1}\n1\n` },
+    ];
+    expect(await flush(keys, sections, { seq: 1 })).toEqual([
+      'WRONGTYPE',
+      '-1',
+      '0',
+      [],
+      '0',
+      `key ${keys.family('bad')} holds a string, not the hash the library writes there`,
+      'bad',
+      [],
     ]);
-    // HINCRBY, then its HINCRBYFLOAT fallback: the one failed write counted.
-    expect([status, errors]).toEqual(['OK', '1']);
-    expect(first).toMatch(/WRONGTYPE/);
+    expect(await keysOf(keys)).toEqual([keys.family('bad')]);
+    // The same sequence number without that family applies.
+    expect(await flush(keys, sections.slice(0, 1), { seq: 1 })).toEqual(ok());
     expect(await redis.hgetall(keys.family('c'))).toEqual({ [k1]: '1' });
+  });
+
+  it('answers DUP, not WRONGTYPE, for a batch already applied', async () => {
+    const keys = freshKeys();
+    const sections: FlushSection[] = [{ op: 'I', family: 'c', expireSeconds: '', payload: `${k1}\n1\n` }];
+    expect(await flush(keys, sections, { seq: 1 })).toEqual(ok());
+    await redis.del(keys.family('c'));
+    await redis.set(keys.family('c'), 'now a string');
+    expect((await flush(keys, sections, { seq: 1 }))[0]).toBe('DUP');
+  });
+
+  it.each([
+    ['the process key', (keys: Keys) => keys.process('p1')],
+    ['the meta key', (keys: Keys) => keys.meta],
+    ['the gauge index set', (keys: Keys) => keys.gaugeIndexSet],
+  ])('refuses the whole batch when %s has the wrong type, writing nothing', async (_, keyOf) => {
+    const keys = freshKeys();
+    await redis.rpush(keyOf(keys), 'x');
+    const reply = await flush(keys, [{ op: 'I', family: 'c', expireSeconds: '', payload: `${k1}\n1\n` }]);
+    expect(reply.slice(0, 1).concat(reply.slice(5, 7) as string[])).toEqual([
+      'WRONGTYPE',
+      `key ${keyOf(keys)} holds a list, not the ${keyOf(keys) === keys.gaugeIndexSet ? 'set' : 'hash'} the library writes there`,
+      '',
+    ]);
+    expect(await keysOf(keys)).toEqual([keyOf(keys)]);
+  });
+
+  it('a key of the wrong type only dropped (a reset) does not refuse the batch', async () => {
+    const keys = freshKeys();
+    await redis.set(keys.family('c'), 'a string');
+    expect(await flush(keys, [{ op: 'X', family: 'c', payload: '' }])).toEqual(ok());
+    expect(await redis.exists(keys.family('c'))).toBe(0);
   });
 });
 

@@ -161,7 +161,9 @@ describe('shardBy "metric" on one Redis', () => {
       broken.inc();
       fine.inc();
       recorded++;
-      await expect(registry.flush()).rejects.toThrow(/WRONGTYPE/);
+      await expect(registry.flush()).rejects.toThrow(
+        /Flush refused: Redis key \S+:proc:\S+ holds a string, not the hash/,
+      );
       await new Promise((r) => setTimeout(r, 100));
     }
     const text = await registry.metrics(); // its own flush fails again; the read goes on
@@ -223,7 +225,9 @@ describe('shardBy "metric" on one Redis', () => {
     await t.redis.del(proc);
     await t.redis.set(proc, 'not a hash');
     jobs.inc({ q: 'a' }, 2);
-    await expect(registry.flush()).rejects.toThrow(/WRONGTYPE/);
+    await expect(registry.flush()).rejects.toThrow(
+      /Flush refused: Redis key \S+:proc:\S+ holds a string, not the hash/,
+    );
     await t.redis.del(proc);
     jobs.inc({ q: 'a' }, 10); // waits behind the batch of 2, which is still pending
     jobs.remove({ q: 'b' }); // a remove alone counts as a change too

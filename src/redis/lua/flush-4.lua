@@ -76,7 +76,9 @@
     K  HDEL label keys from createdKey; payload: label key \n ...
     Z  drop createdKey
 
-  Order of work, and what a DUP still does. The probe runs first and writes nothing. Then the
+  Order of work, and what a DUP still does. The probe runs first and writes nothing; it answers
+  MOVING, or WRONGTYPE for the registry's own keys, at once, and WRONGTYPE for a family's key
+  after the DUP and GAP checks below. Then the
   gauge index: with "1" the lease is renewed (or the index (re)claimed: SET lease, SADD to the
   gauge index set, DEL of the (re)claimed index's gauge hashes) and HSET idx; with "=<i>" the
   gauge hashes' EXPIRE is renewed. These run before the sequence check and so also on a DUP: the
@@ -89,16 +91,21 @@
   applied attempt wrote plain "=<i>" or under another index) a DUP empties index i and answers
   freshIndex "1", so the caller writes every gauge again. Beyond these, a DUP renews the process
   key's TTL only. A GAP (checked after DUP) has done only the gauge-index work, like a DUP.
-  The sequence is recorded before the data writes: a write error part-way (Redis does not roll
-  back) can lose part of a batch, never double it; such errors are counted and returned (see
-  include/writes.lua). Families whose stored shape differs from the one sent are not written.
+  The sequence is recorded before the data writes. The errors a write could meet that can be
+  foreseen (a key of another type, a slot moving) are checked by the probe first, so the batch
+  is refused whole; one that cannot (OOM part-way; Redis does not roll back) can lose part of a
+  batch, never double it: such errors are counted and returned (see include/writes.lua). Families whose stored shape differs from the one sent are not written.
 
-  Returns { status, gaugeIndex, freshIndex, conflicts, errorCount, firstError } where status is
-  "OK" (applied now), "DUP" (applied by an earlier attempt), "GAP" (after names a batch that is
-  not the last applied: nothing was applied, the sequence number is unused) or "MOVING" (a key of
-  the batch is not on this Redis Cluster node: nothing was applied; firstError names it), gaugeIndex is "-1"
-  without gauges, freshIndex is "1" when the caller must rewrite all its gauges, conflicts is a
-  flat list of name, stored shape (or clash).
+  Returns { status, gaugeIndex, freshIndex, conflicts, errorCount, firstError, family, pastRange }
+  where status is "OK" (applied now), "DUP" (applied by an earlier attempt), "GAP" (after names a
+  batch that is not the last applied: nothing was applied, the sequence number is unused),
+  "MOVING" (a key of the batch is not on this Redis Cluster node: nothing was applied;
+  firstError names it) or "WRONGTYPE" (a key the batch writes holds another type: nothing was
+  applied, the sequence number is unused; firstError names the key, family the family it belongs
+  to, "" for the registry's own keys), gaugeIndex is "-1" without gauges, freshIndex is "1" when
+  the caller must rewrite all its gauges, conflicts is a flat list of name, stored shape (or
+  clash), and pastRange a flat list of family, field whose value this batch took past a double's
+  range (stored as "Infinity", "-Infinity" or "NaN": include/writes.lua addFloat).
 ]]
 local proc, metaKey, gidxKey, samplesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local pid, seq, procTtl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -125,29 +132,52 @@ local function gaugeHashOf(name, i) return gaugePrefix .. name .. ':' .. i end
 -- gauge ops write this process's gauge hash of the family.
 local keyOps, windowOps = { C = true, K = true, Z = true }, { Q = true, R = true, W = true }
 local gaugeOps = { G = true, T = true, d = true, x = true }
+-- Ops that write the family hash, and those that write its expiry zset (with an expiry set).
+local familyHashOps = { A = true, I = true, S = true, H = true, E = true, D = true }
+local expiryOps = { A = true, I = true, S = true, D = true }
 
--- Every key the batch may touch, probed before anything is written.
+-- The message of a key of the wrong type ({ key, held type, expected type, family }).
+local function wrongTypeText(wrong)
+  return 'key ' .. wrong[1] .. ' holds a ' .. wrong[2] .. ', not the ' .. wrong[3] .. ' the library writes there'
+end
+
+-- Every key the batch may touch, probed before anything is written (include/probe.lua), with
+-- the type its writes need (false: dropped or only kept alive, any type will do). The declared
+-- keys first: the process key must be a hash before its gauge index is read.
+local wrongType
 do
-  local probed = {}
+  local probe = { keys = {}, seen = {} }
+  probeKey(probe, proc, 'hash', '')
+  probeKey(probe, metaKey, 'hash', '')
+  probeKey(probe, gidxKey, 'set', '')
+  probeKey(probe, samplesKey, 'hash', '')
+  local _, wrong = probeKeys(probe)
+  if wrong then return { 'WRONGTYPE', '-1', '0', {}, '0', wrongTypeText(wrong), '', {} } end
+
+  probe = { keys = {}, seen = {} }
   local heldIdx = givenIndex or redis.call('HGET', proc, 'idx')
+  if heldIdx then probeKey(probe, leasePrefix .. heldIdx, 'string', '') end
   for p = firstSection, #ARGV, 4 do
     local op, name, arg = ARGV[p], ARGV[p + 1], ARGV[p + 2]
-    probed[#probed + 1] = familyPrefix .. name
-    probed[#probed + 1] = expiryPrefix .. name
-    if keyOps[op] then probed[#probed + 1] = arg end
+    local familyType = familyHashOps[op] and 'hash' or false
+    probeKey(probe, familyPrefix .. name, familyType, name)
+    probeKey(probe, expiryPrefix .. name, (expiryOps[op] and arg ~= '') and 'zset' or false, name)
+    if keyOps[op] then probeKey(probe, arg, op ~= 'Z' and 'hash', name) end
     if windowOps[op] then
       local base, _, slots, slot = windowOf(arg)
-      for s = (op == 'Q' and slot or slot - slots), slot do probed[#probed + 1] = windowSlotKey(base, s) end
+      for s = (op == 'Q' and slot or slot - slots), slot do probeKey(probe, windowSlotKey(base, s), op ~= 'W' and 'hash', name) end
     end
     -- (A chunk after the first of a flush lists no gauge families: its gauge sections name them.)
-    if gaugeOps[op] and heldIdx then probed[#probed + 1] = gaugeHashOf(name, heldIdx) end
+    if gaugeOps[op] and heldIdx then probeKey(probe, gaugeHashOf(name, heldIdx), op ~= 'x' and 'hash', name) end
   end
   if heldIdx then
-    for _, name in ipairs(gaugeFamilies) do probed[#probed + 1] = gaugeHashOf(name, heldIdx) end
-    probed[#probed + 1] = leasePrefix .. heldIdx
+    for _, name in ipairs(gaugeFamilies) do probeKey(probe, gaugeHashOf(name, heldIdx), false, name) end
   end
-  local moved = firstMovedKey(probed)
-  if moved then return { 'MOVING', '-1', '0', {}, '0', moved } end
+  local moved
+  moved, wrongType = probeKeys(probe)
+  if moved then return { 'MOVING', '-1', '0', {}, '0', moved, '', {} } end
+  -- The lease is the registry's own: nothing can be applied. A family's key: see below.
+  if wrongType and wrongType[4] == '' then return { 'WRONGTYPE', '-1', '0', {}, '0', wrongTypeText(wrongType), '', {} } end
 end
 
 --@include lease
@@ -183,12 +213,18 @@ if seq <= last then
     fresh = 1
   end
   redis.call('EXPIRE', proc, procTtl)
-  return { 'DUP', tostring(idx), tostring(fresh), {}, '0', '' }
+  return { 'DUP', tostring(idx), tostring(fresh), {}, '0', '', '', {} }
 end
 if after ~= '' and tonumber(after) ~= last then
   -- The batch before this one was not applied (refused, or still to be resent): apply nothing,
   -- so that its retry is not mistaken for a duplicate.
-  return { 'GAP', tostring(idx), tostring(fresh), {}, '0', '' }
+  return { 'GAP', tostring(idx), tostring(fresh), {}, '0', '', '', {} }
+end
+if wrongType then
+  -- A key of one family has the wrong type: nothing applied, the sequence number unused (checked
+  -- after DUP, so a batch an earlier attempt applied is never taken for unapplied). The caller
+  -- takes that family's sections out of the batch, keeps them, and sends the rest again.
+  return { 'WRONGTYPE', tostring(idx), tostring(fresh), {}, '0', wrongTypeText(wrongType), wrongType[4], {} }
 end
 if resetGiven then resetGaugeHashes() end
 if givenIndex then
@@ -202,6 +238,15 @@ redis.call('EXPIRE', proc, procTtl)
 --@include meta
 
 local skip, conflicts = checkMetadata(metaKey, samplesKey, firstMeta, metaCount)
+
+-- Series whose value this batch took past a double's range (addFloat): family, field pairs.
+local pastRange = {}
+local function addDelta(name, key, field, delta)
+  if addFloat(key, field, delta) then
+    pastRange[#pastRange + 1] = name
+    pastRange[#pastRange + 1] = field
+  end
+end
 
 -- A common-gauge series past its expiry is gone for readers; an increment must start it from
 -- zero, not from the stale value still stored (pruning is bounded per flush).
@@ -243,7 +288,7 @@ local function addDeltas(whole)
     for field, delta in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n') do
       if expireSeconds ~= '' then dropIfExpired(name, key, field) end
       local added = whole and not failed(redis.pcall('HINCRBY', key, field, delta))
-      if not added then write('HINCRBYFLOAT', key, field, delta) end
+      if not added then addDelta(name, key, field, delta) end
     end
     if expireSeconds ~= '' then touchExpiry(name, expireSeconds, payload) end
   end
@@ -259,12 +304,10 @@ end
 function ops.H(name, payload)
   local key = familyPrefix .. name
   for field, sum, spec in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n([^\n]*)\n') do
-    -- The sum goes first: if Redis refuses it (overflow to inf), the counts are not written
-    -- either, so _count and _sum never disagree.
+    -- The counts always apply; a sum past a double's range is stored as infinite (addFloat).
+    addDelta(name, key, field .. '|s', sum)
     -- (pcall and check inline, not write(): this loop runs once per bucket of every series.)
-    if not failed(check(redis.pcall('HINCRBYFLOAT', key, field .. '|s', sum))) then
-      for sub, n in string.gmatch(spec, '([^,:]+):([^,]+)') do check(redis.pcall('HINCRBY', key, field .. '|' .. sub, n)) end
-    end
+    for sub, n in string.gmatch(spec, '([^,:]+):([^,]+)') do check(redis.pcall('HINCRBY', key, field .. '|' .. sub, n)) end
   end
 end
 
@@ -296,37 +339,7 @@ function ops.E(name, payload)
   end
 end
 
-function ops.Q(_, payload, window)
-  local base, width, slots, slot = windowOf(window)
-  local qkey = windowSlotKey(base, slot)
-  for field, spec in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n') do
-    for bucket, n in string.gmatch(spec, '([^,:]+):([^,]+)') do write('HINCRBY', qkey, field .. '|' .. bucket, n) end
-  end
-  local ttlMs = (slot + 1 + slots) * width - nowMs
-  write('EXPIRE', qkey, string.format('%.0f', math.ceil(ttlMs / 1000)))
-end
-
-function ops.R(_, payload, window)
-  local base, _, slots, slot = windowOf(window)
-  local gone = {}
-  for field in string.gmatch(payload, '([^\n]*)\n') do gone[field] = true end
-  for s = slot - slots, slot do
-    local qkey = windowSlotKey(base, s)
-    local doomed = {}
-    local fields = check(redis.pcall('HKEYS', qkey))
-    if not failed(fields) then
-      for _, f in ipairs(fields) do
-        if gone[string.match(f, '^(.*)|[^|]*$')] then doomed[#doomed + 1] = f end
-      end
-    end
-    if #doomed > 0 then removeFields('HDEL', qkey, table.concat(doomed, '\n') .. '\n') end
-  end
-end
-
-function ops.W(_, _, window)
-  local base, _, slots, slot = windowOf(window)
-  for s = slot - slots, slot do check(tryDropKeys(windowSlotKey(base, s))) end
-end
+--@include window-ops
 
 local function removeSeries(target)
   return function(name, payload, expireSeconds)
@@ -367,4 +380,4 @@ for p = firstSection, #ARGV, 4 do
   if run and not skip[name] then run(name, ARGV[p + 3], ARGV[p + 2]) end
 end
 
-return { 'OK', tostring(idx), tostring(fresh), conflicts, tostring(errors), firstError }
+return { 'OK', tostring(idx), tostring(fresh), conflicts, tostring(errors), firstError, '', pastRange }
