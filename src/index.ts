@@ -44,6 +44,7 @@ export {
   RecordedAfterCloseError,
   WrongKeyTypeError,
   NonFiniteValueError,
+  RefusedSeriesError,
 } from './core/errors.js';
 export { VERSION } from './core/version.js';
 export { installShutdownHooks, type ShutdownHookOptions } from './shutdown.js';

@@ -26,6 +26,7 @@ export class SelfMetrics implements FlushObserver {
   readonly #series: Histogram;
   readonly #retries: Counter;
   readonly #dropped: Counter<'metric'>;
+  readonly #refused: Counter<'metric'>;
   readonly #buffered: Gauge;
   readonly #lastFlush: Gauge;
   readonly #droppedSeen = new Map<SeriesStore, number>();
@@ -64,6 +65,12 @@ export class SelfMetrics implements FlushObserver {
       labelNames: ['metric'],
       ...own,
     });
+    this.#refused = new Counter({
+      name: `${PREFIX}refused_series`,
+      help: 'Series dropped because Redis refused them outright (an argument past its proto-max-bulk-len), by metric.',
+      labelNames: ['metric'],
+      ...own,
+    });
     this.#buffered = new Gauge({
       name: `${PREFIX}buffered_series`,
       help: 'Series recorded in this process and not yet acknowledged by Redis.',
@@ -87,6 +94,10 @@ export class SelfMetrics implements FlushObserver {
 
   retried(): void {
     this.#retries.inc();
+  }
+
+  refused(metric: string): void {
+    this.#refused.inc({ metric });
   }
 
   /** Refresh the values read from the registry's state (called before each flush). */

@@ -159,3 +159,26 @@ export class NonFiniteValueError extends PrometheusRedisError {
     );
   }
 }
+
+/**
+ * Redis refused a series outright, whatever the retry: one of its arguments is past the
+ * server's `proto-max-bulk-len` (a label value far beyond `maxLabelValueLength`'s default, say).
+ * The series' changes in that flush are dropped and counted in
+ * `prometheus_redis_client_refused_series_total`; everything else is applied.
+ */
+export class RefusedSeriesError extends FlushError {
+  constructor(
+    /** The metric family. */
+    readonly metric: string,
+    /** The series' labels, as exposed. */
+    readonly series: string,
+    /** Bytes of the argument Redis refused. */
+    readonly bytes: number,
+  ) {
+    super(
+      `Metric "${metric}" {${series.length > 200 ? `${series.slice(0, 200)}…` : series}}: Redis refused its ` +
+        `${bytes}-byte argument outright (past its proto-max-bulk-len); the series' changes in this flush ` +
+        `are dropped and counted, the others applied`,
+    );
+  }
+}

@@ -3,15 +3,18 @@
  * first alone as an anchor, then the others after their predecessors with a small window in
  * flight. Why this keeps every chunk exactly once is in docs/architecture.md ("Chunked flushes").
  */
-import { WrongKeyTypeError } from '../core/errors.js';
+import { ReplyError } from 'ioredis';
+import { FlushError, WrongKeyTypeError } from '../core/errors.js';
+import { labelKeyOf } from '../redis/fields.js';
 import type { RedisClient } from '../redis/connection.js';
 import {
-  heldFlushArgs,
-  withFlushAttempt,
+  seriesOfSections,
   withoutFamily,
-  type FlushReply,
-  type FlushScriptArgs,
-} from '../redis/scripts.js';
+  withoutLargestRecord,
+  withRecordsApart,
+  type RefusedRecord,
+} from '../redis/flush-sections.js';
+import { heldFlushArgs, withFlushAttempt, type FlushReply, type FlushScriptArgs } from '../redis/scripts.js';
 import { answeredGap, refusedByRedis, replyOf, sendBatch } from './call.js';
 import type { EncodedBatch } from './encode.js';
 import type { FlusherSettings } from './host.js';
@@ -27,6 +30,8 @@ interface Link {
   uncertain: boolean;
   /** A refused attempt's reply said the gauge index was (re)claimed: the acknowledged one says so too. */
   fresh: boolean;
+  /** Redis refused the chunk outright (an argument too large): its big sections went apart. */
+  split?: boolean;
   /** The chunk holds only this family's sections, taken out of an earlier chunk and sent again. */
   readonly heldFamily?: string;
 }
@@ -55,6 +60,23 @@ export interface ChunkSender {
    * again at the next flush: `requeueHeld`) and the rest sent again.
    */
   isolated(error: WrongKeyTypeError): void;
+  /**
+   * Redis refused a chunk outright (an argument past proto-max-bulk-len) and taking its big
+   * sections apart did not help: this series, the largest, was dropped from it.
+   */
+  refused(record: RefusedRecord): void;
+}
+
+/** Payloads over this many bytes are taken apart, record by record, when Redis refuses a chunk outright. */
+const APART_BYTES = 64 * 1024;
+
+/**
+ * Whether Redis refused a call outright, before running it, for an argument it will never take
+ * (`proto-max-bulk-len`): a protocol error, which no retry fixes.
+ */
+function refusedOutright(error: unknown): boolean {
+  const cause: unknown = error instanceof FlushError ? error.cause : undefined;
+  return cause instanceof ReplyError && /invalid bulk length|Protocol error/i.test((cause as Error).message);
 }
 
 type Outcome = { ok: true; reply: FlushReply } | { ok: false; error: unknown };
@@ -78,30 +100,6 @@ export function registrySlotArgs(
     after: follows ?? null,
   });
 }
-
-/**
- * Series a chunk's sections carry: the records of the ops that write a series' values (A I S G
- * T H; exemplars, quantile buckets, creation times and removals ride with them or carry none).
- */
-function seriesOf(sections: ReadonlyArray<string | Buffer>): number {
-  let series = 0;
-  for (let at = 0; at + 3 < sections.length; at += 4) {
-    const lines = RECORD_LINES[String(sections[at])];
-    if (lines === undefined) continue;
-    const payload = sections[at + 3]!;
-    let count = 0;
-    if (typeof payload === 'string') {
-      for (let i = payload.indexOf('\n'); i >= 0; i = payload.indexOf('\n', i + 1)) count++;
-    } else {
-      for (let i = payload.indexOf(10); i >= 0; i = payload.indexOf(10, i + 1)) count++;
-    }
-    series += count / lines;
-  }
-  return series;
-}
-
-/** Lines per record of the ops whose records are series (flush-4.lua's payload formats). */
-const RECORD_LINES: Readonly<Record<string, number>> = { A: 2, I: 2, S: 2, G: 2, T: 3, H: 3 };
 
 export class ChunkQueue {
   #links: Link[] = [];
@@ -224,6 +222,12 @@ export class ChunkQueue {
             return [reply[0], reply[1], '1', ...reply.slice(3)] as FlushReply;
           return reply;
         } catch (error) {
+          if (refusedOutright(error)) {
+            const refused = this.#shrink(link);
+            if (refused === undefined) throw error;
+            if (refused !== null) sender.refused(refused);
+            continue;
+          }
           if (!(error instanceof WrongKeyTypeError) || error.metric === undefined) throw error;
           if (!this.#takeOut(link, error.metric)) throw error;
           link.fresh ||= replyOf(error)?.[2] === '1';
@@ -281,11 +285,31 @@ export class ChunkQueue {
     if (failure !== undefined) throw failure.error;
   }
 
+  /**
+   * A chunk Redis refused outright: first take its big sections apart, record by record (null);
+   * if that is done, drop the series of its largest argument (returned); undefined when neither
+   * is possible (the largest argument is not one series': the refusal stands).
+   */
+  #shrink(link: Link): RefusedRecord | null | undefined {
+    if (link.split !== true) {
+      link.split = true;
+      const apart = withRecordsApart(link.batch.args, APART_BYTES);
+      if (apart !== undefined) {
+        link.batch = { ...link.batch, args: apart };
+        return null;
+      }
+    }
+    const without = withoutLargestRecord(link.batch.args, labelKeyOf);
+    if (without === undefined) return undefined;
+    link.batch = { ...link.batch, args: without.args, series: Math.max(0, link.batch.series - 1) };
+    return without.refused;
+  }
+
   /** Take `family`'s sections out of `link`'s chunk into the held ones; false if it has none. */
   #takeOut(link: Link, family: string): boolean {
     const { args, held } = withoutFamily(link.batch.args, family);
     if (held.length === 0) return false;
-    const series = seriesOf(held);
+    const series = seriesOfSections(held);
     this.#held.push({ family, template: link.batch.args, sections: held, series });
     link.batch = { ...link.batch, args, series: Math.max(0, link.batch.series - series) };
     return true;

@@ -24,6 +24,27 @@ import { drain, emptySections, hasCreated, type Sections } from './encode-cells.
 const CELLS_PER_SLICE = 2048;
 /** Payloads up to this many characters are sent as strings, longer ones as Buffers. */
 const SMALL_PAYLOAD = 8192;
+/**
+ * A section's payload is closed once it passes this many characters (at most 3 UTF-8 bytes
+ * each, plus the record that passed it): far inside Redis's smallest proto-max-bulk-len (1 MB),
+ * which refuses a longer argument outright.
+ */
+const SECTION_CHARS = 128 * 1024;
+
+/** Characters in a slice's section payloads so far. */
+function charsOf(out: Sections): number {
+  return (
+    out.add.length +
+    out.int.length +
+    out.set.length +
+    out.gauge.length +
+    out.hist.length +
+    (out.ex?.length ?? 0) +
+    (out.stamped?.length ?? 0) +
+    (out.quantiles?.length ?? 0) +
+    (out.created?.length ?? 0)
+  );
+}
 
 /** Everything a flush script call needs besides the deltas. */
 export interface BatchContext {
@@ -207,7 +228,7 @@ async function encodeTaken(
       chunk.series++;
       const full = chunk.updates >= chunkUpdates;
       const slice = ++sinceYield >= CELLS_PER_SLICE;
-      if (full || slice) emit();
+      if (full || slice || charsOf(out) >= SECTION_CHARS) emit();
       if (full) {
         close();
         chunk.families.add(store);

@@ -141,6 +141,7 @@ export class MetricLayout implements FlushLayout {
           if (anchor) this.#leaseReplied(index, fresh || duplicate);
         },
         isolated: (error) => replied.problems.push(replies.isolated(error)),
+        refused: (record) => replied.problems.push(replies.refused(record)),
       });
     } catch (error) {
       // It may have been applied: a (re)claimed gauge index would then go unnoticed.
@@ -223,6 +224,7 @@ export class MetricLayout implements FlushLayout {
         replied.problems.push(...replies.problems(reply));
       },
       isolated: (error) => replied.problems.push(replies.isolated(error)),
+      refused: (record) => replied.problems.push(replies.refused(record)),
     };
   }
 }

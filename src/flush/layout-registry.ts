@@ -87,6 +87,7 @@ export class RegistryLayout implements FlushLayout {
           problems.push(...replies.problems(reply));
         },
         isolated: (error) => problems.push(replies.isolated(error)),
+        refused: (record) => problems.push(replies.refused(record)),
       });
     } catch (error) {
       replies.failed(started, error);

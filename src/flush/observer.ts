@@ -16,6 +16,8 @@ export interface FlushObserver {
   flushed(outcome: FlushOutcome, seconds: number, series: number): void;
   /** A batch whose outcome was unknown is sent again. */
   retried(): void;
+  /** A series of `metric` Redis refused outright (an argument too large) was dropped. */
+  refused(metric: string): void;
   /** Before a flush takes the buffer: how many series wait, and every store (for dropped counts). */
   sample(undelivered: number, stores: Iterable<SeriesStore>): void;
 }

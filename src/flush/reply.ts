@@ -12,11 +12,13 @@ import {
   FlushTimeoutError,
   MetadataConflictError,
   NonFiniteValueError,
+  RefusedSeriesError,
   type WrongKeyTypeError,
 } from '../core/errors.js';
 import { labelKeyOf, SEPARATOR, SUM } from '../redis/fields.js';
 import type { Backoff } from './backoff.js';
 import type { FlusherHost, FlushStats } from './host.js';
+import type { RefusedRecord } from '../redis/flush-sections.js';
 import type { FlushReply } from '../redis/scripts.js';
 
 /** What a reply says, once read. */
@@ -151,6 +153,17 @@ export class ReplyHandler {
    */
   isolated(error: WrongKeyTypeError): Error {
     this.#report(error, `wrong type: ${error.key}`);
+    return error;
+  }
+
+  /**
+   * A series Redis refused outright, dropped from its chunk (ChunkQueue): counted in the
+   * self-metrics and reported; returns the error as the flush's problem.
+   */
+  refused(record: RefusedRecord): Error {
+    const error = new RefusedSeriesError(record.family, record.labelKey, record.bytes);
+    this.#host.selfMetrics?.refused(record.family);
+    this.#report(error, error.message);
     return error;
   }
 

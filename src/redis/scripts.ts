@@ -2,7 +2,8 @@
  * The library's Lua scripts (src/redis/lua/, embedded by scripts/gen-lua.mjs): their loading
  * under versioned command names, and one typed argument builder and caller per script whose
  * parameter object mirrors the script's header (bullmq's `Scripts`). Only this module knows the
- * scripts' argument positions.
+ * scripts' argument positions (flush-sections.ts works on a flush's sections from
+ * `flushSectionStart` on).
  */
 import { VERSION } from '../core/version.js';
 import type { RedisClient } from './connection.js';
@@ -233,29 +234,14 @@ export type FlushReply = [
 ];
 
 /** The sections of built flush arguments (4 arguments each), as they were given. */
-type RawSections = ReadonlyArray<string | Buffer>;
-
-/** Where the sections begin in built flush arguments (after the metadata triples). */
-function firstSectionOf(args: FlushScriptArgs): number {
-  return FLUSH_AFTER + 1 + 3 * Number(args[FLUSH_AFTER - 1]);
-}
+export type RawSections = ReadonlyArray<string | Buffer>;
 
 /**
- * The same flush arguments without `family`'s sections (a family whose key Redis holds with the
- * wrong type), and those sections, to be sent later by `heldFlushArgs`. Metadata stays.
+ * Where the sections begin in built flush arguments (after the metadata triples); what follows
+ * is op, family, third argument, payload per section (flush-sections.ts works on them).
  */
-export function withoutFamily(
-  args: FlushScriptArgs,
-  family: string,
-): { args: FlushScriptArgs; held: RawSections } {
-  const first = firstSectionOf(args);
-  const kept = args.slice(0, first);
-  const held: Array<string | Buffer> = [];
-  for (let at = first; at + 3 < args.length; at += 4) {
-    const section = args.slice(at, at + 4);
-    (args[at + 1] === family ? held : kept).push(...section);
-  }
-  return { args: kept as unknown as FlushScriptArgs, held };
+export function flushSectionStart(args: FlushScriptArgs): number {
+  return FLUSH_AFTER + 1 + 3 * Number(args[FLUSH_AFTER - 1]);
 }
 
 /**
