@@ -45,6 +45,7 @@ export {
   WrongKeyTypeError,
   NonFiniteValueError,
   RefusedSeriesError,
+  RedisStateLostError,
 } from './core/errors.js';
 export { VERSION } from './core/version.js';
 export { installShutdownHooks, type ShutdownHookOptions } from './shutdown.js';

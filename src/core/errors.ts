@@ -161,6 +161,27 @@ export class NonFiniteValueError extends PrometheusRedisError {
 }
 
 /**
+ * Redis lost this registry's keys while the process ran: FLUSHALL or FLUSHDB, a restart
+ * without persistence, a failover to a replica that had none of them, a purge. The process
+ * writes again what it owns — metadata, its per-process gauges, the values it last set on
+ * common gauges (unless another process wrote them since). Counters, histograms and summaries
+ * start again from what processes flush from now on: Prometheus sees a counter reset, which
+ * `rate()` and `increase()` handle. Reported once per wipe, by every process that sees it.
+ */
+export class RedisStateLostError extends PrometheusRedisError {
+  constructor(
+    /** The registry's prefix. */
+    readonly prefix: string,
+  ) {
+    super(
+      `Redis lost the keys of prefix "${prefix}" (FLUSHALL, a restart without persistence, a purge?): ` +
+        `metadata, per-process gauges and the common-gauge values this process set are written again; ` +
+        `counters, histograms and summaries restart from zero (Prometheus sees a reset)`,
+    );
+  }
+}
+
+/**
  * Redis refused a series outright, whatever the retry: one of its arguments is past the
  * server's `proto-max-bulk-len` (a label value far beyond `maxLabelValueLength`'s default, say).
  * The series' changes in that flush are dropped and counted in

@@ -65,6 +65,11 @@ export interface ChunkSender {
    * sections apart did not help: this series, the largest, was dropped from it.
    */
   refused(record: RefusedRecord): void;
+  /**
+   * An applied chunk found its chain's process key missing although an earlier chunk was
+   * acknowledged within the key's TTL: Redis lost this process's keys (a wipe).
+   */
+  wiped(): void;
 }
 
 /** Payloads over this many bytes are taken apart, record by record, when Redis refuses a chunk outright. */
@@ -107,6 +112,8 @@ export class ChunkQueue {
   #held: Held[] = [];
   /** Sequence number of the newest chunk ever queued. */
   #last: number | undefined;
+  /** When a chunk of this chain was last acknowledged (Date.now()). */
+  #ackedAtMs: number | undefined;
 
   /** Chunks not yet acknowledged. */
   get size(): number {
@@ -196,10 +203,19 @@ export class ChunkQueue {
    */
   async send(
     redis: RedisClient,
-    settings: Pick<FlusherSettings, 'flushTimeoutMs' | 'durability' | 'flushWindow'>,
+    settings: Pick<FlusherSettings, 'flushTimeoutMs' | 'durability' | 'flushWindow' | 'tokenTtlSeconds'>,
     sender: ChunkSender,
   ): Promise<void> {
     const window = settings.flushWindow;
+    // The process key lives tokenTtlSeconds after the last applied chunk: missing well within
+    // that, Redis lost it.
+    const acknowledged = (batch: EncodedBatch, reply: FlushReply, anchor: boolean): void => {
+      const now = Date.now();
+      const lost = reply[0] === 'OK' && reply[8] === '0' && this.#ackedAtMs !== undefined;
+      if (lost && now - this.#ackedAtMs! < settings.tokenTtlSeconds * 900) sender.wiped();
+      this.#ackedAtMs = now;
+      sender.acknowledged(batch, reply, anchor);
+    };
     const once = async (link: Link, anchor: boolean): Promise<FlushReply> => {
       link.inFlight = true;
       try {
@@ -239,7 +255,7 @@ export class ChunkQueue {
     if (first === undefined) return;
     const reply = await call(first, true);
     this.#links.shift();
-    sender.acknowledged(first.batch, reply, true);
+    acknowledged(first.batch, reply, true);
 
     const links = [...this.#links];
     const outcomes: Array<Promise<Outcome>> = [];
@@ -248,7 +264,7 @@ export class ChunkQueue {
         (ok): Outcome => ({ ok: true, reply: ok }),
         (error: unknown): Outcome => ({ ok: false, error }),
       );
-    const acknowledged = new Set<Link>();
+    const applied = new Set<Link>();
     const resent = new Set<Link>();
     let failure: { error: unknown } | undefined;
     const launch = (done: number): void => {
@@ -267,7 +283,7 @@ export class ChunkQueue {
         failure === undefined &&
         answeredGap(outcome.error) &&
         !resent.has(link) &&
-        (before === first || acknowledged.has(before))
+        (before === first || applied.has(before))
       ) {
         // Sent before the chunk it follows was sent again without a family: goes again after it.
         resent.add(link);
@@ -276,12 +292,12 @@ export class ChunkQueue {
       }
       done++;
       if (outcome.ok) {
-        acknowledged.add(link);
-        sender.acknowledged(link.batch, outcome.reply, false);
+        applied.add(link);
+        acknowledged(link.batch, outcome.reply, false);
       } else failure ??= { error: outcome.error };
       launch(done);
     }
-    this.#links = this.#links.filter((link) => !acknowledged.has(link));
+    this.#links = this.#links.filter((link) => !applied.has(link));
     if (failure !== undefined) throw failure.error;
   }
 

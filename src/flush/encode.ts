@@ -19,6 +19,7 @@ import {
   type FlushSection,
 } from '../redis/scripts.js';
 import { drain, emptySections, hasCreated, type Sections } from './encode-cells.js';
+import type { LastValues } from './last-values.js';
 
 /** Cells encoded between two yields to the event loop (keeps a 100k-series flush from stalling it). */
 const CELLS_PER_SLICE = 2048;
@@ -30,6 +31,13 @@ const SMALL_PAYLOAD = 8192;
  * which refuses a longer argument outright.
  */
 const SECTION_CHARS = 128 * 1024;
+
+/** Line feeds in `text`. */
+function countLines(text: string): number {
+  let n = 0;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) n++;
+  return n;
+}
 
 /** Characters in a slice's section payloads so far. */
 function charsOf(out: Sections): number {
@@ -66,6 +74,8 @@ export interface BatchContext {
   readonly chunkUpdates: number;
   /** The next sequence number (strictly increasing per process), one per chunk. */
   nextSeq(): number;
+  /** What this process last set on its common gauges (kept, and written again after a wipe). */
+  readonly lastValues?: LastValues;
 }
 
 /**
@@ -190,6 +200,17 @@ async function encodeTaken(
       if (window !== undefined) chunk.sections.push({ op: 'W', family, window, payload: '' });
       chunk.updates += 3;
     }
+    // Common gauges: what this process set is kept, and written again (N) after Redis lost it,
+    // before this flush's own changes so a newer value wins.
+    const lastValues = kind === 'common_gauge' ? context.lastValues : undefined;
+    if (lastValues !== undefined) {
+      lastValues.removed(store, changes.removed, changes.reset);
+      const restore = lastValues.takeDue(store);
+      if (restore !== undefined) {
+        chunk.sections.push({ op: 'N', family, expireSeconds: expire, payload: payloadOf(restore) });
+        chunk.updates += countLines(restore) / 2;
+      }
+    }
     // Removed series: every field of each in one chunk, as many series per chunk as fit.
     let removed: string[] = [];
     let fields: string[] = [];
@@ -224,6 +245,7 @@ async function encodeTaken(
     for (const cell of changes.cells) {
       // Removed during a yield (and perhaps written again, for the next take): not this flush's.
       if (!current(cell, changes)) continue;
+      lastValues?.record(store, cell);
       chunk.updates += drain(cell, out, created, expire !== '');
       chunk.series++;
       const full = chunk.updates >= chunkUpdates;

@@ -10,6 +10,7 @@ import { FlushError, RedisUnavailableError } from '../core/errors.js';
 import { whenReady } from '../redis/connection.js';
 import { Backoff } from './backoff.js';
 import { GaugeLease } from './gauge-lease.js';
+import { LastValues } from './last-values.js';
 import type { FlusherHost, FlushStats } from './host.js';
 import type { FlushLayout } from './layout.js';
 import { MetricLayout } from './layout-metric.js';
@@ -50,14 +51,16 @@ export class Flusher {
   constructor(host: FlusherHost) {
     this.#host = host;
     this.#backoff = new Backoff(host.settings);
-    this.#replies = new ReplyHandler(host, this.stats, this.#backoff, this.#unconfirmed);
-    this.#lease = new GaugeLease(host);
+    const lastValues = new LastValues();
+    this.#replies = new ReplyHandler(host, this.stats, this.#backoff, this.#unconfirmed, lastValues);
+    this.#lease = new GaugeLease(host, lastValues);
     const state = {
       host,
       replies: this.#replies,
       lease: this.#lease,
       unconfirmed: this.#unconfirmed,
       undelivered: () => this.undelivered,
+      lastValues,
     };
     this.#layout = host.settings.shardBy === 'metric' ? new MetricLayout(state) : new RegistryLayout(state);
   }
@@ -192,5 +195,7 @@ export class Flusher {
       throw error;
     });
     await this.#layout.flush(redis);
+    // Redis lost this process's keys: what it owns goes again now, not at the next interval.
+    if (this.#replies.restoreDue()) await this.#layout.flush(redis);
   }
 }

@@ -1,11 +1,13 @@
 /**
  * This process's gauge index and its lease: which index it holds, when its per-process gauge
  * keys were last kept alive (the heartbeat), which gauge families flushes write, and giving the
- * index up at `close()`.
+ * index up at `close()`. The heartbeat also runs for a process that set common gauges and is
+ * otherwise idle: its flush is how a wipe is noticed and their values written again.
  */
 import type { SeriesStore } from '../buffer/series-store.js';
 import { callRelease, releaseArgs } from '../redis/scripts.js';
 import type { FlusherHost } from './host.js';
+import type { LastValues } from './last-values.js';
 
 export class GaugeLease {
   /** The gauge index this process holds (-1 before its first flush with gauges). */
@@ -15,9 +17,11 @@ export class GaugeLease {
   /** The gauge index was given up (`close()`): later flushes write no per-process gauges. */
   #released = false;
   readonly #host: FlusherHost;
+  readonly #lastValues: LastValues;
 
-  constructor(host: FlusherHost) {
+  constructor(host: FlusherHost, lastValues: LastValues) {
     this.#host = host;
+    this.#lastValues = lastValues;
   }
 
   /** Refresh gauge leases four times per `expireSeconds`. */
@@ -25,9 +29,11 @@ export class GaugeLease {
     return (this.#host.settings.expireSeconds * 1000) / 4;
   }
 
-  /** Whether this process's gauge keys (and lease) need their expiry refreshed now. */
+  /** Whether this process's gauge keys (and lease) need their expiry refreshed now (or a wipe checked for). */
   refreshDue(): boolean {
-    return this.#hasGauges() && Date.now() - this.refreshedMs > this.heartbeatMs;
+    return (
+      (this.#hasGauges() || this.#lastValues.holding) && Date.now() - this.refreshedMs > this.heartbeatMs
+    );
   }
 
   /** The per-process gauge families that flushes write (none once the index was given up). */

@@ -88,7 +88,7 @@ export class MetricLayout implements FlushLayout {
     const gauges = lease.gauges();
     const groupGauges = gauges.filter((s) => s.meta.shard !== undefined && !this.#groups.has(s.meta.name));
     const grouped = refresh ? [...new Set([...sharded, ...groupGauges])] : sharded;
-    const context = batchContext(host, () => ++this.#seq);
+    const context = batchContext(host, () => ++this.#seq, this.#state.lastValues);
     // Both encoders take their stores' changes as they are called, together with the buffer's
     // take above (nothing runs in between), and then encode side by side.
     const [control, groups] = await Promise.all([
@@ -142,6 +142,7 @@ export class MetricLayout implements FlushLayout {
         },
         isolated: (error) => replied.problems.push(replies.isolated(error)),
         refused: (record) => replied.problems.push(replies.refused(record)),
+        wiped: () => replies.wiped(),
       });
     } catch (error) {
       // It may have been applied: a (re)claimed gauge index would then go unnoticed.
@@ -225,6 +226,7 @@ export class MetricLayout implements FlushLayout {
       },
       isolated: (error) => replied.problems.push(replies.isolated(error)),
       refused: (record) => replied.problems.push(replies.refused(record)),
+      wiped: () => replies.wiped(),
     };
   }
 }

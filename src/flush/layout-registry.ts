@@ -55,7 +55,7 @@ export class RegistryLayout implements FlushLayout {
     host.buffer.requeue(isolated);
     const stores = isolated.length === 0 ? taken : taken.filter((store) => !isolated.includes(store));
     const chunks = await encodeBatch(stores, [...unconfirmed], {
-      ...batchContext(host, () => ++this.#seq),
+      ...batchContext(host, () => ++this.#seq, this.#state.lastValues),
       gaugeFamilies: lease.gauges().map((s) => s.meta.name),
     });
     this.#chunks.add(chunks);
@@ -87,6 +87,7 @@ export class RegistryLayout implements FlushLayout {
           problems.push(...replies.problems(reply));
         },
         isolated: (error) => problems.push(replies.isolated(error)),
+        wiped: () => replies.wiped(),
         refused: (record) => problems.push(replies.refused(record)),
       });
     } catch (error) {

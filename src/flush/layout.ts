@@ -7,6 +7,7 @@ import type { SeriesStore } from '../buffer/series-store.js';
 import type { RedisClient } from '../redis/connection.js';
 import type { BatchContext } from './encode.js';
 import type { GaugeLease } from './gauge-lease.js';
+import type { LastValues } from './last-values.js';
 import type { FlusherHost } from './host.js';
 import type { ReplyHandler } from './reply.js';
 
@@ -31,11 +32,18 @@ export interface LayoutState {
   readonly unconfirmed: Set<SeriesStore>;
   /** Series recorded but not yet acknowledged (sampled before each flush takes the buffer). */
   undelivered(): number;
+  /** What this process last set on its common gauges (written again after a wipe). */
+  readonly lastValues: LastValues;
 }
 
 /** Everything a flush's encoding needs besides its gauge families. */
-export function batchContext(host: FlusherHost, nextSeq: () => number): Omit<BatchContext, 'gaugeFamilies'> {
+export function batchContext(
+  host: FlusherHost,
+  nextSeq: () => number,
+  lastValues: LastValues,
+): Omit<BatchContext, 'gaugeFamilies'> {
   return {
+    lastValues,
     keys: host.keys,
     processId: host.processId,
     tokenTtlSeconds: host.settings.tokenTtlSeconds,

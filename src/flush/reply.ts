@@ -12,12 +12,14 @@ import {
   FlushTimeoutError,
   MetadataConflictError,
   NonFiniteValueError,
+  RedisStateLostError,
   RefusedSeriesError,
   type WrongKeyTypeError,
 } from '../core/errors.js';
 import { labelKeyOf, SEPARATOR, SUM } from '../redis/fields.js';
 import type { Backoff } from './backoff.js';
 import type { FlusherHost, FlushStats } from './host.js';
+import type { LastValues } from './last-values.js';
 import type { RefusedRecord } from '../redis/flush-sections.js';
 import type { FlushReply } from '../redis/scripts.js';
 
@@ -33,6 +35,8 @@ export interface ReadReply {
 
 /** A problem that keeps recurring is reported again after this long, saying how often it recurred. */
 export const REPORT_AGAIN_MS = 60_000;
+/** Chains that see one wipe within this long report it once. */
+const WIPE_REPORTED_MS = 10_000;
 /** Distinct problems remembered for REPORT_AGAIN_MS (the oldest are forgotten beyond). */
 const REMEMBERED_PROBLEMS = 1000;
 
@@ -44,10 +48,25 @@ export class ReplyHandler {
   /** By problem: when it was last reported, and how often it recurred since. */
   readonly #reported = new Map<string, { atMs: number; repeats: number }>();
   readonly #delivered = new WeakSet<Error>();
+  readonly #lastValues: LastValues;
+  /** When a wipe was last reported (chains of one flush may all see it). */
+  #wipedAtMs = -Infinity;
+  /** A wipe was seen and what it lost is not yet written again (see `restoreDue`). */
+  #restoreDue = false;
 
-  /** `unconfirmed`: the families whose metadata the next registry-wide batch must carry. */
-  constructor(host: FlusherHost, stats: FlushStats, backoff: Backoff, unconfirmed: Set<SeriesStore>) {
+  /**
+   * `unconfirmed`: the families whose metadata the next registry-wide batch must carry;
+   * `lastValues`: what this process set on its common gauges, written again after a wipe.
+   */
+  constructor(
+    host: FlusherHost,
+    stats: FlushStats,
+    backoff: Backoff,
+    unconfirmed: Set<SeriesStore>,
+    lastValues: LastValues,
+  ) {
     this.#host = host;
+    this.#lastValues = lastValues;
     this.#stats = stats;
     this.#backoff = backoff;
     this.#unconfirmed = unconfirmed;
@@ -154,6 +173,30 @@ export class ReplyHandler {
   isolated(error: WrongKeyTypeError): Error {
     this.#report(error, `wrong type: ${error.key}`);
     return error;
+  }
+
+  /**
+   * Redis lost this process's keys (a chain's process key vanished within its TTL): report it
+   * (once per wipe), and write again what this process owns — every family's metadata, and the
+   * values it set on its common gauges (unless another process wrote them since). Per-process
+   * gauges come back with the gauge index, which the script reclaims fresh.
+   */
+  wiped(): void {
+    const now = Date.now();
+    if (now - this.#wipedAtMs < WIPE_REPORTED_MS) return;
+    this.#wipedAtMs = now;
+    this.#restoreDue = true;
+    const stores = this.#host.stores();
+    for (const store of stores) if (!store.conflicted) this.#unconfirmed.add(store);
+    this.#host.buffer.requeue(this.#lastValues.wiped(stores));
+    this.#host.report(new RedisStateLostError(this.#host.keys.prefix));
+  }
+
+  /** Whether a wipe was seen since the last call: the flush then runs once more to restore. */
+  restoreDue(): boolean {
+    const due = this.#restoreDue;
+    this.#restoreDue = false;
+    return due;
   }
 
   /**

@@ -87,8 +87,8 @@ type Payload = string | Buffer;
  */
 export type FlushSection =
   | {
-      /** Add (HINCRBYFLOAT), integer add (HINCRBY), set (HSET), remove series fields. */
-      readonly op: 'A' | 'I' | 'S' | 'D';
+      /** Add (HINCRBYFLOAT), integer add (HINCRBY), set (HSET), restore unless present, remove series fields. */
+      readonly op: 'A' | 'I' | 'S' | 'N' | 'D';
       readonly family: string;
       /** The common gauge's expireSeconds, as a string; `''` for none. */
       readonly expireSeconds: string;
@@ -231,6 +231,8 @@ export type FlushReply = [
   firstError: string,
   family: string,
   pastRange: string[],
+  /** OK only: the sequence number applied before this batch, `'0'` when the process key was missing. */
+  previous?: string,
 ];
 
 /** The sections of built flush arguments (4 arguments each), as they were given. */

@@ -91,7 +91,17 @@ async function keysOf(keys: Keys): Promise<string[]> {
   return found.sort();
 }
 
-const ok = (gaugeIndex = '-1', fresh = '0'): FlushReply => ['OK', gaugeIndex, fresh, [], '0', '', '', []];
+const ok = (gaugeIndex = '-1', fresh = '0'): FlushReply => [
+  'OK',
+  gaugeIndex,
+  fresh,
+  [],
+  '0',
+  '',
+  '',
+  [],
+  expect.any(String) as string,
+];
 const k1 = 'q="a"';
 const k2 = 'q="b"';
 
@@ -177,7 +187,7 @@ describe('flush-4.lua ops', () => {
       flush(keys, [{ op: 'H', family: 'h', payload: `${k1}\n${sum}\nc:1\n` }], { seq });
     expect(await h(1, '1e308')).toEqual(ok());
     // 2e308: past a double (Redis's long double would keep it; readers could not).
-    expect(await h(2, '1e308')).toEqual(['OK', '-1', '0', [], '0', '', '', ['h', `${k1}|s`]]);
+    expect(await h(2, '1e308')).toEqual(['OK', '-1', '0', [], '0', '', '', ['h', `${k1}|s`], '1']);
     expect(await redis.hget(keys.family('h'), `${k1}|s`)).toBe('Infinity');
     // Stays infinite, counts still apply, not named again.
     expect(await h(3, '-5')).toEqual(ok());
@@ -201,8 +211,28 @@ describe('flush-4.lua ops', () => {
     const add = (seq: number, delta: string): Promise<FlushReply> =>
       flush(keys, [{ op: 'A', family: 'c', expireSeconds: '', payload: `${k1}\n${delta}\n` }], { seq });
     expect(await add(1, '1.5e308')).toEqual(ok());
-    expect(await add(2, '1.5e308')).toEqual(['OK', '-1', '0', [], '0', '', '', ['c', k1]]);
+    expect(await add(2, '1.5e308')).toEqual(['OK', '-1', '0', [], '0', '', '', ['c', k1], '1']);
     expect(await redis.hget(keys.family('c'), k1)).toBe('Infinity');
+  });
+
+  it('N restores values unless present (another process wrote since), with their expiry', async () => {
+    const keys = freshKeys();
+    await redis.hset(keys.family('cg'), k2, '42');
+    const reply = await flush(keys, [
+      { op: 'N', family: 'cg', expireSeconds: '30', payload: `${k1}\n7\n${k2}\n9\n` },
+    ]);
+    expect(reply).toEqual(ok());
+    expect(await redis.hgetall(keys.family('cg'))).toEqual({ [k1]: '7', [k2]: '42' });
+    expect(await redis.zrange(keys.expiry('cg'), '0', '-1')).toEqual([k1]);
+  });
+
+  it('an OK reply names the sequence number applied before, "0" when the process key is missing', async () => {
+    const keys = freshKeys();
+    const add: FlushSection = { op: 'I', family: 'c', expireSeconds: '', payload: `${k1}\n1\n` };
+    expect((await flush(keys, [add], { seq: 1 }))[8]).toBe('0');
+    expect((await flush(keys, [add], { seq: 5 }))[8]).toBe('1');
+    await redis.del(keys.process('p1'));
+    expect((await flush(keys, [add], { seq: 6 }))[8]).toBe('0');
   });
 
   it('G writes this process gauge hash under the index it claims ("1"), leased and kept alive', async () => {
@@ -557,7 +587,17 @@ describe('flush-4.lua sequence and metadata', () => {
     const other = encodeMeta({ ...counter, labelNames: ['other'] });
     const add: FlushSection = { op: 'I', family: 'c', expireSeconds: '', payload: `${k1}\n1\n` };
     const reply = await flush(keys, [add], { seq: 3, metadata: [{ name: 'c', encoded: other, samples }] });
-    expect(reply).toEqual(['OK', '-1', '0', ['c', helped.slice(0, helped.indexOf('\n'))], '0', '', '', []]);
+    expect(reply).toEqual([
+      'OK',
+      '-1',
+      '0',
+      ['c', helped.slice(0, helped.indexOf('\n'))],
+      '0',
+      '',
+      '',
+      [],
+      '2',
+    ]);
     expect(await redis.hget(keys.meta, 'c')).toBe(helped);
     expect(await redis.exists(keys.family('c'))).toBe(0);
   });

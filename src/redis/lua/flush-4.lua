@@ -39,7 +39,7 @@
   then M triples: name, encoded metadata, the family's sample names ("\n"-separated; claimed
   when the family is first stored)
   then sections of 4 arguments: op, family name, a third argument named per op, payload.
-  The third argument is expireSeconds (A I S D: the common gauge's expiry, "" for none), window
+  The third argument is expireSeconds (A I S N D: the common gauge's expiry, "" for none), window
   ("<slot ms> <ageBuckets> <key base>", Q R W: see include/window.lua), createdKey (the family's
   creation-time hash, C K Z), or unused ("") for the other ops.
     A  HINCRBYFLOAT   payload: field \n delta \n ...
@@ -73,6 +73,9 @@
          -> HSET createdKey <label key> = server time (seconds, millisecond decimals) unless
          present, so the earliest creation across processes is kept. Sent after the family's
          X/D/Z/K sections of the same batch, so a series removed and re-created gets a new time.
+    N  restore common-gauge values this process set last, after Redis lost them (a wipe):
+         HSET each field unless it is present (another process wrote it since); with
+         expireSeconds its expiry is set as for S; payload as S
     K  HDEL label keys from createdKey; payload: label key \n ...
     Z  drop createdKey
 
@@ -105,7 +108,9 @@
   to, "" for the registry's own keys), gaugeIndex is "-1" without gauges, freshIndex is "1" when
   the caller must rewrite all its gauges, conflicts is a flat list of name, stored shape (or
   clash), and pastRange a flat list of family, field whose value this batch took past a double's
-  range (stored as "Infinity", "-Infinity" or "NaN": include/writes.lua addFloat).
+  range (stored as "Infinity", "-Infinity" or "NaN": include/writes.lua addFloat). An OK reply
+  adds previous: the sequence number applied before this batch, "0" when the process key was
+  missing (its first batch, or the key lost: a wipe, a restart without persistence).
 ]]
 local proc, metaKey, gidxKey, samplesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local pid, seq, procTtl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -133,8 +138,8 @@ local function gaugeHashOf(name, i) return gaugePrefix .. name .. ':' .. i end
 local keyOps, windowOps = { C = true, K = true, Z = true }, { Q = true, R = true, W = true }
 local gaugeOps = { G = true, T = true, d = true, x = true }
 -- Ops that write the family hash, and those that write its expiry zset (with an expiry set).
-local familyHashOps = { A = true, I = true, S = true, H = true, E = true, D = true }
-local expiryOps = { A = true, I = true, S = true, D = true }
+local familyHashOps = { A = true, I = true, S = true, N = true, H = true, E = true, D = true }
+local expiryOps = { A = true, I = true, S = true, N = true, D = true }
 
 -- The message of a key of the wrong type ({ key, held type, expected type, family }).
 local function wrongTypeText(wrong)
@@ -248,29 +253,7 @@ local function addDelta(name, key, field, delta)
   end
 end
 
--- A common-gauge series past its expiry is gone for readers; an increment must start it from
--- zero, not from the stale value still stored (pruning is bounded per flush).
-local function dropIfExpired(name, key, field)
-  local at = redis.pcall('ZSCORE', expiryPrefix .. name, field)
-  if type(at) == 'string' and tonumber(at) <= nowMs then
-    write('HDEL', key, field)
-    write('ZREM', expiryPrefix .. name, field)
-  end
-end
-
-local function touchExpiry(name, expireSeconds, payload)
-  local xkey = expiryPrefix .. name
-  local at = nowMs + tonumber(expireSeconds) * 1000
-  for field in string.gmatch(payload, '([^\n]*)\n[^\n]*\n') do write('ZADD', xkey, at, field) end
-  -- Prune series that expired (at most 1000 per flush; readers skip the rest).
-  local expired = redis.pcall('ZRANGEBYSCORE', xkey, '-inf', nowMs, 'LIMIT', 0, 1000)
-  if failed(expired) then
-    check(expired)
-  elseif #expired > 0 then
-    write('HDEL', familyPrefix .. name, unpack(expired))
-    write('ZREM', xkey, unpack(expired))
-  end
-end
+--@include expiry
 
 -- Where a family's series live: the family hash (and its expiry zset), shared by every process,
 -- or this process's gauge hash of the family (per-process gauges; none without a gauge index).
@@ -299,6 +282,20 @@ ops.I = addDeltas(true)
 function ops.S(name, payload, expireSeconds)
   hsetPairs(familyPrefix .. name, payload)
   if expireSeconds ~= '' then touchExpiry(name, expireSeconds, payload) end
+end
+
+function ops.N(name, payload, expireSeconds)
+  local key = familyPrefix .. name
+  local restored = {}
+  for field, value in string.gmatch(payload, '([^\n]*)\n([^\n]*)\n') do
+    -- HSETNX in effect, with HGET and HSET (the README's minimal ACL).
+    local held = check(redis.pcall('HGET', key, field))
+    if not held then
+      write('HSET', key, field, value)
+      restored[#restored + 1] = field .. '\n' .. value .. '\n'
+    end
+  end
+  if expireSeconds ~= '' and #restored > 0 then touchExpiry(name, expireSeconds, table.concat(restored)) end
 end
 
 function ops.H(name, payload)
@@ -380,4 +377,4 @@ for p = firstSection, #ARGV, 4 do
   if run and not skip[name] then run(name, ARGV[p + 3], ARGV[p + 2]) end
 end
 
-return { 'OK', tostring(idx), tostring(fresh), conflicts, tostring(errors), firstError, '', pastRange }
+return { 'OK', tostring(idx), tostring(fresh), conflicts, tostring(errors), firstError, '', pastRange, tostring(last) }
