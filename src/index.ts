@@ -46,6 +46,7 @@ export {
   NonFiniteValueError,
   RefusedSeriesError,
   RedisStateLostError,
+  AcknowledgedDataLostError,
 } from './core/errors.js';
 export { VERSION } from './core/version.js';
 export { installShutdownHooks, type ShutdownHookOptions } from './shutdown.js';

@@ -91,13 +91,20 @@ export interface RegistryOptions {
   readonly maxBackoffMs?: number;
   /**
    * Count a flush as delivered only once `replicas` replicas acknowledge it (Redis `WAIT`, up to
-   * `timeoutMs`); until then the batch is kept and retried under the same token. With it, a
-   * primary that fails over right after a flush loses nothing that was acknowledged — without
-   * it, asynchronous replication can lose the last flushes before a failover (never double them).
-   * A single Redis or a Sentinel-managed primary; not for Redis Cluster clients.
+   * `timeoutMs`); until then the batch is kept and retried under the same token. Acknowledged
+   * batches are also kept for `replayWindowMs` (default 60000): a failover to a replica that
+   * missed some of them (a Sentinel failover while another replica still followed the old
+   * primary) is noticed at the next flush, and they are sent again, in order, exactly once.
+   * Without it, asynchronous replication can lose the last flushes before a failover (never
+   * double them; the loss is reported). A single Redis or a Sentinel-managed primary; not for
+   * Redis Cluster clients.
    * @default undefined
    */
-  readonly durability?: { readonly replicas: number; readonly timeoutMs?: number };
+  readonly durability?: {
+    readonly replicas: number;
+    readonly timeoutMs?: number;
+    readonly replayWindowMs?: number;
+  };
   /**
    * How a Redis Cluster's write load is spread. `registry`: every key of the registry shares the
    * hash tag `{prefix}`, so a flush is one script call on one slot. `metric`: each metric family
@@ -164,13 +171,18 @@ function resolveDurability(value: unknown): ResolvedOptions['durability'] {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null) {
     throw new TypeError(
-      `Expected \`durability\` to be { replicas, timeoutMs? }, got ${describeValue(value)}`,
+      `Expected \`durability\` to be { replicas, timeoutMs?, replayWindowMs? }, got ${describeValue(value)}`,
     );
   }
-  const { replicas, timeoutMs } = value as { replicas?: unknown; timeoutMs?: unknown };
+  const { replicas, timeoutMs, replayWindowMs } = value as {
+    replicas?: unknown;
+    timeoutMs?: unknown;
+    replayWindowMs?: unknown;
+  };
   return {
     replicas: validatePositiveInteger('durability.replicas', replicas),
     timeoutMs: validatePositiveInteger('durability.timeoutMs', timeoutMs ?? 1000),
+    replayWindowMs: validatePositiveInteger('durability.replayWindowMs', replayWindowMs ?? 60_000),
   };
 }
 

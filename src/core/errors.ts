@@ -161,6 +161,27 @@ export class NonFiniteValueError extends PrometheusRedisError {
 }
 
 /**
+ * Redis no longer has flushes this process had acknowledged: a failover to a replica that had
+ * not received them (asynchronous replication). With `durability`, batches acknowledged within
+ * its `replayWindowMs` are sent again, in order, exactly once; older ones (and all of them
+ * without `durability`) are lost — this error says so instead of the totals silently dropping.
+ */
+export class AcknowledgedDataLostError extends FlushError {
+  constructor(
+    /** The last batch Redis has of this process. */
+    readonly at: number,
+    /** Kept batches sent again. */
+    readonly replayed: number,
+  ) {
+    super(
+      `Redis lost flushes this process had acknowledged (a failover to a replica that had not ` +
+        `received them; it has batches up to ${at}): ${replayed} kept batch(es) were sent again, ` +
+        `the others are lost — set \`durability\` to keep them for replay`,
+    );
+  }
+}
+
+/**
  * Redis lost this registry's keys while the process ran: FLUSHALL or FLUSHDB, a restart
  * without persistence, a failover to a replica that had none of them, a purge. The process
  * writes again what it owns — metadata, its per-process gauges, the values it last set on

@@ -38,6 +38,17 @@ function refusal<E extends Error>(error: E): E {
 /** The reply of a refused attempt whose key had the wrong type (for the gauge index it names). */
 const wrongTypeReplies = new WeakMap<WrongKeyTypeError, FlushReply>();
 
+/** Refusals that were a BEHIND reply: Redis's last applied sequence number, and freshIndex. */
+const behind = new WeakMap<Error, { at: number; fresh: boolean }>();
+
+/**
+ * When a `sendBatch` failure was a BEHIND reply (an anchor that expected a batch Redis no longer
+ * has): Redis's last applied sequence number, and whether the attempt (re)claimed the gauge index.
+ */
+export function behindAt(error: unknown): { at: number; fresh: boolean } | undefined {
+  return error instanceof Error ? behind.get(error) : undefined;
+}
+
 /** The reply that refused a batch with `error` (a `WRONGTYPE` one), if any. */
 export function replyOf(error: WrongKeyTypeError): FlushReply | undefined {
   return wrongTypeReplies.get(error);
@@ -91,6 +102,14 @@ export async function sendBatch(
   if (reply[0] === 'WRONGTYPE') {
     // A key the batch writes holds another type: nothing applied, the sequence number unused.
     throw refusal(wrongKeyType(reply));
+  }
+  if (reply[0] === 'BEHIND') {
+    // Redis lost batches this process had acknowledged (a failover): nothing applied.
+    const error = new FlushError(
+      `Flush not applied: Redis has lost batches this process had acknowledged (it is at ${reply[8]}); they go first`,
+    );
+    behind.set(error, { at: Number(reply[8]), fresh: reply[2] === '1' });
+    throw refusal(error);
   }
   if (reply[0] === 'GAP') {
     // A chunk sent after one Redis did not apply: nothing applied; it goes again after that one.

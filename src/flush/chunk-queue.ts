@@ -15,7 +15,7 @@ import {
   type RefusedRecord,
 } from '../redis/flush-sections.js';
 import { heldFlushArgs, withFlushAttempt, type FlushReply, type FlushScriptArgs } from '../redis/scripts.js';
-import { answeredGap, refusedByRedis, replyOf, sendBatch } from './call.js';
+import { answeredGap, behindAt, refusedByRedis, replyOf, sendBatch } from './call.js';
 import type { EncodedBatch } from './encode.js';
 import type { FlusherSettings } from './host.js';
 
@@ -70,6 +70,12 @@ export interface ChunkSender {
    * acknowledged within the key's TTL: Redis lost this process's keys (a wipe).
    */
   wiped(): void;
+  /**
+   * Redis is behind this chain (at `at`): it lost batches this process had acknowledged (a
+   * failover to a replica that missed them). `replayed` of them were kept and go again first;
+   * `lost` is true when some were not kept (no `durability`, or older than its replay window).
+   */
+  behind(at: number, replayed: number, lost: boolean): void;
 }
 
 /** Payloads over this many bytes are taken apart, record by record, when Redis refuses a chunk outright. */
@@ -114,6 +120,15 @@ export class ChunkQueue {
   #last: number | undefined;
   /** When a chunk of this chain was last acknowledged (Date.now()). */
   #ackedAtMs: number | undefined;
+  /**
+   * The sequence number the next anchor expects Redis to have applied (the last acknowledged
+   * chunk's): an anchor finding Redis behind it answers BEHIND instead of applying.
+   */
+  #expect: number | undefined;
+  /** Acknowledged chunks kept for the replay window (`durability`), oldest first. */
+  #kept: Array<{ readonly batch: EncodedBatch; readonly atMs: number }> = [];
+  /** The newest sequence number acknowledged and no longer kept. */
+  #forgotten = 0;
 
   /** Chunks not yet acknowledged. */
   get size(): number {
@@ -207,6 +222,7 @@ export class ChunkQueue {
     sender: ChunkSender,
   ): Promise<void> {
     const window = settings.flushWindow;
+    const keepMs = settings.durability?.replayWindowMs ?? 0;
     // The process key lives tokenTtlSeconds after the last applied chunk: missing well within
     // that, Redis lost it.
     const acknowledged = (batch: EncodedBatch, reply: FlushReply, anchor: boolean): void => {
@@ -214,12 +230,17 @@ export class ChunkQueue {
       const lost = reply[0] === 'OK' && reply[8] === '0' && this.#ackedAtMs !== undefined;
       if (lost && now - this.#ackedAtMs! < settings.tokenTtlSeconds * 900) sender.wiped();
       this.#ackedAtMs = now;
+      this.#expect = Math.max(this.#expect ?? 0, batch.seq);
+      this.#keep(batch, now, keepMs);
       sender.acknowledged(batch, reply, anchor);
     };
     const once = async (link: Link, anchor: boolean): Promise<FlushReply> => {
       link.inFlight = true;
       try {
-        const args = sender.argsFor(link.batch, anchor, anchor ? undefined : link.follows);
+        const given = sender.argsFor(link.batch, anchor, anchor ? undefined : link.follows);
+        const expect = this.#expect;
+        const args =
+          anchor && expect !== undefined ? withFlushAttempt(given, { after: { atLeast: expect } }) : given;
         return await sendBatch(redis, { ...link.batch, args }, settings);
       } catch (error) {
         link.uncertain ||= !refusedByRedis(error);
@@ -253,7 +274,15 @@ export class ChunkQueue {
     };
     const first = this.#links[0];
     if (first === undefined) return;
-    const reply = await call(first, true);
+    let reply: FlushReply;
+    try {
+      reply = await call(first, true);
+    } catch (error) {
+      const behind = behindAt(error);
+      if (behind === undefined) throw error;
+      this.#replay(behind.at, behind.fresh || first.fresh, sender);
+      return this.send(redis, settings, sender);
+    }
     this.#links.shift();
     acknowledged(first.batch, reply, true);
 
@@ -299,6 +328,41 @@ export class ChunkQueue {
     }
     this.#links = this.#links.filter((link) => !applied.has(link));
     if (failure !== undefined) throw failure.error;
+  }
+
+  /** Keep an acknowledged chunk for the replay window; forget those older than it. */
+  #keep(batch: EncodedBatch, now: number, keepMs: number): void {
+    if (keepMs > 0) this.#kept.push({ batch, atMs: now });
+    let old = 0;
+    while (old < this.#kept.length && now - this.#kept[old]!.atMs > keepMs) {
+      this.#forgotten = Math.max(this.#forgotten, this.#kept[old]!.batch.seq);
+      old++;
+    }
+    if (old > 0) this.#kept.splice(0, old);
+    if (keepMs === 0) this.#forgotten = Math.max(this.#forgotten, batch.seq);
+  }
+
+  /**
+   * Redis is at `at`, behind acknowledged chunks: those kept go first again, in order, the
+   * first as an anchor expecting `at`; the others are reported lost.
+   */
+  #replay(at: number, fresh: boolean, sender: ChunkSender): void {
+    const again = this.#kept.filter((kept) => kept.batch.seq > at).map((kept) => kept.batch);
+    this.#kept = this.#kept.filter((kept) => kept.batch.seq <= at);
+    const lost = this.#forgotten > at;
+    sender.behind(at, again.length, lost);
+    const links: Link[] = [];
+    let follows: number | undefined = at;
+    for (const batch of again) {
+      links.push({ batch, follows, inFlight: false, uncertain: false, fresh: false });
+      follows = batch.seq;
+    }
+    const next = this.#links[0];
+    if (next !== undefined && again.length > 0) this.#links[0] = { ...next, follows };
+    this.#links = [...links, ...this.#links];
+    // The refused attempt may have (re)claimed the gauge index: the next anchor's reply says so.
+    if (fresh && this.#links[0] !== undefined) this.#links[0].fresh = true;
+    this.#expect = at;
   }
 
   /**

@@ -15,6 +15,8 @@ export type { FlushStats };
 export interface Durability {
   readonly replicas: number;
   readonly timeoutMs: number;
+  /** How long acknowledged batches are kept, to send again after a failover lost them. */
+  readonly replayWindowMs: number;
 }
 
 /**

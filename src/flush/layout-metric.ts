@@ -143,6 +143,7 @@ export class MetricLayout implements FlushLayout {
         isolated: (error) => replied.problems.push(replies.isolated(error)),
         refused: (record) => replied.problems.push(replies.refused(record)),
         wiped: () => replies.wiped(),
+        behind: (at, replayed, lost) => replies.behind(at, replayed, lost),
       });
     } catch (error) {
       // It may have been applied: a (re)claimed gauge index would then go unnoticed.
@@ -227,6 +228,7 @@ export class MetricLayout implements FlushLayout {
       isolated: (error) => replied.problems.push(replies.isolated(error)),
       refused: (record) => replied.problems.push(replies.refused(record)),
       wiped: () => replies.wiped(),
+      behind: (at, replayed, lost) => replies.behind(at, replayed, lost),
     };
   }
 }

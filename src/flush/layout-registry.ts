@@ -88,6 +88,7 @@ export class RegistryLayout implements FlushLayout {
         },
         isolated: (error) => problems.push(replies.isolated(error)),
         wiped: () => replies.wiped(),
+        behind: (at, replayed, lost) => replies.behind(at, replayed, lost),
         refused: (record) => problems.push(replies.refused(record)),
       });
     } catch (error) {

@@ -11,6 +11,7 @@ import {
   FlushError,
   FlushTimeoutError,
   MetadataConflictError,
+  AcknowledgedDataLostError,
   NonFiniteValueError,
   RedisStateLostError,
   RefusedSeriesError,
@@ -190,6 +191,14 @@ export class ReplyHandler {
     for (const store of stores) if (!store.conflicted) this.#unconfirmed.add(store);
     this.#host.buffer.requeue(this.#lastValues.wiped(stores));
     this.#host.report(new RedisStateLostError(this.#host.keys.prefix));
+  }
+
+  /**
+   * Redis is behind acknowledged batches (a failover lost them; at 0 it lost the process key,
+   * which `wiped` reports): report what could not be sent again.
+   */
+  behind(at: number, replayed: number, lost: boolean): void {
+    if (lost && at > 0) this.#report(new AcknowledgedDataLostError(at, replayed), 'behind');
   }
 
   /** Whether a wipe was seen since the last call: the flush then runs once more to restore. */

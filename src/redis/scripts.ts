@@ -198,8 +198,11 @@ export interface FlushAttempt {
   readonly gaugeIndex?: FlushGaugeIndex;
   /** ARGV[10]. */
   readonly gaugeFamilies?: readonly string[];
-  /** ARGV[12]: the seq this chunk follows; `null` sends it as an anchor. */
-  readonly after?: number | null;
+  /**
+   * ARGV[12]: the seq this chunk follows; `null` sends it as an anchor; `{ atLeast }` as an
+   * anchor that knows batch `atLeast` was acknowledged (BEHIND if Redis has lost it).
+   */
+  readonly after?: number | null | { readonly atLeast: number };
 }
 
 /**
@@ -210,7 +213,11 @@ export function withFlushAttempt(args: FlushScriptArgs, attempt: FlushAttempt): 
   const copy = [...args];
   if (attempt.gaugeIndex !== undefined) copy[FLUSH_GAUGE_INDEX] = attempt.gaugeIndex;
   if (attempt.gaugeFamilies !== undefined) copy[FLUSH_GAUGE_FAMILIES] = attempt.gaugeFamilies.join('\n');
-  if (attempt.after !== undefined) copy[FLUSH_AFTER] = attempt.after === null ? '' : String(attempt.after);
+  const after = attempt.after;
+  if (after !== undefined) {
+    copy[FLUSH_AFTER] =
+      after === null ? '' : typeof after === 'number' ? String(after) : `>=${after.atLeast}`;
+  }
   return copy as unknown as FlushScriptArgs;
 }
 
@@ -231,7 +238,7 @@ export type FlushReply = [
   firstError: string,
   family: string,
   pastRange: string[],
-  /** OK only: the sequence number applied before this batch, `'0'` when the process key was missing. */
+  /** OK and BEHIND: the sequence number applied before this batch, `'0'` when the process key was missing. */
   previous?: string,
 ];
 

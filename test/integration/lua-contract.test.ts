@@ -226,6 +226,38 @@ describe('flush-4.lua ops', () => {
     expect(await redis.zrange(keys.expiry('cg'), '0', '-1')).toEqual([k1]);
   });
 
+  it('an anchor sent ">=n" applies when Redis has n, and answers BEHIND, applying nothing, when not', async () => {
+    const keys = freshKeys();
+    const add: FlushSection = { op: 'I', family: 'c', expireSeconds: '', payload: `${k1}\n1\n` };
+    const at = (seq: number, atLeast: number): Promise<FlushReply> =>
+      callFlush(
+        redis,
+        withFlushAttempt(
+          flushArgs({
+            keys,
+            processId: 'p1',
+            seq,
+            processTtlSeconds: 60,
+            gaugeIndex: '0',
+            leaseTtlSeconds: 30,
+            gaugeFamilies: [],
+            metadata: [],
+            sections: [add],
+          }),
+          { after: { atLeast } },
+        ),
+      );
+    await flush(keys, [add], { seq: 3 });
+    expect((await at(4, 3))[0]).toBe('OK');
+    // Redis lost batch 4 (a failover): an anchor that knows 5 was acknowledged is refused.
+    await redis.hset(keys.process('p1'), 'seq', '4');
+    expect(await at(6, 5)).toEqual(['BEHIND', '-1', '0', [], '0', '', '', [], '4']);
+    expect(await redis.hget(keys.family('c'), k1)).toBe('2');
+    expect(await redis.hget(keys.process('p1'), 'seq')).toBe('4');
+    // A duplicate is still a duplicate.
+    expect((await at(4, 5))[0]).toBe('DUP');
+  });
+
   it('an OK reply names the sequence number applied before, "0" when the process key is missing', async () => {
     const keys = freshKeys();
     const add: FlushSection = { op: 'I', family: 'c', expireSeconds: '', payload: `${k1}\n1\n` };

@@ -1,13 +1,13 @@
 /**
- * A primary, one replica and three sentinels on loopback ports, for failover tests. Sentinels
+ * A primary, its replicas (one by default) and three sentinels on loopback ports, for failover tests. Sentinels
  * need a writable config file each; everything lives in a temporary folder removed by `stop()`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { freePort, startRedisServer, type RedisServer } from './redis-server.js';
 
 export const SENTINEL_NAME = 'prcmaster';
@@ -15,11 +15,15 @@ export const SENTINEL_NAME = 'prcmaster';
 export interface SentinelSetup {
   readonly primary: RedisServer;
   readonly replica: RedisServer;
+  /** Every replica at the start (`replica` is the first). */
+  readonly replicas: readonly RedisServer[];
   readonly sentinels: Array<{ host: string; port: number }>;
   /** An ioredis client that follows the primary through the sentinels (the caller disconnects it). */
-  client(): Redis;
+  client(options?: RedisOptions): Redis;
   /** Ask a sentinel to fail over now, and wait until the sentinels report the new primary. */
   failover(): Promise<number>;
+  /** SIGKILL the current primary and wait until the sentinels report the new one. */
+  killPrimary(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -47,12 +51,20 @@ async function ready(port: number, check: (c: Redis) => Promise<boolean>, ms = 2
   }
 }
 
-export async function startSentinelSetup(): Promise<SentinelSetup> {
+export async function startSentinelSetup(replicaCount = 1): Promise<SentinelSetup> {
   const dir = mkdtempSync(join(tmpdir(), 'prc-sentinel-'));
   // Replication syncs write an RDB file into the server's directory: keep it in the temp folder.
   const primary = await startRedisServer(['--dir', dir]);
-  const replica = await startRedisServer(['--dir', dir, '--replicaof', '127.0.0.1', String(primary.port)]);
-  await ready(replica.port, async (c) => /master_link_status:up/.test(await c.info('replication')));
+  const replicas: RedisServer[] = [];
+  for (let i = 0; i < replicaCount; i++) {
+    // Each its own folder: two replicas syncing at once must not share one temporary RDB.
+    const own = join(dir, `replica-${i}`);
+    mkdirSync(own);
+    const replica = await startRedisServer(['--dir', own, '--replicaof', '127.0.0.1', String(primary.port)]);
+    await ready(replica.port, async (c) => /master_link_status:up/.test(await c.info('replication')));
+    replicas.push(replica);
+  }
+  const replica = replicas[0]!;
   const children: ChildProcess[] = [];
   const sentinels: Array<{ host: string; port: number }> = [];
   for (let i = 0; i < 3; i++) {
@@ -80,7 +92,7 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
     await ready(s.port, async (c) => {
       const replicas = (await c.call('SENTINEL', 'REPLICAS', SENTINEL_NAME)) as unknown[];
       const known = (await c.call('SENTINEL', 'SENTINELS', SENTINEL_NAME)) as unknown[];
-      return replicas.length >= 1 && known.length >= 2;
+      return replicas.length >= replicaCount && known.length >= 2;
     });
   }
   const primaryPort = async (): Promise<number> => {
@@ -97,32 +109,64 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
     }
   };
   const clients: Redis[] = [];
+  // Every replica following the primary, as the sentinels see it: a failover asked before an
+  // earlier one settled (the old primary rejoining as a replica) would find fewer.
+  const settled = async (): Promise<void> => {
+    await ready(
+      sentinels[0]!.port,
+      async (c) => {
+        const listed = (await c.call('SENTINEL', 'REPLICAS', SENTINEL_NAME)) as string[][];
+        const up = listed.filter((fields) => {
+          const at = (name: string): string | undefined => fields[fields.indexOf(name) + 1];
+          return at('flags') === 'slave' && at('master-link-status') === 'ok';
+        });
+        return up.length >= replicaCount;
+      },
+      30_000,
+    );
+  };
+  const waitForNewPrimary = async (before: number): Promise<number> => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const now = await primaryPort().catch(() => before);
+      if (now !== before) {
+        await ready(now, async (r) => /role:master/.test(await r.info('replication')));
+        return now;
+      }
+      if (Date.now() > deadline) throw new Error('failover did not happen');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
   return {
     primary,
     replica,
+    replicas,
     sentinels,
-    client() {
-      const c = new Redis({ sentinels, name: SENTINEL_NAME, maxRetriesPerRequest: 3 });
+    client(options: RedisOptions = {}) {
+      const c = new Redis({ sentinels, name: SENTINEL_NAME, maxRetriesPerRequest: 3, ...options });
       c.on('error', () => {});
       clients.push(c);
       return c;
     },
     async failover() {
+      await settled();
       const before = await primaryPort();
       const c = new Redis({ ...sentinels[0]!, maxRetriesPerRequest: 1 });
       c.on('error', () => {});
       await c.call('SENTINEL', 'FAILOVER', SENTINEL_NAME);
       c.disconnect();
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const now = await primaryPort();
-        if (now !== before) {
-          await ready(now, async (r) => /role:master/.test(await r.info('replication')));
-          return now;
-        }
-        if (Date.now() > deadline) throw new Error('failover did not happen');
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      return waitForNewPrimary(before);
+    },
+    async killPrimary() {
+      await settled();
+      const before = await primaryPort();
+      const server = [primary, ...replicas].find((s) => s.port === before);
+      if (server === undefined) throw new Error(`no server on the primary's port ${before}`);
+      await server.kill();
+      const now = await waitForNewPrimary(before);
+      // Back as it was configured (a primary): the sentinels turn it into a replica of the new one.
+      await server.start();
+      return now;
     },
     async stop() {
       for (const c of clients.splice(0)) c.disconnect();
@@ -134,7 +178,7 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
         }
       }
       await primary.kill();
-      await replica.kill();
+      for (const r of replicas) await r.kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -35,7 +35,10 @@
   ARGV[11] number of metadata entries M
   ARGV[12] after: "" (an anchor: applied when its seq is new), or the seq of the batch this one
            follows — a chunk of a flush split in several calls — applied only when that batch is
-           the last one applied: a chunk never applies before, or without, the one before it
+           the last one applied: a chunk never applies before, or without, the one before it;
+           or ">=<n>" (an anchor that knows batch n was acknowledged): applied when its seq is
+           new and Redis has applied n; when Redis is behind n (a failover to a replica that
+           missed acknowledged batches), nothing is applied and the reply is BEHIND
   then M triples: name, encoded metadata, the family's sample names ("\n"-separated; claimed
   when the family is first stored)
   then sections of 4 arguments: op, family name, a third argument named per op, payload.
@@ -102,14 +105,16 @@
   Returns { status, gaugeIndex, freshIndex, conflicts, errorCount, firstError, family, pastRange }
   where status is "OK" (applied now), "DUP" (applied by an earlier attempt), "GAP" (after names a
   batch that is not the last applied: nothing was applied, the sequence number is unused),
-  "MOVING" (a key of the batch is not on this Redis Cluster node: nothing was applied;
+  "BEHIND" (an anchor sent ">=<n>" while Redis's last applied batch is older than n: nothing
+  was applied, previous names Redis's last), "MOVING" (a key of the batch is not on this Redis
+  Cluster node: nothing was applied;
   firstError names it) or "WRONGTYPE" (a key the batch writes holds another type: nothing was
   applied, the sequence number is unused; firstError names the key, family the family it belongs
   to, "" for the registry's own keys), gaugeIndex is "-1" without gauges, freshIndex is "1" when
   the caller must rewrite all its gauges, conflicts is a flat list of name, stored shape (or
   clash), and pastRange a flat list of family, field whose value this batch took past a double's
-  range (stored as "Infinity", "-Infinity" or "NaN": include/writes.lua addFloat). An OK reply
-  adds previous: the sequence number applied before this batch, "0" when the process key was
+  range (stored as "Infinity", "-Infinity" or "NaN": include/writes.lua addFloat). An OK or
+  BEHIND reply adds previous: the sequence number applied before this batch, "0" when the process key was
   missing (its first batch, or the key lost: a wipe, a restart without persistence).
 ]]
 local proc, metaKey, gidxKey, samplesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -220,7 +225,11 @@ if seq <= last then
   redis.call('EXPIRE', proc, procTtl)
   return { 'DUP', tostring(idx), tostring(fresh), {}, '0', '', '', {} }
 end
-if after ~= '' and tonumber(after) ~= last then
+local atLeast = tonumber(string.match(after, '^>=(%d+)$'))
+if atLeast then
+  -- Redis lost batches this process had acknowledged: the caller sends them again first.
+  if last < atLeast then return { 'BEHIND', tostring(idx), tostring(fresh), {}, '0', '', '', {}, tostring(last) } end
+elseif after ~= '' and tonumber(after) ~= last then
   -- The batch before this one was not applied (refused, or still to be resent): apply nothing,
   -- so that its retry is not mistaken for a duplicate.
   return { 'GAP', tostring(idx), tostring(fresh), {}, '0', '', '', {} }
