@@ -22,6 +22,13 @@ export const PAGE_FIELDS = 500;
 export class UnreadableData extends Error {}
 
 /**
+ * A hash moved to another Redis Cluster node while its pages were read (a slot migration): a
+ * cursor is only good on the node that gave it, so what was read may miss series. The scrape
+ * fails rather than serve the family incomplete (Prometheus would record false drops).
+ */
+export class MovedDuringRead extends Error {}
+
+/**
  * Every page of one hash, each handed to `onPage` while the next is being read. A page starting
  * with `\0` is an error from Redis (the key cannot be read).
  */
@@ -37,8 +44,15 @@ async function scanHash(
   const count = mode === 'g' ? PAGE_FIELDS / 2 : PAGE_FIELDS;
   const page = (cursor: string) => callPage(redis, pageArgs({ hash, expiry, cursor, count, mode, suffixes }));
   let reply = await page('0');
+  const node = reply[2];
   for (;;) {
-    const [cursor, packed] = reply;
+    const [cursor, packed, from] = reply;
+    if (from !== node) {
+      throw new MovedDuringRead(
+        `${hash} moved to another Redis node while it was being read (a Redis Cluster slot migration): ` +
+          `the scrape fails rather than serve it incomplete; the next one reads it whole`,
+      );
+    }
     if (packed.startsWith('\0')) throw new UnreadableData(packed.slice(1));
     // Ask for the next page first: Redis reads it while this one is handed on.
     const next = cursor === '0' ? undefined : page(cursor);

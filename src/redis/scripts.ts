@@ -331,7 +331,10 @@ export interface PageArgs {
 export function pageArgs(args: PageArgs): PageScriptArgs {
   return [
     args.hash,
-    args.expiry,
+    // Only mode x reads the expiry zset. Declaring a key that does not exist would make Redis
+    // Cluster answer TRYAGAIN for the whole migration of the slot (not every declared key is on
+    // one node), so the other modes declare the hash twice.
+    args.mode === 'x' ? args.expiry : args.hash,
     args.cursor,
     String(args.count),
     args.mode,
@@ -340,7 +343,7 @@ export function pageArgs(args: PageArgs): PageScriptArgs {
 }
 
 /** A page: the next cursor (`'0'` when the hash is done) and its fields and values, `\n`-joined (or `\0` and an error). */
-export type PageReply = [cursor: string, packed: string];
+export type PageReply = [cursor: string, packed: string, node: string];
 
 /** Call the page script. */
 export function callPage(redis: RedisClient, args: PageScriptArgs): Promise<PageReply> {

@@ -704,7 +704,11 @@ describe('flush-4.lua sequence and metadata', () => {
 });
 
 describe('page-2.lua', () => {
-  const page = (args: Parameters<typeof pageArgs>[0]) => callPage(redis, pageArgs(args));
+  /** A page's cursor and data (the node it came from is checked once, below). */
+  const page = async (args: Parameters<typeof pageArgs>[0]): Promise<[string, string]> => {
+    const [cursor, packed] = await callPage(redis, pageArgs(args));
+    return [cursor, packed];
+  };
   const pairs = (packed: string): Array<[string, string]> => {
     const parts = packed === '' ? [] : packed.split('\n');
     const out: Array<[string, string]> = [];
@@ -800,6 +804,17 @@ describe('page-2.lua', () => {
     });
     expect(reply[0]).toBe('0');
     expect(reply[1]).toMatch(/^\0.*WRONGTYPE/);
+  });
+
+  it("names the node every page came from (the server's run_id): a cursor is only good there", async () => {
+    const keys = freshKeys();
+    await redis.hset(keys.family('c'), k1, '1');
+    const runId = /run_id:(\w+)/.exec(await redis.info('server'))![1];
+    const reply = await callPage(
+      redis,
+      pageArgs({ hash: keys.family('c'), expiry: keys.expiry('c'), cursor: '0', count: 10, mode: 'f' }),
+    );
+    expect(reply).toEqual(['0', `${k1}\n1`, runId]);
   });
 
   it('a summary window is summed over the slots the flush script writes (one slot rule)', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Counter, Gauge, Histogram, Registry, type RegistryOptions } from '../../src/index.js';
+import { callPage, pageArgs } from '../../src/redis/scripts.js';
 import { flushUnderLoad, randomPrefix, sample, settle } from '../support/helpers.js';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.js';
 import { startTs } from '../ecosystem/spawn.js';
@@ -189,6 +190,87 @@ describe('Redis Cluster: a half-moved slot', () => {
     });
     expect(sample(await reader.metrics(), 'jobs_total')).toBe(6);
     for (const r of [registry, reader]) await r.close();
+  });
+});
+
+describe('Redis Cluster: scrapes while the slot moves', () => {
+  it('each scrape is complete and exact, or fails saying so, through moves both ways', async () => {
+    const prefix = randomPrefix('sc');
+    const writer = clusterRegistry(prefix);
+    const families = ['a', 'b', 'c'].map(
+      (name) => new Counter({ name, help: name, labelNames: ['i'], registry: writer }),
+    );
+    const temp = new Gauge({ name: 'temp', help: 't', registry: writer });
+    // Several pages per family (500 fields a page), so a key can move between two of them.
+    for (const counter of families) for (let i = 0; i < 3000; i++) counter.inc({ i: String(i) }, 2);
+    temp.set(4);
+    await writer.flush();
+    await writer.close({ keepGauges: true });
+    const slot = (await cluster.client().call('CLUSTER', 'KEYSLOT', `{${prefix}}`)) as number;
+    const reader = clusterRegistry(prefix);
+    let complete = 0;
+    const failures: string[] = [];
+    let moving = true;
+    const scrapes = (async () => {
+      while (moving) {
+        try {
+          const text = await reader.metrics();
+          const lines = text.split('\n').filter((l) => /^[abc]_total\{/.test(l));
+          expect(lines).toHaveLength(9000);
+          for (const line of lines) expect(line.endsWith(' 2')).toBe(true);
+          expect(text).toMatch(/^temp\{gauge_index="\d+"\} 4$/m);
+          complete++;
+        } catch (error) {
+          if ((error as Error).name === 'AssertionError') throw error;
+          failures.push((error as Error).message);
+        }
+      }
+    })();
+    await moveSlot(slot, { keysPerStep: 1, pauseMs: 250 });
+    await moveSlot(slot, { keysPerStep: 1, pauseMs: 250 });
+    moving = false;
+    await scrapes;
+    console.log(
+      `scrapes during the moves: ${complete} complete and exact, ${failures.length} failed`,
+      failures.slice(0, 3),
+    );
+    expect(complete).toBeGreaterThan(0);
+    // After the moves, a scrape is whole again.
+    const text = await reader.metrics();
+    expect(text.split('\n').filter((l) => /^[abc]_total\{/.test(l))).toHaveLength(9000);
+    await reader.close();
+  });
+});
+
+describe('Redis Cluster: a hash moving between two pages of its scan', () => {
+  it('is noticed: the page after the move names another node, and the scrape fails saying so', async () => {
+    const prefix = randomPrefix('pg');
+    const writer = clusterRegistry(prefix);
+    const c = new Counter({ name: 'c', help: 'c', labelNames: ['i'], registry: writer });
+    for (let i = 0; i < 3000; i++) c.inc({ i: String(i) });
+    await writer.flush();
+    await writer.close();
+    const hash = `{${prefix}}:f:c`;
+    const client = cluster.client();
+    const first = await callPage(client, pageArgs({ hash, expiry: '', cursor: '0', count: 100, mode: 'f' }));
+    expect(first[0]).not.toBe('0');
+    const slot = (await client.call('CLUSTER', 'KEYSLOT', hash)) as number;
+    const { source, target } = await slotOwners(slot);
+    await direct(target.port).call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
+    await direct(source.port).call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
+    await direct(source.port).call('MIGRATE', '127.0.0.1', target.port, hash, 0, 5000);
+    // The next page is asked of the target (ASK): its cursor meant a place in the source's table.
+    const second = await callPage(
+      client,
+      pageArgs({ hash, expiry: '', cursor: first[0], count: 100, mode: 'f' }),
+    );
+    expect(second[2]).not.toBe(first[2]);
+    const reader = clusterRegistry(prefix);
+    // A whole read from the start is served by one node: complete.
+    const text = await reader.metrics();
+    expect(text.split('\n').filter((l) => l.startsWith('c_total{'))).toHaveLength(3000);
+    await moveSlot(slot, { keysPerStep: 100, pauseMs: 0 });
+    await reader.close();
   });
 });
 

@@ -5,7 +5,8 @@
   Its typed argument builder is pageArgs in src/redis/scripts.ts.
 
   KEYS[1]  the hash
-  KEYS[2]  the family's expiry zset (read in mode "x" only; declared so Redis Cluster checks it)
+  KEYS[2]  the family's expiry zset in mode "x" (declared so Redis Cluster checks it); the hash
+           again in the other modes, which do not read it
 
   ARGV[1]  cursor ("0" to start)
   ARGV[2]  COUNT for HSCAN (fields visited per page, about)
@@ -27,14 +28,25 @@
   HSCAN returns every field present for the whole scan at least once, and may return one twice
   (when the hash shrinks meanwhile): the caller keeps the first copy of a series.
 
-  Returns { next cursor ("0": done), "field\nvalue\nfield\nvalue..." }, or
-  { "0", "\0<error>" } when the key cannot be read (a key of the wrong type).
+  Returns { next cursor ("0": done), "field\nvalue\nfield\nvalue...", node }, or
+  { "0", "\0<error>", node } when the key cannot be read (a key of the wrong type); any other
+  error is raised. node is the server's run_id: a cursor is only good on the node that gave it,
+  so a scan whose pages come from two nodes (a Redis Cluster slot moved meanwhile) is incomplete
+  and the caller fails it.
 ]]
 local key, zset = KEYS[1], KEYS[2]
 
 --@include clock
 
 local cursor, count, mode = ARGV[1], ARGV[2], ARGV[3]
+local node = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+
+-- A key of the wrong type is the caller's to report (the family is left out); anything else
+-- fails the call.
+local function unreadable(where, reply)
+  if string.find(reply.err, 'WRONGTYPE', 1, true) then return { '0', '\0' .. where .. ': ' .. reply.err, node } end
+  return redis.error_reply(reply.err)
+end
 
 local page
 if mode == 'g' then
@@ -42,7 +54,7 @@ if mode == 'g' then
 else
   page = redis.pcall('HSCAN', key, cursor, 'COUNT', count)
 end
-if type(page) == 'table' and page.err then return { '0', '\0' .. key .. ': ' .. page.err } end
+if type(page) == 'table' and page.err then return unreadable(key, page) end
 local flat = page[2]
 local out, n = {}, 0
 local function emit(field, value)
@@ -51,11 +63,11 @@ local function emit(field, value)
 end
 
 if mode == 'f' then
-  return { page[1], table.concat(flat, '\n') }
+  return { page[1], table.concat(flat, '\n'), node }
 elseif mode == 'x' then
   for i = 1, #flat, 2 do
     local at = redis.pcall('ZSCORE', zset, flat[i])
-    if type(at) == 'table' and at.err then return { '0', '\0' .. zset .. ': ' .. at.err } end
+    if type(at) == 'table' and at.err then return unreadable(zset, at) end
     if not at or tonumber(at) > nowMs then emit(flat[i], flat[i + 1]) end
   end
 elseif mode == 't' then
@@ -81,4 +93,4 @@ elseif mode == 'g' then
     end
   end
 end
-return { page[1], table.concat(out, '\n', 1, n) }
+return { page[1], table.concat(out, '\n', 1, n), node }
