@@ -274,6 +274,40 @@ describe('Redis Cluster: a hash moving between two pages of its scan', () => {
   });
 });
 
+describe('Redis Cluster: the declared keys moved first', () => {
+  it('a flush ASKed to the importing node writes no copy of a hash still on the source; no BUSYKEY; exact', async () => {
+    const prefix = randomPrefix('dk');
+    const registry = clusterRegistry(prefix, { flushTimeoutMs: 3000 });
+    const jobs = new Counter({ name: 'jobs_total', help: 'jobs', registry });
+    new Gauge({ name: 'up', help: 'up', registry }).set(1); // so every declared key exists
+    jobs.inc();
+    await registry.flush();
+    const slot = (await cluster.client().call('CLUSTER', 'KEYSLOT', `{${prefix}}`)) as number;
+    const { source, target } = await slotOwners(slot);
+    const src = direct(source.port);
+    const dst = direct(target.port);
+    await dst.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
+    await src.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
+    // Every key but the counter's hash leaves first (the order GETKEYSINSLOT may well list).
+    const hash = `{${prefix}}:f:jobs`;
+    const others = ((await src.call('CLUSTER', 'GETKEYSINSLOT', slot, 1000)) as string[]).filter(
+      (k) => k !== hash,
+    );
+    await src.call('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...others);
+    jobs.inc(5);
+    await expect(registry.flush()).rejects.toThrow(/Cluster slot moves/);
+    await dst.call('ASKING');
+    expect(await dst.exists(hash)).toBe(0);
+    // The hash moves without BUSYKEY; the kept batch then applies once.
+    await src.call('MIGRATE', '127.0.0.1', target.port, hash, 0, 5000);
+    await moveSlot(slot, { keysPerStep: 100, pauseMs: 0 });
+    await registry.flush();
+    const reader = clusterRegistry(prefix);
+    expect(sample(await reader.metrics(), 'jobs_total')).toBe(6);
+    for (const r of [registry, reader]) await r.close();
+  });
+});
+
 /** Families spread over the cluster: the slot of each family group (shardBy "metric"). */
 async function groupSlots(prefix: string, families: readonly string[]): Promise<number[]> {
   const admin = cluster.client();

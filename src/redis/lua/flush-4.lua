@@ -184,7 +184,7 @@ do
     for _, name in ipairs(gaugeFamilies) do probeKey(probe, gaugeHashOf(name, heldIdx), false, name) end
   end
   local moved
-  moved, wrongType = probeKeys(probe)
+  moved, wrongType = probeKeys(probe, proc)
   if moved then return { 'MOVING', '-1', '0', {}, '0', moved, '', {} } end
   -- The lease is the registry's own: nothing can be applied. A family's key: see below.
   if wrongType and wrongType[4] == '' then return { 'WRONGTYPE', '-1', '0', {}, '0', wrongTypeText(wrongType), '', {} } end
