@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Counter, Gauge, Histogram, Registry, type RegistryOptions } from '../../src/index.js';
 import { callPage, pageArgs } from '../../src/redis/scripts.js';
@@ -98,14 +99,21 @@ async function slotOwners(slot: number): Promise<{ source: NodeInfo; target: Nod
  */
 async function moveSlot(
   slot: number,
-  { keysPerStep = 2, pauseMs = 50 } = {},
+  { keysPerStep = 2, pauseMs = 50, reversed = false } = {},
 ): Promise<{ source: NodeInfo; target: NodeInfo }> {
   const { source, target, nodes } = await slotOwners(slot);
   const src = direct(source.port);
   await direct(target.port).call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
   await src.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
   for (;;) {
-    const keys = (await src.call('CLUSTER', 'GETKEYSINSLOT', slot, keysPerStep)) as string[];
+    // In the order GETKEYSINSLOT lists the keys, or from the end of that list.
+    const listed = (await src.call(
+      'CLUSTER',
+      'GETKEYSINSLOT',
+      slot,
+      reversed ? 100_000 : keysPerStep,
+    )) as string[];
+    const keys = reversed ? listed.slice(-keysPerStep) : listed;
     if (keys.length === 0) break;
     await src.call('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys);
     await new Promise((r) => setTimeout(r, pauseMs));
@@ -146,6 +154,97 @@ describe('Redis Cluster resharding', () => {
     const reader = clusterRegistry(prefix);
     expect(sample(await reader.metrics(), 'jobs_total{q="a"}')).toBe(recorded);
     expect((await topology()).find((n) => owns(n, slot))?.id).toBe(target.id);
+    for (const r of [...registries, reader]) await r.close();
+  });
+});
+
+describe('Redis Cluster: a slot moved key by key in either order, and back, under continuous flushing', () => {
+  for (const shardBy of ['registry', 'metric'] as const) {
+    for (const reversed of [false, true]) {
+      it(`exact totals, no BUSYKEY (shardBy "${shardBy}", keys ${reversed ? 'from the end' : 'as listed'})`, async () => {
+        const prefix = randomPrefix('mo');
+        const registries = [0, 1, 2].map(() => clusterRegistry(prefix, { shardBy, selfMetrics: true }));
+        const counters = registries.map((registry) =>
+          new Counter({ name: 'jobs_total', help: 'jobs', labelNames: ['q'], registry }).labels('a'),
+        );
+        for (const registry of registries) new Gauge({ name: 'up', help: 'up', registry }).set(1);
+        const load = flushUnderLoad(counters, registries);
+        await new Promise((r) => setTimeout(r, 300));
+        // The control slot ({prefix}) and, with shardBy "metric", the family's own group.
+        const key = shardBy === 'registry' ? `{${prefix}}:f:jobs` : `${prefix}:{${prefix}:jobs}:f:jobs`;
+        const slots = [
+          (await cluster.client().call('CLUSTER', 'KEYSLOT', `{${prefix}}`)) as number,
+          ...(shardBy === 'metric'
+            ? [(await cluster.client().call('CLUSTER', 'KEYSLOT', key)) as number]
+            : []),
+        ];
+        for (const slot of slots) {
+          await moveSlot(slot, { keysPerStep: 1, pauseMs: 20, reversed });
+          await moveSlot(slot, { keysPerStep: 1, pauseMs: 20, reversed }); // and back (or on)
+        }
+        await new Promise((r) => setTimeout(r, 300));
+        const recorded = await load.stop();
+        for (const r of registries) await settle(r, 15_000);
+        const reader = clusterRegistry(prefix);
+        expect(sample(await reader.metrics(), 'jobs_total{q="a"}')).toBe(recorded);
+        for (const r of [...registries, reader]) await r.close();
+      });
+    }
+  }
+});
+
+describe('Redis Cluster: redis-cli --cluster reshard under continuous flushing', () => {
+  it('moves the registry slot with the stock tool: no "Target key exists", exact totals', async () => {
+    const nodes = (await topology())
+      .filter((n) => n.master && n.slots.length > 0)
+      .sort((a, b) => a.port - b.port);
+    const source = nodes[0]!;
+    const target = nodes[1]!;
+    const first = Math.min(...source.slots.map(([a]) => a));
+    // A prefix whose slot is the first the tool takes from the source (it moves the lowest first).
+    const admin = cluster.client();
+    let prefix: string | undefined;
+    for (let round = 0; prefix === undefined && round < 20; round++) {
+      const candidates = Array.from({ length: 2000 }, () => randomPrefix('rc'));
+      const slots = await Promise.all(
+        candidates.map((c) => admin.call('CLUSTER', 'KEYSLOT', `{${c}}`) as Promise<number>),
+      );
+      prefix = candidates.find((_, i) => slots[i] === first);
+    }
+    expect(prefix).toBeDefined();
+    const registries = [0, 1, 2].map(() => clusterRegistry(prefix!));
+    const counters = registries.map((registry) =>
+      new Counter({ name: 'jobs_total', help: 'jobs', labelNames: ['q'], registry }).labels('a'),
+    );
+    for (const registry of registries) new Gauge({ name: 'up', help: 'up', registry }).set(1);
+    const load = flushUnderLoad(counters, registries);
+    await new Promise((r) => setTimeout(r, 300));
+    const tool = spawnSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'reshard',
+        `127.0.0.1:${source.port}`,
+        '--cluster-from',
+        source.id,
+        '--cluster-to',
+        target.id,
+        '--cluster-slots',
+        '1',
+        '--cluster-yes',
+        '--cluster-pipeline',
+        '1',
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(tool.status, `${tool.stdout}\n${tool.stderr}`).toBe(0);
+    expect(tool.stdout).not.toMatch(/Target key exists|BUSYKEY/);
+    await new Promise((r) => setTimeout(r, 300));
+    const recorded = await load.stop();
+    for (const r of registries) await settle(r, 15_000);
+    expect((await topology()).find((n) => owns(n, first))?.id).toBe(target.id);
+    const reader = clusterRegistry(prefix!);
+    expect(sample(await reader.metrics(), 'jobs_total{q="a"}')).toBe(recorded);
     for (const r of [...registries, reader]) await r.close();
   });
 });
