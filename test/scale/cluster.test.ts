@@ -178,10 +178,31 @@ describe('Redis Cluster: a slot moved key by key in either order, and back, unde
             ? [(await cluster.client().call('CLUSTER', 'KEYSLOT', key)) as number]
             : []),
         ];
+        // Scrapes meanwhile: each one whole (every family, never lower than an earlier one), or failed.
+        const scraper = clusterRegistry(prefix);
+        let scraping = true;
+        let highest = 0;
+        let whole = 0;
+        const scrapes = (async () => {
+          while (scraping) {
+            const text = await scraper.metrics().catch(() => undefined);
+            if (text === undefined) continue;
+            const total = sample(text, 'jobs_total{q="a"}');
+            expect(total).toBeDefined();
+            expect(total!).toBeGreaterThanOrEqual(highest);
+            expect(text.split('\n').filter((l) => l.startsWith('up{'))).toHaveLength(3);
+            highest = total!;
+            whole++;
+          }
+        })();
         for (const slot of slots) {
           await moveSlot(slot, { keysPerStep: 1, pauseMs: 20, reversed });
           await moveSlot(slot, { keysPerStep: 1, pauseMs: 20, reversed }); // and back (or on)
         }
+        scraping = false;
+        await scrapes;
+        await scraper.close();
+        expect(whole).toBeGreaterThan(0);
         await new Promise((r) => setTimeout(r, 300));
         const recorded = await load.stop();
         for (const r of registries) await settle(r, 15_000);
@@ -194,59 +215,65 @@ describe('Redis Cluster: a slot moved key by key in either order, and back, unde
 });
 
 describe('Redis Cluster: redis-cli --cluster reshard under continuous flushing', () => {
-  it('moves the registry slot with the stock tool: no "Target key exists", exact totals', async () => {
-    const nodes = (await topology())
-      .filter((n) => n.master && n.slots.length > 0)
-      .sort((a, b) => a.port - b.port);
-    const source = nodes[0]!;
-    const target = nodes[1]!;
-    const first = Math.min(...source.slots.map(([a]) => a));
-    // A prefix whose slot is the first the tool takes from the source (it moves the lowest first).
-    const admin = cluster.client();
-    let prefix: string | undefined;
-    for (let round = 0; prefix === undefined && round < 20; round++) {
-      const candidates = Array.from({ length: 2000 }, () => randomPrefix('rc'));
-      const slots = await Promise.all(
-        candidates.map((c) => admin.call('CLUSTER', 'KEYSLOT', `{${c}}`) as Promise<number>),
+  it.each(['registry', 'metric'] as const)(
+    'shardBy %s: the stock tool moves the slot, no "Target key exists", exact totals',
+    async (shardBy) => {
+      const nodes = (await topology())
+        .filter((n) => n.master && n.slots.length > 0)
+        .sort((a, b) => a.port - b.port);
+      const source = nodes[0]!;
+      const target = nodes[1]!;
+      const first = Math.min(...source.slots.map(([a]) => a));
+      // A prefix whose slot is the first the tool takes from the source (it moves the lowest first).
+      const admin = cluster.client();
+      let prefix: string | undefined;
+      for (let round = 0; prefix === undefined && round < 20; round++) {
+        const candidates = Array.from({ length: 2000 }, () => randomPrefix('rc'));
+        // The slot written to: the registry's, or with shardBy "metric" the family group's.
+        const slotKey = (c: string): string =>
+          shardBy === 'registry' ? `{${c}}` : `${c}:{${c}:jobs}:f:jobs`;
+        const slots = await Promise.all(
+          candidates.map((c) => admin.call('CLUSTER', 'KEYSLOT', slotKey(c)) as Promise<number>),
+        );
+        prefix = candidates.find((_, i) => slots[i] === first);
+      }
+      expect(prefix).toBeDefined();
+      const registries = [0, 1, 2].map(() => clusterRegistry(prefix!, { shardBy }));
+      const counters = registries.map((registry) =>
+        new Counter({ name: 'jobs_total', help: 'jobs', labelNames: ['q'], registry }).labels('a'),
       );
-      prefix = candidates.find((_, i) => slots[i] === first);
-    }
-    expect(prefix).toBeDefined();
-    const registries = [0, 1, 2].map(() => clusterRegistry(prefix!));
-    const counters = registries.map((registry) =>
-      new Counter({ name: 'jobs_total', help: 'jobs', labelNames: ['q'], registry }).labels('a'),
-    );
-    for (const registry of registries) new Gauge({ name: 'up', help: 'up', registry }).set(1);
-    const load = flushUnderLoad(counters, registries);
-    await new Promise((r) => setTimeout(r, 300));
-    const tool = spawnSync(
-      'redis-cli',
-      [
-        '--cluster',
-        'reshard',
-        `127.0.0.1:${source.port}`,
-        '--cluster-from',
-        source.id,
-        '--cluster-to',
-        target.id,
-        '--cluster-slots',
-        '1',
-        '--cluster-yes',
-        '--cluster-pipeline',
-        '1',
-      ],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
-    expect(tool.status, `${tool.stdout}\n${tool.stderr}`).toBe(0);
-    expect(tool.stdout).not.toMatch(/Target key exists|BUSYKEY/);
-    await new Promise((r) => setTimeout(r, 300));
-    const recorded = await load.stop();
-    for (const r of registries) await settle(r, 15_000);
-    expect((await topology()).find((n) => owns(n, first))?.id).toBe(target.id);
-    const reader = clusterRegistry(prefix!);
-    expect(sample(await reader.metrics(), 'jobs_total{q="a"}')).toBe(recorded);
-    for (const r of [...registries, reader]) await r.close();
-  });
+      for (const registry of registries) new Gauge({ name: 'up', help: 'up', registry }).set(1);
+      const load = flushUnderLoad(counters, registries);
+      await new Promise((r) => setTimeout(r, 300));
+      const tool = spawnSync(
+        'redis-cli',
+        [
+          '--cluster',
+          'reshard',
+          `127.0.0.1:${source.port}`,
+          '--cluster-from',
+          source.id,
+          '--cluster-to',
+          target.id,
+          '--cluster-slots',
+          '1',
+          '--cluster-yes',
+          '--cluster-pipeline',
+          '1',
+        ],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(tool.status, `${tool.stdout}\n${tool.stderr}`).toBe(0);
+      expect(tool.stdout).not.toMatch(/Target key exists|BUSYKEY/);
+      await new Promise((r) => setTimeout(r, 300));
+      const recorded = await load.stop();
+      for (const r of registries) await settle(r, 15_000);
+      expect((await topology()).find((n) => owns(n, first))?.id).toBe(target.id);
+      const reader = clusterRegistry(prefix!);
+      expect(sample(await reader.metrics(), 'jobs_total{q="a"}')).toBe(recorded);
+      for (const r of [...registries, reader]) await r.close();
+    },
+  );
 });
 
 describe('Redis Cluster: a half-moved slot', () => {
