@@ -137,6 +137,22 @@ function clusterRegistry(prefix: string, options: RegistryOptions = {}): Registr
   });
 }
 
+/**
+ * Stop the load, let every writer deliver what it holds, and expect the merged `jobs_total{q="a"}`
+ * read by a fresh registry to be exactly what was recorded; closes them all.
+ */
+async function expectExactTotal(
+  load: ReturnType<typeof flushUnderLoad>,
+  registries: readonly Registry[],
+  prefix: string,
+): Promise<void> {
+  const recorded = await load.stop();
+  for (const r of registries) await settle(r, 15_000);
+  const reader = clusterRegistry(prefix);
+  expect(sample(await reader.metrics(), 'jobs_total{q="a"}')).toBe(recorded);
+  for (const r of [...registries, reader]) await r.close();
+}
+
 describe('Redis Cluster resharding', () => {
   it('keeps exact totals while the registry slot migrates to another primary during heavy flushing', async () => {
     const prefix = randomPrefix('rs');
@@ -149,12 +165,8 @@ describe('Redis Cluster resharding', () => {
     await new Promise((r) => setTimeout(r, 300));
     const { target } = await moveSlot(slot);
     await new Promise((r) => setTimeout(r, 300));
-    const recorded = await load.stop();
-    for (const r of registries) await settle(r, 15_000);
-    const reader = clusterRegistry(prefix);
-    expect(sample(await reader.metrics(), 'jobs_total{q="a"}')).toBe(recorded);
+    await expectExactTotal(load, registries, prefix);
     expect((await topology()).find((n) => owns(n, slot))?.id).toBe(target.id);
-    for (const r of [...registries, reader]) await r.close();
   });
 });
 
@@ -204,11 +216,7 @@ describe('Redis Cluster: a slot moved key by key in either order, and back, unde
         await scraper.close();
         expect(whole).toBeGreaterThan(0);
         await new Promise((r) => setTimeout(r, 300));
-        const recorded = await load.stop();
-        for (const r of registries) await settle(r, 15_000);
-        const reader = clusterRegistry(prefix);
-        expect(sample(await reader.metrics(), 'jobs_total{q="a"}')).toBe(recorded);
-        for (const r of [...registries, reader]) await r.close();
+        await expectExactTotal(load, registries, prefix);
       });
     }
   }
@@ -227,8 +235,9 @@ describe('Redis Cluster: redis-cli --cluster reshard under continuous flushing',
       // A prefix whose slot is the first the tool takes from the source (it moves the lowest first).
       const admin = cluster.client();
       let prefix: string | undefined;
-      for (let round = 0; prefix === undefined && round < 20; round++) {
-        const candidates = Array.from({ length: 2000 }, () => randomPrefix('rc'));
+      // 1 in 16384 matches: look until one does (500,000 candidates miss with odds of e^-30).
+      for (let round = 0; prefix === undefined && round < 100; round++) {
+        const candidates = Array.from({ length: 5000 }, () => randomPrefix('rc'));
         // The slot written to: the registry's, or with shardBy "metric" the family group's.
         const slotKey = (c: string): string =>
           shardBy === 'registry' ? `{${c}}` : `${c}:{${c}:jobs}:f:jobs`;
@@ -245,6 +254,13 @@ describe('Redis Cluster: redis-cli --cluster reshard under continuous flushing',
       for (const registry of registries) new Gauge({ name: 'up', help: 'up', registry }).set(1);
       const load = flushUnderLoad(counters, registries);
       await new Promise((r) => setTimeout(r, 300));
+      // The tool refuses to start while the nodes disagree about slots (just after earlier moves).
+      await pollUntil(
+        () =>
+          spawnSync('redis-cli', ['--cluster', 'check', `127.0.0.1:${source.port}`], { encoding: 'utf8' }),
+        (check) => check.status === 0 && check.stdout.includes('All nodes agree about slots configuration'),
+        { timeoutMs: 15_000, what: 'the cluster nodes agreeing about slots' },
+      );
       const tool = spawnSync(
         'redis-cli',
         [
@@ -266,38 +282,35 @@ describe('Redis Cluster: redis-cli --cluster reshard under continuous flushing',
       expect(tool.status, `${tool.stdout}\n${tool.stderr}`).toBe(0);
       expect(tool.stdout).not.toMatch(/Target key exists|BUSYKEY/);
       await new Promise((r) => setTimeout(r, 300));
-      const recorded = await load.stop();
-      for (const r of registries) await settle(r, 15_000);
+      await expectExactTotal(load, registries, prefix!);
       expect((await topology()).find((n) => owns(n, first))?.id).toBe(target.id);
-      const reader = clusterRegistry(prefix!);
-      expect(sample(await reader.metrics(), 'jobs_total{q="a"}')).toBe(recorded);
-      for (const r of [...registries, reader]) await r.close();
     },
   );
 });
 
+/**
+ * A registry under `prefix` with a counter `jobs_total` at 1 and a gauge (so every declared key
+ * exists), its slot marked as moving from its primary to another, no key moved yet.
+ */
+async function halfMoving(prefix: string) {
+  const registry = clusterRegistry(prefix, { flushTimeoutMs: 3000 });
+  const jobs = new Counter({ name: 'jobs_total', help: 'jobs', registry });
+  new Gauge({ name: 'up', help: 'up', registry }).set(1);
+  jobs.inc();
+  await registry.flush();
+  const slot = (await cluster.client().call('CLUSTER', 'KEYSLOT', `{${prefix}}`)) as number;
+  const { source, target } = await slotOwners(slot);
+  const src = direct(source.port);
+  const dst = direct(target.port);
+  await dst.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
+  await src.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
+  return { registry, jobs, slot, target, src, dst };
+}
+
 describe('Redis Cluster: a half-moved slot', () => {
   it('applies nothing while a written key has moved but the declared keys have not, then everything', async () => {
     const prefix = randomPrefix('hm');
-    const errors: Error[] = [];
-    const registry = new Registry({
-      redis: cluster.client(),
-      prefix,
-      flushIntervalMs: 60_000,
-      flushTimeoutMs: 3000,
-      selfMetrics: false,
-      onError: (e) => errors.push(e),
-    });
-    const jobs = new Counter({ name: 'jobs_total', help: 'jobs', registry });
-    new Gauge({ name: 'up', help: 'up', registry }).set(1); // so every declared key exists
-    jobs.inc();
-    await registry.flush();
-    const slot = (await cluster.client().call('CLUSTER', 'KEYSLOT', `{${prefix}}`)) as number;
-    const { source, target } = await slotOwners(slot);
-    const src = direct(source.port);
-    const dst = direct(target.port);
-    await dst.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
-    await src.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
+    const { registry, jobs, slot, target, src, dst } = await halfMoving(prefix);
     // Move only the counter's hash: the script's declared keys stay behind on the source.
     await src.call('MIGRATE', '127.0.0.1', target.port, `{${prefix}}:f:jobs`, 0, 5000);
     jobs.inc(5);
@@ -403,17 +416,7 @@ describe('Redis Cluster: a hash moving between two pages of its scan', () => {
 describe('Redis Cluster: the declared keys moved first', () => {
   it('a flush ASKed to the importing node writes no copy of a hash still on the source; no BUSYKEY; exact', async () => {
     const prefix = randomPrefix('dk');
-    const registry = clusterRegistry(prefix, { flushTimeoutMs: 3000 });
-    const jobs = new Counter({ name: 'jobs_total', help: 'jobs', registry });
-    new Gauge({ name: 'up', help: 'up', registry }).set(1); // so every declared key exists
-    jobs.inc();
-    await registry.flush();
-    const slot = (await cluster.client().call('CLUSTER', 'KEYSLOT', `{${prefix}}`)) as number;
-    const { source, target } = await slotOwners(slot);
-    const src = direct(source.port);
-    const dst = direct(target.port);
-    await dst.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
-    await src.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
+    const { registry, jobs, slot, target, src, dst } = await halfMoving(prefix);
     // Every key but the counter's hash leaves first (the order GETKEYSINSLOT may well list).
     const hash = `{${prefix}}:f:jobs`;
     const others = ((await src.call('CLUSTER', 'GETKEYSINSLOT', slot, 1000)) as string[]).filter(
@@ -534,11 +537,7 @@ describe('Redis Cluster primary failover', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       await new Promise((r) => setTimeout(r, 300));
-      const recorded = await load.stop();
-      for (const r of registries) await settle(r, 15_000);
-      const reader = clusterRegistry(prefix);
-      expect(sample(await reader.metrics(), 'jobs_total{q="a"}')).toBe(recorded);
-      for (const r of [...registries, reader]) await r.close();
+      await expectExactTotal(load, registries, prefix);
     });
   }
 });
