@@ -9,6 +9,8 @@ export const LAYERS = {
   flush: ['core', 'buffer', 'redis'],
   export: ['core', 'redis'],
   cli: ['core', 'redis', 'export', '@root'],
+  // Request metrics for HTTP frameworks: metric types, and the root's metricsHandler for /metrics.
+  middleware: ['core', 'buffer', 'metrics', '@root'],
 };
 
 /** eslint `no-restricted-imports` patterns that forbid what LAYERS does not allow `folder`. */

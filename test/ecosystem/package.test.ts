@@ -1,6 +1,7 @@
 /**
  * The package as npm publishes it: `npm pack` (of the dist/ that `npm test` builds first) must
- * hold only package.json, README, LICENSE and dist/**; the tarball must install into a fresh
+ * hold only package.json, README, LICENSE, the bin shim and dist/**, with no install-time script,
+ * and `npm publish --dry-run` must not drop or correct anything; the tarball must install into a fresh
  * project next to ioredis. From there, resolution goes through package.json's `exports` map:
  * `require()`, `import()` from CommonJS and `import` from ESM all give the public API; an ESM and a
  * CommonJS script count to Redis and back (through the consumer's own ioredis client and through
@@ -251,7 +252,7 @@ const allFunctions = {
 };
 
 describe.skipIf(!hasDist)('the npm package', () => {
-  it('npm pack ships only package.json, README, LICENSE and dist/**', async () => {
+  it('npm pack ships only package.json, README, LICENSE, the bin shim and dist/**', async () => {
     const listed = await run('tar', ['-tzf', tarball], { timeoutMs: 30_000 });
     expect(listed.code, describeChild(listed)).toBe(0);
     const files = listed.stdout
@@ -260,7 +261,9 @@ describe.skipIf(!hasDist)('the npm package', () => {
       .map((line) => line.replace(/^package\//, ''))
       .sort();
     const unexpected = files.filter(
-      (f) => !['package.json', 'README.md', 'LICENSE'].includes(f) && !f.startsWith('dist/'),
+      (f) =>
+        !['package.json', 'README.md', 'LICENSE', 'bin/prometheus-redis-client.js'].includes(f) &&
+        !f.startsWith('dist/'),
     );
     expect(unexpected).toEqual([]);
     expect(files).toEqual(
@@ -276,8 +279,32 @@ describe.skipIf(!hasDist)('the npm package', () => {
     );
     const installed = JSON.parse(
       readFileSync(join(consumer, 'node_modules', 'prometheus-redis-client', 'package.json'), 'utf8'),
-    ) as { license?: string };
+    ) as { license?: string; scripts?: Record<string, string> };
     expect(installed.license).toBe('MIT');
+    // No lifecycle script a consumer's npm would run or warn about (npm 11 lists `prepare` too).
+    const lifecycle = ['preinstall', 'install', 'postinstall', 'prepare'];
+    expect(Object.keys(installed.scripts ?? {}).filter((s) => lifecycle.includes(s))).toEqual([]);
+  });
+
+  it('installs the prometheus-redis-client command', async () => {
+    const bin = join(consumer, 'node_modules', '.bin', 'prometheus-redis-client');
+    const result = await run(bin, ['--version'], { cwd: consumer, timeoutMs: 30_000 });
+    expect(result.code, describeChild(result)).toBe(0);
+    expect(result.stdout.trim()).toBe(
+      (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+    );
+  });
+
+  it('npm publish --dry-run keeps the bin entry and warns about nothing but the missing login', async () => {
+    // A bin entry whose file is missing would be dropped here with a warning ("errors corrected").
+    const result = await npm(['publish', '--dry-run', '--ignore-scripts', '--json'], ROOT);
+    const warnings = result.stderr
+      .split('\n')
+      .filter((line) => /\bwarn\b/i.test(line) && !/requires you to be logged in/.test(line));
+    expect(warnings).toEqual([]);
+    const report = JSON.parse(result.stdout) as Record<string, { files: Array<{ path: string }> }>;
+    const published = Object.values(report)[0]?.files.map((f) => f.path) ?? [];
+    expect(published).toEqual(expect.arrayContaining(['bin/prometheus-redis-client.js', 'dist/cli.js']));
   });
 
   it('can be require()d (CommonJS build) with the whole public API', async () => {
@@ -303,6 +330,19 @@ describe.skipIf(!hasDist)('the npm package', () => {
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
     const result = await run(process.execPath, [tsc, '--noEmit', '-p', consumer], { timeoutMs: 60_000 });
     expect(result.code, describeChild(result)).toBe(0);
+  });
+});
+
+describe('package-lock.json', () => {
+  it('matches package.json, so `npm install` in a fresh clone leaves it as committed', () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, Record<string, unknown>>;
+    };
+    const root = lock.packages[''] ?? {};
+    for (const field of ['name', 'version', 'license', 'bin', 'engines', 'dependencies', 'devDependencies']) {
+      expect(root[field], `package-lock.json's root "${field}"`).toEqual(manifest[field]);
+    }
   });
 });
 
