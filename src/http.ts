@@ -30,6 +30,32 @@ export interface MetricsHandlerOptions {
    * @default true
    */
   readonly gzip?: boolean;
+  /**
+   * Answer OpenMetrics 1.0 to scrapers that ask for it. `false` serves the text format 0.0.4 to
+   * everyone (as prom-client does), whatever the `Accept` header says.
+   * @default true
+   */
+  readonly openMetrics?: boolean;
+  /**
+   * In OpenMetrics answers, the `_created` sample of each counter, histogram and summary series.
+   * Prometheus (2.x, and 3.x without `created_timestamp_zero_ingestion`) stores every one as a
+   * series of its own; `false` leaves them out.
+   * @default true
+   */
+  readonly created?: boolean;
+}
+
+/**
+ * The longest a scrape may take for this request: `timeoutMs`, or less when the scraper says it
+ * gives up sooner (Prometheus sends its `scrape_timeout` as `X-Prometheus-Scrape-Timeout-Seconds`).
+ * The answer is then due a little before the scraper's deadline — a tenth of it, at most half a
+ * second — so that the 503 and its reason reach Prometheus instead of a bare timeout.
+ */
+export function scrapeBudgetMs(timeoutMs: number, header: string | string[] | undefined): number {
+  const value = Number(Array.isArray(header) ? header[0] : header);
+  if (header === undefined || !(value > 0) || !Number.isFinite(value)) return timeoutMs;
+  const scraperMs = value * 1000;
+  return Math.max(1, Math.min(timeoutMs, Math.floor(scraperMs - Math.min(500, scraperMs / 10))));
 }
 
 /** A `node:http` request listener that serves the merged metrics; it never rejects. */
@@ -79,7 +105,9 @@ function send(
  *   that prefer it, text format 0.0.4 otherwise; `Content-Type` says which.
  * - gzip when `Accept-Encoding` allows it (compressed off the main thread by `node:zlib`).
  * - `503` with a one-line `text/plain` reason when the scrape fails or outlasts `timeoutMs`
- *   (Redis unreachable, for instance); the request never hangs.
+ *   (Redis unreachable, for instance); the request never hangs. A Prometheus scrape says how long
+ *   it waits (`X-Prometheus-Scrape-Timeout-Seconds`): when that is shorter, the 503 comes before
+ *   it, so Prometheus records the reason rather than its own timeout.
  *
  * It does not look at the path: mount it on the route you want. Any object with the registry's
  * `metrics()` and `contentTypeFor()` will do.
@@ -112,6 +140,8 @@ export function metricsHandler(
   }
   const timeoutMs = validatePositiveInteger('timeoutMs', options.timeoutMs ?? 10_000);
   const compress = validateBoolean('gzip', options.gzip ?? true);
+  const openMetrics = validateBoolean('openMetrics', options.openMetrics ?? true);
+  const created = validateBoolean('created', options.created ?? true);
 
   return async (req, res) => {
     // The body of a request is never needed; drain it so keep-alive connections stay usable.
@@ -124,15 +154,17 @@ export function metricsHandler(
         send(res, 405, headers, `Method ${method} not allowed: use GET or HEAD\n`, false);
         return;
       }
-      const format = negotiateFormat(req.headers.accept);
-      const deadline = Date.now() + timeoutMs;
+      const format = openMetrics ? negotiateFormat(req.headers.accept) : 'text';
+      const budgetMs = scrapeBudgetMs(timeoutMs, req.headers['x-prometheus-scrape-timeout-seconds']);
+      const deadline = Date.now() + budgetMs;
+      const late =
+        budgetMs < timeoutMs
+          ? `the scrape did not finish within ${budgetMs} ms (the scraper's timeout, X-Prometheus-Scrape-Timeout-Seconds, less a margin)`
+          : `the scrape did not finish within timeoutMs (${timeoutMs} ms)`;
       const within = <T>(step: Promise<T>): Promise<T> =>
-        withTimeout(
-          step,
-          Math.max(1, deadline - Date.now()),
-          () => new PrometheusRedisError(`the scrape did not finish within timeoutMs (${timeoutMs} ms)`),
-        );
-      const pieces = (registry.metricsStream?.({ format }) ?? wholeText(registry.metrics({ format })))[
+        withTimeout(step, Math.max(1, deadline - Date.now()), () => new PrometheusRedisError(late));
+      const render = { format, created };
+      const pieces = (registry.metricsStream?.(render) ?? wholeText(registry.metrics(render)))[
         Symbol.asyncIterator
       ]();
       // Up to STREAM_AFTER bytes the scrape is gathered and sent whole (with its length); past

@@ -191,6 +191,9 @@ function resolveShardBy(value: unknown): ResolvedOptions['shardBy'] {
   throw new TypeError(`Expected \`shardBy\` to be "registry" or "metric", got ${describeValue(value)}`);
 }
 
+/** The key prefix of a registry created without `prefix`. */
+export const DEFAULT_PREFIX = 'prometheus';
+
 /** Validate options and apply defaults; errors name the option, what was expected and what was given. */
 export function resolveOptions(options: RegistryOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
@@ -199,7 +202,7 @@ export function resolveOptions(options: RegistryOptions): ResolvedOptions {
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) throw new TypeError(`Unknown Registry option \`${key}\``);
   }
-  const prefix = options.prefix ?? 'prometheus';
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
   // eslint-disable-next-line no-control-regex
   if (typeof prefix !== 'string' || prefix === '' || /[{}\x00-\x1f]/.test(prefix) || prefix.length > 200) {
     throw new TypeError(

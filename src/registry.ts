@@ -17,7 +17,7 @@ import {
   UndeliveredDataError,
   UnknownOutcomeError,
 } from './core/errors.js';
-import { streamFamilies } from './export/read.js';
+import { streamFamilies, type RenderOptions } from './export/read.js';
 import {
   renderStream,
   OPENMETRICS_CONTENT_TYPE,
@@ -25,7 +25,7 @@ import {
   type ExpositionFormat,
 } from './export/text-format.js';
 import { sampleNames, type FamilyMeta } from './core/family.js';
-import { describeValue, isRedisUrl } from './core/validate.js';
+import { describeValue, isRedisUrl, validateBoolean } from './core/validate.js';
 import { Flusher, type FlushStats } from './flush/flusher.js';
 import { Keys, newProcessId } from './redis/keys.js';
 import {
@@ -49,13 +49,16 @@ import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './op
  */
 export type { CloseOptions, MetricsOptions };
 
-/** The format of `metrics()` options, checked. */
-function formatOf(options: MetricsOptions): ExpositionFormat {
+/** `metrics()` options, checked. */
+function renderOf(options: MetricsOptions): RenderOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected metrics() options to be an object, got ${describeValue(options)}`);
+  }
   const format = options.format ?? 'text';
   if (format !== 'text' && format !== 'openmetrics') {
     throw new TypeError(`Expected \`format\` to be "text" or "openmetrics", got ${JSON.stringify(format)}`);
   }
-  return format;
+  return { format, created: validateBoolean('created', options.created ?? true) };
 }
 
 export class Registry implements MetricRegistry {
@@ -201,12 +204,12 @@ export class Registry implements MetricRegistry {
    * text; `metricsStream()` gives it piece by piece as it is read.
    */
   async metrics(options: MetricsOptions = {}): Promise<string> {
-    const format = formatOf(options);
+    const render = renderOf(options);
     const redis = await this.#beforeScrape();
     const ms = this.#options.flushTimeoutMs;
     const collect = async (): Promise<string> => {
       const parts: string[] = [];
-      for await (const part of this.#read(redis, format)) parts.push(part);
+      for await (const part of this.#read(redis, render)) parts.push(part);
       return parts.join('');
     };
     return keepAlive(
@@ -225,11 +228,11 @@ export class Registry implements MetricRegistry {
    * incomplete and must not be served as a scrape.
    */
   metricsStream(options: MetricsOptions = {}): AsyncIterable<string> {
-    return this.#scrape(formatOf(options));
+    return this.#scrape(renderOf(options));
   }
 
-  async *#scrape(format: ExpositionFormat): AsyncGenerator<string> {
-    yield* this.#read(await this.#beforeScrape(), format);
+  async *#scrape(render: RenderOptions): AsyncGenerator<string> {
+    yield* this.#read(await this.#beforeScrape(), render);
   }
 
   /** Flush this process's own deltas (a scrape shows them), and wait for the connection. */
@@ -252,9 +255,9 @@ export class Registry implements MetricRegistry {
     return redis;
   }
 
-  #read(redis: RedisClient, format: ExpositionFormat): AsyncGenerator<string> {
-    const families = streamFamilies(redis, this.#keys, [], format, ({ error }) => this.#report(error));
-    return renderStream(families, format);
+  #read(redis: RedisClient, render: RenderOptions): AsyncGenerator<string> {
+    const families = streamFamilies(redis, this.#keys, [], render, ({ error }) => this.#report(error));
+    return renderStream(families, render.format);
   }
 
   /** Alias of `metrics()`, as in the Python original. */

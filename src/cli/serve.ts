@@ -5,6 +5,7 @@ import { metricsHandler } from '../http.js';
 
 import { Registry } from '../registry.js';
 import { VERSION } from '../core/version.js';
+import { DEFAULT_PREFIX } from '../options.js';
 import { BIN, UsageError, warn, parse, text, common, integer, redact, help } from './shared.js';
 import { clusterClient } from './connect.js';
 
@@ -17,6 +18,8 @@ export async function serve(args: string[]): Promise<number | undefined> {
     host: { type: 'string' },
     path: { type: 'string' },
     'timeout-ms': { type: 'string' },
+    'text-only': { type: 'boolean' },
+    'no-created': { type: 'boolean' },
   });
   if (values.help === true) return help('serve');
   const { url, prefix, cluster } = common(values);
@@ -44,7 +47,11 @@ export async function serve(args: string[]): Promise<number | undefined> {
     flushTimeoutMs: Math.max(1, Math.min(5000, Math.floor(timeoutMs / 3))),
     onError: report,
   });
-  const handler = metricsHandler(registry, { timeoutMs });
+  const handler = metricsHandler(watchEmpty(registry, prefix), {
+    timeoutMs,
+    openMetrics: values['text-only'] !== true,
+    created: values['no-created'] !== true,
+  });
   const server = createServer((req, res) => {
     const route = (req.url ?? '/').split('?')[0];
     if (route === path) {
@@ -71,4 +78,45 @@ export async function serve(args: string[]): Promise<number | undefined> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return undefined;
+}
+
+/**
+ * The registry as the handler sees it, saying on stderr when a whole scrape came back without a
+ * single family — a wrong `--prefix` (or `--redis`, or database) answers an empty 200 that
+ * Prometheus takes as healthy. Said once, and again after the prefix held families meanwhile.
+ */
+function watchEmpty(
+  registry: Registry,
+  prefix: string,
+): Pick<Registry, 'metrics' | 'metricsStream' | 'contentTypeFor'> {
+  let warned = false;
+  const seen = (text: string): boolean => text !== '' && text !== '# EOF\n';
+  const check = (any: boolean): void => {
+    if (any) warned = false;
+    else if (!warned) {
+      warned = true;
+      warn(
+        `${BIN}: prefix "${prefix}" holds no metric families: the scrape is empty. Is --prefix the one ` +
+          `the registries use (their \`prefix\` option; "${DEFAULT_PREFIX}" by default)? ` +
+          `'${BIN} inspect' lists what a prefix holds.`,
+      );
+    }
+  };
+  return {
+    contentTypeFor: (format) => registry.contentTypeFor(format),
+    metrics: async (options) => {
+      const text = await registry.metrics(options);
+      check(seen(text));
+      return text;
+    },
+    metricsStream: (options) =>
+      (async function* () {
+        let any = false;
+        for await (const piece of registry.metricsStream(options)) {
+          any ||= seen(piece);
+          yield piece;
+        }
+        check(any);
+      })(),
+  };
 }

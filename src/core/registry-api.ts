@@ -26,6 +26,13 @@ export interface MetricsOptions {
    * @default "text"
    */
   readonly format?: ExpositionFormat;
+  /**
+   * OpenMetrics only: the `_created` sample of every counter, histogram and summary series (its
+   * creation time). Prometheus stores each as a series of its own unless
+   * `created_timestamp_zero_ingestion` is on; `false` leaves them out (prom-client emits none).
+   * @default true
+   */
+  readonly created?: boolean;
 }
 
 /** Counters the flusher keeps about itself (exported as self-metrics by the registry). */

@@ -47,6 +47,13 @@ async function readMeta(
 /** Families in flight: the one being handed on and the next, read meanwhile. */
 const FAMILIES_IN_FLIGHT = 2;
 
+/** How a read's families will be rendered, which decides what is read. */
+export interface RenderOptions {
+  readonly format: ExpositionFormat;
+  /** OpenMetrics `_created` lines (read only for OpenMetrics); default true. */
+  readonly created?: boolean;
+}
+
 /**
  * The merged state of every family under a prefix (or of `names`), family by family in name
  * order: the metadata first, then each family in bounded pages (a `shardBy: "metric"` family
@@ -60,9 +67,11 @@ export async function* streamFamilies(
   redis: RedisClient,
   keys: Keys,
   names: readonly string[],
-  format: ExpositionFormat,
+  render: RenderOptions,
   unreadable: (family: UnreadableFamily) => void,
 ): AsyncGenerator<FamilyData> {
+  const { format } = render;
+  const openMetrics = format === 'openmetrics';
   const metas: FamilyMeta[] = [];
   for (const [name, encoded] of await readMeta(redis, keys, names)) {
     try {
@@ -84,8 +93,8 @@ export async function* streamFamilies(
         // shardBy "metric": the family's data lives in its own group (its own slot of a cluster).
         keys: meta.shard === 'metric' ? keys.group(meta.name) : keys,
         live,
-        withCreated: format === 'openmetrics',
-        withExemplars: format === 'openmetrics',
+        withCreated: openMetrics && render.created !== false,
+        withExemplars: openMetrics,
         nowMs,
       },
       (chunk, index) => builder.add(chunk, index),
@@ -139,7 +148,7 @@ export async function readFamilies(
 ): Promise<ReadResult> {
   const families: FamilyData[] = [];
   const unreadable: UnreadableFamily[] = [];
-  for await (const family of streamFamilies(redis, keys, names, format, (u) => unreadable.push(u))) {
+  for await (const family of streamFamilies(redis, keys, names, { format }, (u) => unreadable.push(u))) {
     if (!('streamed' in family) || family.streamed === undefined) {
       families.push(family);
       continue;

@@ -14,7 +14,7 @@ import {
   type RegistryOptions,
 } from '../../src/index.js';
 import { Keys } from '../../src/redis/keys.js';
-import { redisClient, redisUrl, testRegistry } from '../support/helpers.js';
+import { randomPrefix, redisClient, redisUrl, testRegistry } from '../support/helpers.js';
 import { describeChild, pollUntil, runTs, type ChildResult } from '../system/processes.js';
 import { startTs } from './spawn.js';
 
@@ -162,7 +162,55 @@ describe('CLI serve', () => {
       expect(result.code, describeChild(result)).toBe(0);
     }
   });
+
+  it('says on stderr when the prefix holds no families, once, and honours --text-only and --no-created', async () => {
+    const empty = randomPrefix('empty');
+    const exporter = startTs(CLI, ['serve', ...common(empty), '--port', '0', '--text-only']);
+    try {
+      const url = await announced(exporter);
+      for (let i = 0; i < 3; i++) {
+        const reply = await fetch(url, {
+          headers: { Accept: 'application/openmetrics-text; version=1.0.0' },
+        });
+        expect(reply.status).toBe(200);
+        expect(reply.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+        expect(await reply.text()).toBe('');
+      }
+      const said = exporter
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('holds no metric families'));
+      expect(said).toEqual([
+        `prometheus-redis-client: prefix "${empty}" holds no metric families: the scrape is empty. Is --prefix the one the registries use (their \`prefix\` option; "prometheus" by default)? 'prometheus-redis-client inspect' lists what a prefix holds.`,
+      ]);
+    } finally {
+      expect((await exporter.stop()).code).toBe(0);
+    }
+
+    const { prefix } = await populated();
+    const plain = startTs(CLI, ['serve', ...common(prefix), '--port', '0', '--no-created']);
+    try {
+      const url = await announced(plain);
+      const om = await fetch(url, { headers: { Accept: 'application/openmetrics-text; version=1.0.0' } });
+      const body = await om.text();
+      expect(body).toContain('jobs_total{queue="mail",status="ok"} 3\n');
+      expect(body).not.toContain('_created');
+      expect(plain.stderr()).not.toContain('holds no metric families');
+    } finally {
+      expect((await plain.stop()).code).toBe(0);
+    }
+  });
 });
+
+/** The URL a `serve` child announces on stderr. */
+async function announced(exporter: ReturnType<typeof startTs>): Promise<string> {
+  const url = await pollUntil(
+    () => /http:\/\/127\.0\.0\.1:\d+\/metrics/.exec(exporter.stderr())?.[0],
+    (found) => found !== undefined,
+    { timeoutMs: 15_000, what: 'the exporter announcing its URL' },
+  );
+  return url!;
+}
 
 describe('CLI inspect', () => {
   it('shows each family with its type and series count, and the live process', async () => {

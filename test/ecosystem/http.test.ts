@@ -16,6 +16,7 @@ import {
   metricsHandler,
   type MetricsHandlerOptions,
 } from '../../src/index.js';
+import { scrapeBudgetMs } from '../../src/http.js';
 import { testRegistry } from '../support/helpers.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
@@ -72,6 +73,8 @@ afterAll(async () => {
     }),
   );
 });
+
+const OPENMETRICS_ACCEPT = 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5';
 
 describe('metricsHandler against the shared Redis', () => {
   const { registry } = testRegistry();
@@ -137,6 +140,34 @@ describe('metricsHandler against the shared Redis', () => {
     expect(text.endsWith('# EOF\n')).toBe(true);
   });
 
+  it('serves text 0.0.4 whatever the Accept header with openMetrics: false', async () => {
+    const textOnly = await serve(registry, { openMetrics: false });
+    const reply = await fetchRaw(textOnly, { headers: { Accept: OPENMETRICS_ACCEPT } });
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-type']).toBe(TEXT_CONTENT_TYPE);
+    expect(reply.body.toString('utf8')).toBe(await registry.metrics());
+  });
+
+  it('leaves out the _created samples with created: false, and only them', async () => {
+    const withCreated = (await fetchRaw(url, { headers: { Accept: OPENMETRICS_ACCEPT } })).body.toString();
+    const created = withCreated.split('\n').filter((line) => /^\w+_created[ {]/.test(line));
+    expect(created.map((line) => line.split(/[ {]/)[0])).toEqual([
+      'job_duration_seconds_created',
+      'jobs_created',
+    ]);
+    const plain = await serve(registry, { created: false });
+    const reply = await fetchRaw(plain, { headers: { Accept: OPENMETRICS_ACCEPT } });
+    expect(reply.headers['content-type']).toBe(OPENMETRICS_CONTENT_TYPE);
+    const text = reply.body.toString('utf8');
+    expect(text).toBe(
+      withCreated
+        .split('\n')
+        .filter((line) => !created.includes(line))
+        .join('\n'),
+    );
+    expect(text).toBe(await registry.metrics({ format: 'openmetrics', created: false }));
+  });
+
   it('answers HEAD with the headers of GET and no body', async () => {
     const get = await fetchRaw(url);
     const head = await fetchRaw(url, { method: 'HEAD' });
@@ -195,6 +226,38 @@ describe('metricsHandler when the metrics cannot be read', () => {
     expect(head.body.length).toBe(0);
   });
 
+  it("answers 503 before the scraper's own timeout (X-Prometheus-Scrape-Timeout-Seconds)", async () => {
+    redis = await startRedisServer();
+    const registry = new Registry({
+      redis: redis.url,
+      prefix: 'http-budget',
+      selfMetrics: false,
+      closeTimeoutMs: 500,
+      onError: () => {},
+    });
+    registries.push(registry);
+    new Counter({ name: 'budget_total', help: 'x', registry }).inc();
+    await registry.flush();
+    // timeoutMs and flushTimeoutMs (5 s) would both outlast a 1 s scrape_timeout.
+    const url = await serve(registry, { timeoutMs: 10_000 });
+    await redis.stop();
+    const started = Date.now();
+    const reply = await fetchRaw(url, { headers: { 'X-Prometheus-Scrape-Timeout-Seconds': '1' } });
+    const took = Date.now() - started;
+    expect(expectOneLine503(reply)).toContain('within 900 ms (the scraper');
+    expect(took).toBeLessThan(1000);
+  });
+
+  it('takes the earlier of timeoutMs and the scraper timeout, and ignores a header that is no timeout', () => {
+    expect(scrapeBudgetMs(10_000, '10')).toBe(9500);
+    expect(scrapeBudgetMs(10_000, '2.5')).toBe(2250);
+    expect(scrapeBudgetMs(2000, '10')).toBe(2000);
+    expect(scrapeBudgetMs(10_000, ['3', '1'])).toBe(2700);
+    for (const junk of [undefined, '', 'soon', '0', '-1', 'Infinity', 'NaN']) {
+      expect(scrapeBudgetMs(10_000, junk), String(junk)).toBe(10_000);
+    }
+  });
+
   it('answers 503 naming timeoutMs when a scrape takes longer', async () => {
     const stuck = {
       metrics: () => new Promise<string>(() => {}),
@@ -226,6 +289,9 @@ describe('metricsHandler options', () => {
     const registry = new Registry({ selfMetrics: false });
     expect(() => metricsHandler(registry, { timeoutMs: 0 })).toThrow(/`timeoutMs`.*got 0/);
     expect(() => metricsHandler(registry, { gzip: 'yes' as unknown as boolean })).toThrow(/`gzip`/);
+    expect(() => metricsHandler(registry, { openMetrics: 1 as unknown as boolean })).toThrow(/`openMetrics`/);
+    expect(() => metricsHandler(registry, { created: 0 as unknown as boolean })).toThrow(/`created`/);
+    expect(() => registry.metricsStream({ created: 'no' as unknown as boolean })).toThrow(/`created`.*"no"/);
     expect(() => metricsHandler({} as Registry)).toThrow(/`registry`/);
   });
 });
