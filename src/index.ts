@@ -3,7 +3,7 @@
  * only — users get them from `labels()`; their classes are internal. The abstract bases (Metric,
  * TimedMetric, GaugeLike) are values, so `instanceof Metric` works as its type says.
  */
-export { Registry, REGISTRY, type CloseOptions, type MetricsOptions } from './registry.js';
+export { Registry, REGISTRY, register, type CloseOptions, type MetricsOptions } from './registry.js';
 export type { RegistryOptions } from './options.js';
 export type { RedisClient } from './redis/connection.js';
 export type { FlushStats } from './flush/flusher.js';
@@ -23,7 +23,7 @@ export { Metric, type Labels, type MetricOptions } from './metrics/metric.js';
 export { TimedMetric, type TimedChild } from './metrics/timed.js';
 export { GaugeLike, type GaugeLikeChild } from './metrics/gauge-like.js';
 export type { MetricRegistry } from './metrics/default-registry.js';
-export type { RegistryApi } from './core/registry-api.js';
+export type { RegistryApi, MetricObject, MetricValue } from './core/registry-api.js';
 export type { EndTimer } from './metrics/timer.js';
 export type { ExemplarLabels } from './metrics/exemplar.js';
 export type { LabelValue } from './buffer/series-store.js';

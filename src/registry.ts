@@ -12,34 +12,23 @@ import {
   CardinalityLimitError,
   PrometheusRedisError,
   RecordedAfterCloseError,
-  RedisConfigurationError,
   RedisUnavailableError,
   UndeliveredDataError,
   UnknownOutcomeError,
 } from './core/errors.js';
-import { streamFamilies, type RenderOptions } from './export/read.js';
-import {
-  renderStream,
-  OPENMETRICS_CONTENT_TYPE,
-  TEXT_CONTENT_TYPE,
-  type ExpositionFormat,
-} from './export/text-format.js';
-import { sampleNames, type FamilyMeta } from './core/family.js';
-import { describeValue, isRedisUrl, validateBoolean } from './core/validate.js';
+import { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, type ExpositionFormat } from './export/text-format.js';
+import type { FamilyMeta } from './core/family.js';
+import { describeValue, isRedisUrl } from './core/validate.js';
 import { Flusher, type FlushStats } from './flush/flusher.js';
 import { Keys, newProcessId } from './redis/keys.js';
-import {
-  closeOwned,
-  isRedisClient,
-  keepAlive,
-  openOwned,
-  whenReady,
-  withTimeout,
-} from './redis/connection.js';
+import { Catalog } from './catalog.js';
+import { Scraper, familyNamesOf } from './scrape.js';
+import type { Metric } from './metrics/metric.js';
+import { closeOwned, isRedisClient, openOwned, withTimeout } from './redis/connection.js';
 import type { RedisClient } from './redis/connection.js';
 import { setDefaultRegistry, type MetricRegistry } from './metrics/default-registry.js';
 import { SelfMetrics } from './self-metrics.js';
-import type { CloseOptions, MetricsOptions } from './core/registry-api.js';
+import type { CloseOptions, MetricObject, MetricsOptions } from './core/registry-api.js';
 import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './options.js';
 
 /**
@@ -49,16 +38,10 @@ import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './op
  */
 export type { CloseOptions, MetricsOptions };
 
-/** `metrics()` options, checked. */
-function renderOf(options: MetricsOptions): RenderOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Expected metrics() options to be an object, got ${describeValue(options)}`);
-  }
-  const format = options.format ?? 'text';
-  if (format !== 'text' && format !== 'openmetrics') {
-    throw new TypeError(`Expected \`format\` to be "text" or "openmetrics", got ${JSON.stringify(format)}`);
-  }
-  return { format, created: validateBoolean('created', options.created ?? true) };
+/** A metric name given to a lookup, checked. */
+function validateName(name: unknown): string {
+  if (typeof name !== 'string') throw new TypeError(`Expected a metric name, got ${describeValue(name)}`);
+  return name;
 }
 
 export class Registry implements MetricRegistry {
@@ -70,8 +53,8 @@ export class Registry implements MetricRegistry {
   readonly #keys: Keys;
   readonly #buffer: DeltaBuffer<SeriesStore>;
   readonly #flusher: Flusher;
-  readonly #stores = new Map<string, SeriesStore>();
-  readonly #sampleOwners = new Map<string, string>();
+  readonly #catalog = new Catalog();
+  readonly #scraper: Scraper;
   #redis: RedisClient | undefined;
   #owned = false;
   #closing: Promise<void> | undefined;
@@ -80,7 +63,7 @@ export class Registry implements MetricRegistry {
     this.#options = resolveOptions(options);
     this.#keys = new Keys(this.#options.prefix);
     this.#buffer = new DeltaBuffer(this.#options.flushThreshold, () => this.#flusher.thresholdReached());
-    const stores = (): readonly SeriesStore[] => [...this.#stores.values()];
+    const stores = (): readonly SeriesStore[] => this.#catalog.stores();
     const selfMetrics = this.#options.selfMetrics ? new SelfMetrics(this) : undefined;
     this.#flusher = new Flusher({
       selfMetrics,
@@ -92,7 +75,24 @@ export class Registry implements MetricRegistry {
       stores,
       report: (error) => this.#report(error),
     });
+    this.#scraper = new Scraper({
+      keys: this.#keys,
+      flushTimeoutMs: this.#options.flushTimeoutMs,
+      connection: () => this.#connection(),
+      flush: () => this.flush(),
+      reported: (error) => this.#flusher.reported(error),
+      report: (error) => this.#report(error),
+    });
     if (options.redis !== undefined) this.setRedis(options.redis);
+  }
+
+  #connection(): RedisClient {
+    if (this.#redis !== undefined) return this.#redis;
+    throw new RedisUnavailableError(
+      this.#closing === undefined
+        ? 'No Redis connection: pass `redis` to the Registry or call setRedis()'
+        : 'This registry is closed: close() closed its Redis connection',
+    );
   }
 
   /** The key prefix (without braces). */
@@ -150,22 +150,16 @@ export class Registry implements MetricRegistry {
     this.#flusher.start();
   }
 
-  /** @internal Called by metric constructors. */
-  register<C extends Cell>(meta: FamilyMeta, create: (key: string) => C, internal = false): SeriesStore<C> {
+  /** @internal Called by metric constructors (`metric`: the object, for `getSingleMetric`). */
+  register<C extends Cell>(
+    meta: FamilyMeta,
+    create: (key: string) => C,
+    internal = false,
+    metric?: object,
+  ): SeriesStore<C> {
     // The library's own metrics stay in the registry's slot: they ride along with the control call.
     if (this.#options.shardBy === 'metric' && !internal) meta = { ...meta, shard: 'metric' };
-    if (this.#stores.has(meta.name)) {
-      throw new TypeError(`A metric named "${meta.name}" is already registered in this registry`);
-    }
-    const names = sampleNames(meta);
-    for (const sample of names) {
-      const owner = this.#sampleOwners.get(sample);
-      if (owner !== undefined) {
-        throw new TypeError(
-          `Metric "${meta.name}" would expose series named "${sample}", which metric "${owner}" already exposes`,
-        );
-      }
-    }
+    this.#catalog.check(meta);
     const store = new SeriesStore<C>({
       meta,
       labelNames: meta.labelNames,
@@ -176,15 +170,44 @@ export class Registry implements MetricRegistry {
       onLimit: () => this.#report(new CardinalityLimitError(meta.name, this.#options.maxSeriesPerMetric)),
       internal,
     });
-    this.#stores.set(meta.name, store);
-    for (const sample of names) this.#sampleOwners.set(sample, meta.name);
+    this.#catalog.add(store, metric);
     if (!internal) this.#flusher.registered(store);
     return store;
   }
 
   /** Names of the metric families registered here (not the library's own self-metrics). */
   getMetricNames(): string[] {
-    return [...this.#stores.values()].filter((s) => !s.internal).map((s) => s.meta.name);
+    return this.#catalog.names();
+  }
+
+  /**
+   * The metric registered here as `name` (a counter also as `<name>_total`), or undefined: the
+   * guard against defining a metric twice (`getSingleMetric(n) ?? new Counter(…)`).
+   */
+  getSingleMetric(name: string): Metric | undefined {
+    return this.#catalog.find(validateName(name))?.metric as Metric | undefined;
+  }
+
+  /**
+   * Forget the metric `name` in this process, so that it can be defined again (hot reload,
+   * tests). What it recorded is still delivered, and so is what the old object records from now
+   * on; its series stay in Redis, for every process: `reset()` it first to delete them.
+   */
+  removeSingleMetric(name: string): void {
+    this.#catalog.remove(validateName(name));
+  }
+
+  /** `removeSingleMetric` for every metric of this registry (prom-client's `clear()`). */
+  clear(): void {
+    for (const name of this.#catalog.names()) this.#catalog.remove(name);
+  }
+
+  /**
+   * `reset()` every metric of this registry: at the next flush their series are deleted in
+   * Redis, for every process, and count again from zero.
+   */
+  resetMetrics(): void {
+    for (const name of this.#catalog.names()) this.#catalog.find(name)?.store.reset();
   }
 
   /**
@@ -203,22 +226,8 @@ export class Registry implements MetricRegistry {
    * process does not define. Flushes this process's own deltas first. Resolves with the whole
    * text; `metricsStream()` gives it piece by piece as it is read.
    */
-  async metrics(options: MetricsOptions = {}): Promise<string> {
-    const render = renderOf(options);
-    const redis = await this.#beforeScrape();
-    const ms = this.#options.flushTimeoutMs;
-    const collect = async (): Promise<string> => {
-      const parts: string[] = [];
-      for await (const part of this.#read(redis, render)) parts.push(part);
-      return parts.join('');
-    };
-    return keepAlive(
-      withTimeout(
-        collect(),
-        ms,
-        () => new RedisUnavailableError(`Redis did not answer the scrape within flushTimeoutMs (${ms} ms)`),
-      ),
-    );
+  metrics(options: MetricsOptions = {}): Promise<string> {
+    return this.#scraper.text(options);
   }
 
   /**
@@ -228,36 +237,28 @@ export class Registry implements MetricRegistry {
    * incomplete and must not be served as a scrape.
    */
   metricsStream(options: MetricsOptions = {}): AsyncIterable<string> {
-    return this.#scrape(renderOf(options));
+    return this.#scraper.stream(options);
   }
 
-  async *#scrape(render: RenderOptions): AsyncGenerator<string> {
-    yield* this.#read(await this.#beforeScrape(), render);
+  /**
+   * The exposition of one family (a counter also by its `_total` name), as `metrics()` would show
+   * it; empty when Redis holds no such family.
+   */
+  getSingleMetricAsString(name: string, options: MetricsOptions = {}): Promise<string> {
+    return this.#scraper.text(options, familyNamesOf(validateName(name)));
   }
 
-  /** Flush this process's own deltas (a scrape shows them), and wait for the connection. */
-  async #beforeScrape(): Promise<RedisClient> {
-    const redis = this.#redis;
-    if (redis === undefined) {
-      throw new RedisUnavailableError(
-        this.#closing === undefined
-          ? 'No Redis connection: pass `redis` to the Registry or call setRedis()'
-          : 'This registry is closed: close() closed its Redis connection',
-      );
-    }
-    await this.flush().catch((error: unknown) => {
-      // Unreachable Redis: the flush already waited for it; reading would only wait again.
-      // A database Redis refused: reading would read another one.
-      if (error instanceof RedisUnavailableError || error instanceof RedisConfigurationError) throw error;
-      if (!this.#flusher.reported(error)) this.#report(error as Error);
-    });
-    await whenReady(redis, this.#options.flushTimeoutMs);
-    return redis;
+  /**
+   * Every family of the merged state in prom-client's JSON shape (`getMetricsAsJSON()`), from
+   * Redis like `metrics()`: held whole in memory, for tests and small JSON endpoints.
+   */
+  getMetricsAsJSON(): Promise<MetricObject[]> {
+    return this.#scraper.json();
   }
 
-  #read(redis: RedisClient, render: RenderOptions): AsyncGenerator<string> {
-    const families = streamFamilies(redis, this.#keys, [], render, ({ error }) => this.#report(error));
-    return renderStream(families, render.format);
+  /** One family as `getMetricsAsJSON()` gives it, or undefined when Redis holds no such family. */
+  async getSingleMetricAsJSON(name: string): Promise<MetricObject | undefined> {
+    return (await this.#scraper.json(familyNamesOf(validateName(name))))[0];
   }
 
   /** Alias of `metrics()`, as in the Python original. */
@@ -370,3 +371,6 @@ export class Registry implements MetricRegistry {
 /** The default registry, for metrics created without a `registry` option. Call `setRedis()` on it. */
 export const REGISTRY = new Registry();
 setDefaultRegistry(REGISTRY);
+
+/** `REGISTRY` under prom-client's name (`import { register } from 'prom-client'`). */
+export const register = REGISTRY;

@@ -1,6 +1,7 @@
 // A metric family's metadata, the one description every layer agrees on: its kind, help, label
 // names, buckets or quantile window, and how it is encoded into Redis's meta hash (so a
 // standalone reader can render families it never registered).
+import type { MetricObject } from './registry-api.js';
 import { SKETCH_MAPPING } from './sketch-mapping.js';
 import { isLabelName } from './validate.js';
 import { LAYOUT_VERSION } from './version.js';
@@ -67,6 +68,20 @@ export interface FamilyMeta {
 
 export function typeOf(kind: FamilyKind): MetricType {
   return kind === 'common_gauge' ? 'gauge' : kind;
+}
+
+/**
+ * A family as prom-client's JSON names it, with no values yet: its sample name (counters with
+ * `_total`), and how the processes' values are merged (`sum`, or a per-process gauge's
+ * `aggregate`, `all` for one series per process).
+ */
+export function jsonHeadOf(meta: FamilyMeta): Omit<MetricObject, 'values'> {
+  return {
+    name: meta.kind === 'counter' ? `${meta.name}_total` : meta.name,
+    help: meta.help,
+    type: typeOf(meta.kind),
+    aggregator: meta.kind === 'gauge' ? (meta.aggregate ?? 'all') : 'sum',
+  };
 }
 
 /**

@@ -81,6 +81,43 @@ export interface RegistryApi {
   output(options?: MetricsOptions): Promise<string>;
   /** Content type of `format`. */
   contentTypeFor(format: ExpositionFormat): string;
+  /** The exposition of one family (a counter also by its `_total` name). */
+  getSingleMetricAsString(name: string, options?: MetricsOptions): Promise<string>;
+  /** Every family of the merged state in prom-client's JSON shape. */
+  getMetricsAsJSON(): Promise<MetricObject[]>;
+  /** One family in prom-client's JSON shape, undefined when Redis holds none of that name. */
+  getSingleMetricAsJSON(name: string): Promise<MetricObject | undefined>;
+  /** Forget a metric in this process, so it can be defined again. */
+  removeSingleMetric(name: string): void;
+  /** Forget every metric of this registry in this process. */
+  clear(): void;
+  /** `reset()` every metric of this registry (in Redis, for every process, at the next flush). */
+  resetMetrics(): void;
   /** Flush once more, stop, and release what the registry owns. */
   close(options?: CloseOptions): Promise<void>;
+}
+
+/**
+ * One sample of `metric.get()` / `registry.getMetricsAsJSON()`, in prom-client's shape: `le` and
+ * `quantile` labels are numbers (`le` is `"+Inf"` for the last bucket).
+ */
+export interface MetricValue {
+  readonly value: number;
+  readonly labels: Readonly<Record<string, string | number>>;
+  /** The sample's name where it differs from the family's: `_bucket`, `_sum`, `_count`. */
+  readonly metricName?: string;
+}
+
+/** A family of the merged state as prom-client's `get()` returns it. */
+export interface MetricObject {
+  /** The name the text exposition gives the family (counters: with `_total`). */
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'gauge' | 'histogram' | 'summary';
+  /**
+   * How the processes' values were merged: `sum` for counters, histograms, summaries and common
+   * gauges; a per-process gauge's `aggregate` (`all`: one series per process, `gauge_index`).
+   */
+  readonly aggregator: string;
+  readonly values: MetricValue[];
 }

@@ -14,9 +14,14 @@ import type { RegistryApi } from '../core/registry-api.js';
 export interface MetricRegistry extends RegistryApi {
   /**
    * @internal Called by metric constructors; `internal` families (the library's own metrics)
-   * are not listed and never trigger a flush.
+   * are not listed and never trigger a flush; `metric` is what `getSingleMetric` returns.
    */
-  register<C extends Cell>(meta: FamilyMeta, create: (key: string) => C, internal?: boolean): SeriesStore<C>;
+  register<C extends Cell>(
+    meta: FamilyMeta,
+    create: (key: string) => C,
+    internal?: boolean,
+    metric?: object,
+  ): SeriesStore<C>;
 }
 
 let fallback: MetricRegistry | undefined;

@@ -5,7 +5,8 @@
  */
 import type { Cell } from '../buffer/cells.js';
 import type { LabelValue, SeriesStore } from '../buffer/series-store.js';
-import type { FamilyKind, FamilyMeta } from '../core/family.js';
+import { jsonHeadOf, type FamilyKind, type FamilyMeta } from '../core/family.js';
+import type { MetricObject } from '../core/registry-api.js';
 import { isRegistry } from '../core/registry-check.js';
 import { defaultRegistry, type MetricRegistry } from './default-registry.js';
 import { LAYOUT_VERSION } from '../core/version.js';
@@ -114,7 +115,17 @@ export abstract class Metric<L extends string = string, Child = unknown> {
       ...spec.extra,
       ...(options.unit === undefined ? {} : { unit: options.unit }),
     };
-    this.store = this.registry.register(meta, spec.create, options.internal === true);
+    this.store = this.registry.register(meta, spec.create, options.internal === true, this);
+  }
+
+  /**
+   * This metric's merged state — every process's, from Redis, after flushing this one's deltas —
+   * in prom-client's shape (`{ name, help, type, values, aggregator }`). `values` is empty until
+   * the family is in Redis.
+   */
+  async get(): Promise<MetricObject> {
+    const found = await this.registry.getSingleMetricAsJSON(this.store.meta.name);
+    return found ?? { ...jsonHeadOf(this.store.meta), values: [] };
   }
 
   /** The child for one label set: `labels({ route: '/a' })` or `labels('/a')`. */

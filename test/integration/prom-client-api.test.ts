@@ -1,0 +1,228 @@
+/**
+ * prom-client's registry and metric API over the merged Redis state: getSingleMetric and the
+ * define-once guard, removeSingleMetric / clear / resetMetrics, `register`, metric.get() and
+ * getMetricsAsJSON() — compared value for value with prom-client recording the same things.
+ */
+import client from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  REGISTRY,
+  Summary,
+  register,
+  type MetricObject,
+  type MetricValue,
+} from '../../src/index.js';
+import { samples, useTestRegistries } from '../support/helpers.js';
+
+const registries = useTestRegistries();
+
+/** Values without prom-client's extra keys (sharedLabels, exemplar), in a stable order. */
+function comparable(
+  values: readonly MetricValue[],
+): Array<Pick<MetricValue, 'labels' | 'value' | 'metricName'>> {
+  return values
+    .map((v) => ({
+      labels: Object.fromEntries(Object.entries(v.labels).sort(([a], [b]) => a.localeCompare(b))),
+      value: v.value,
+      ...(v.metricName === undefined ? {} : { metricName: v.metricName }),
+    }))
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+describe('getSingleMetric, removeSingleMetric, clear, resetMetrics', () => {
+  it('finds a metric by name (a counter also by its _total name), and nothing else', () => {
+    const { registry } = registries.make();
+    const jobs = new Counter({ name: 'jobs', help: 'j', registry });
+    const latency = new Histogram({ name: 'latency_seconds', help: 'l', buckets: [1], registry });
+    expect(registry.getSingleMetric('jobs')).toBe(jobs);
+    expect(registry.getSingleMetric('jobs_total')).toBe(jobs);
+    expect(registry.getSingleMetric('latency_seconds')).toBe(latency);
+    expect(registry.getSingleMetric('latency_seconds_bucket')).toBeUndefined();
+    expect(registry.getSingleMetric('nope')).toBeUndefined();
+    expect(() => registry.getSingleMetric(7 as unknown as string)).toThrow(/metric name, got 7/);
+  });
+
+  it('the define-once guard returns the first metric when the code runs twice', () => {
+    const { registry } = registries.make();
+    const define = (): Counter =>
+      (registry.getSingleMetric('reloads_total') as Counter | undefined) ??
+      new Counter({ name: 'reloads_total', help: 'r', registry });
+    const first = define();
+    expect(define()).toBe(first);
+    expect(registry.getMetricNames()).toEqual(['reloads']);
+  });
+
+  it('removeSingleMetric lets a metric be defined again; what both objects record is delivered', async () => {
+    const { registry } = registries.make();
+    const old = new Counter({ name: 'hot_total', help: 'h', registry });
+    old.inc(2);
+    registry.removeSingleMetric('hot_total');
+    expect(registry.getSingleMetric('hot_total')).toBeUndefined();
+    const fresh = new Counter({ name: 'hot_total', help: 'h', registry });
+    fresh.inc(3);
+    old.inc(10); // a closure of the old module still holds the old object
+    await registry.flush();
+    expect(samples(await registry.metrics()).get('hot_total')).toBe(15);
+    registry.removeSingleMetric('never_defined'); // nothing to forget: no error, as in prom-client
+  });
+
+  it('clear() forgets every metric, so the same definitions can run again (afterEach)', async () => {
+    const { registry } = registries.make({ selfMetrics: true });
+    new Counter({ name: 'a_total', help: 'a', registry }).inc();
+    new Gauge({ name: 'b', help: 'b', registry }).set(1);
+    registry.clear();
+    expect(registry.getMetricNames()).toEqual([]);
+    new Counter({ name: 'a_total', help: 'a', registry }).inc(4);
+    new Gauge({ name: 'b', help: 'b', registry }).set(2);
+    await registry.flush();
+    const text = await registry.metrics();
+    expect(samples(text).get('a_total')).toBe(5);
+    expect(samples(text).get('b{gauge_index="0"}')).toBe(2);
+    // The library's own metrics are not the user's to clear.
+    expect(text).toContain('prometheus_redis_client_flushes_total');
+  });
+
+  it('resetMetrics() resets every metric in Redis, for every process', async () => {
+    const { registry, prefix } = registries.make();
+    const other = registries.make({ prefix }).registry;
+    const here = new Counter({ name: 'r_total', help: 'r', labelNames: ['k'], registry });
+    const there = new Counter({ name: 'r_total', help: 'r', labelNames: ['k'], registry: other });
+    here.inc({ k: 'a' }, 2);
+    there.inc({ k: 'b' }, 3);
+    await Promise.all([registry.flush(), other.flush()]);
+    expect(samples(await registry.metrics()).get('r_total{k="b"}')).toBe(3);
+    registry.resetMetrics();
+    await registry.flush();
+    const after = await registry.metrics();
+    expect(after).not.toContain('r_total{');
+    here.inc({ k: 'a' });
+    await registry.flush();
+    expect(samples(await registry.metrics()).get('r_total{k="a"}')).toBe(1);
+  });
+
+  it('`register` is the default registry, under prom-client’s name', () => {
+    expect(register).toBe(REGISTRY);
+  });
+});
+
+describe('metric.get() and getMetricsAsJSON(), in prom-client’s shape', () => {
+  it('a counter and a histogram give the values prom-client gives for the same recordings', async () => {
+    const { registry, prefix } = registries.make();
+    const worker = registries.make({ prefix }).registry;
+    const theirs = new client.Registry();
+    const define = (r: typeof registry) => ({
+      requests: new Counter({ name: 'req_total', help: 'Requests', labelNames: ['route'], registry: r }),
+      latency: new Histogram({
+        name: 'lat_seconds',
+        help: 'Latency',
+        labelNames: ['route'],
+        buckets: [0.1, 1],
+        registry: r,
+      }),
+    });
+    const here = define(registry);
+    const there = define(worker);
+    const pcRequests = new client.Counter({
+      name: 'req_total',
+      help: 'Requests',
+      labelNames: ['route'],
+      registers: [theirs],
+    });
+    const pcLatency = new client.Histogram({
+      name: 'lat_seconds',
+      help: 'Latency',
+      labelNames: ['route'],
+      buckets: [0.1, 1],
+      registers: [theirs],
+    });
+    // Two processes here; one prom-client registry that sees everything.
+    for (const [mine, route, n, seconds] of [
+      [here, '/a', 2, 0.05],
+      [there, '/a', 3, 0.5],
+      [there, '/b', 1, 5],
+    ] as const) {
+      mine.requests.inc({ route }, n);
+      pcRequests.inc({ route }, n);
+      mine.latency.observe({ route }, seconds);
+      pcLatency.observe({ route }, seconds);
+    }
+    await worker.flush();
+
+    const counter = await here.requests.get();
+    const expected = await pcRequests.get();
+    expect({ ...counter, values: comparable(counter.values) }).toEqual({
+      name: expected.name,
+      help: expected.help,
+      type: expected.type,
+      aggregator: expected.aggregator,
+      values: comparable(expected.values as MetricValue[]),
+    });
+    const histogram = await here.latency.get();
+    const pcHistogram = await pcLatency.get();
+    expect(histogram.type).toBe('histogram');
+    expect(comparable(histogram.values)).toEqual(comparable(pcHistogram.values as MetricValue[]));
+    expect(histogram.values).toContainEqual({
+      labels: { route: '/b', le: '+Inf' },
+      value: 1,
+      metricName: 'lat_seconds_bucket',
+    });
+
+    // The whole registry: the same two families, in name order.
+    const all: MetricObject[] = await registry.getMetricsAsJSON();
+    expect(all.map((m) => m.name)).toEqual(['lat_seconds', 'req_total']);
+    expect(comparable(all[1]!.values)).toEqual(comparable(counter.values));
+    expect(await registry.getSingleMetricAsJSON('req_total')).toEqual(all[1]);
+    expect(await registry.getSingleMetricAsString('req_total')).toBe(
+      '# HELP req_total Requests\n# TYPE req_total counter\nreq_total{route="/a"} 5\nreq_total{route="/b"} 1\n',
+    );
+  });
+
+  it('per-process gauges carry gauge_index and say how they merge; summaries give numeric quantiles', async () => {
+    const { registry, prefix } = registries.make();
+    const other = registries.make({ prefix }).registry;
+    const depth = new Gauge({ name: 'depth', help: 'd', registry });
+    new Gauge({ name: 'depth', help: 'd', registry: other }).set(5);
+    depth.set(2);
+    const summed = new Gauge({ name: 'pool', help: 'p', aggregate: 'sum', registry });
+    new Gauge({ name: 'pool', help: 'p', aggregate: 'sum', registry: other }).set(4);
+    summed.set(1);
+    const sizes = new Summary({ name: 'size_bytes', help: 's', percentiles: [0.5, 0.99], registry });
+    for (const v of [1, 2, 3, 4]) sizes.observe(v);
+    await other.flush();
+
+    const perProcess = await depth.get();
+    expect(perProcess.aggregator).toBe('all');
+    expect(perProcess.values.map((v) => v.value).sort()).toEqual([2, 5]);
+    expect(perProcess.values.map((v) => Object.keys(v.labels))).toEqual([['gauge_index'], ['gauge_index']]);
+    expect(await summed.get()).toEqual({
+      name: 'pool',
+      help: 'p',
+      type: 'gauge',
+      aggregator: 'sum',
+      values: [{ labels: {}, value: 5 }],
+    });
+
+    const summary = await sizes.get();
+    expect(summary.values.filter((v) => v.metricName === undefined).map((v) => v.labels.quantile)).toEqual([
+      0.5, 0.99,
+    ]);
+    expect(summary.values).toContainEqual({ labels: {}, value: 4, metricName: 'size_bytes_count' });
+    expect(summary.values).toContainEqual({ labels: {}, value: 10, metricName: 'size_bytes_sum' });
+  });
+
+  it('label values come back unescaped; a metric never flushed gives its head and no values', async () => {
+    const { registry } = registries.make();
+    const odd = new Counter({ name: 'odd_total', help: 'o', labelNames: ['v'], registry });
+    odd.inc({ v: 'a "quoted"\\ line\nnext' });
+    expect((await odd.get()).values).toEqual([{ labels: { v: 'a "quoted"\\ line\nnext' }, value: 1 }]);
+
+    const { registry: unconnected } = registries.make({ redis: undefined });
+    const later = new Histogram({ name: 'later_seconds', help: 'l', registry: unconnected });
+    await expect(later.get()).rejects.toThrow(/No Redis connection/);
+    expect(await registry.getSingleMetricAsJSON('absent')).toBeUndefined();
+    expect(await registry.getSingleMetricAsString('absent')).toBe('');
+  });
+});
