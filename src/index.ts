@@ -31,6 +31,11 @@ export type { FamilyKind, MetricType, GaugeAggregate } from './core/family.js';
 export { TEXT_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, type ExpositionFormat } from './export/text-format.js';
 export { negotiateFormat } from './export/negotiate.js';
 export { metricsHandler, type MetricsHandler, type MetricsHandlerOptions } from './http.js';
+export { httpMetrics, type HttpMetrics, type HttpMetricsOptions } from './middleware/index.js';
+export type { HttpLabel } from './middleware/request-metrics.js';
+export type { ExpressMiddleware } from './middleware/express.js';
+export type { FastifyPlugin } from './middleware/fastify.js';
+export type { NodeRequestListener } from './middleware/node-http.js';
 export {
   PrometheusRedisError,
   FlushError,

@@ -101,8 +101,11 @@ export interface RegistryOptions {
    * @default undefined
    */
   readonly durability?: {
+    /** Replicas that must acknowledge each flush (`WAIT replicas …`), at least 1. */
     readonly replicas: number;
+    /** How long one `WAIT` may take, in milliseconds. */
     readonly timeoutMs?: number;
+    /** How long acknowledged batches are kept to be replayed after a failover, in milliseconds. */
     readonly replayWindowMs?: number;
   };
   /**

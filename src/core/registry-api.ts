@@ -102,7 +102,9 @@ export interface RegistryApi {
  * `quantile` labels are numbers (`le` is `"+Inf"` for the last bucket).
  */
 export interface MetricValue {
+  /** The sample's value, merged over every process. */
   readonly value: number;
+  /** The sample's labels (with `le`, `quantile` or `gauge_index` where the type has them). */
   readonly labels: Readonly<Record<string, string | number>>;
   /** The sample's name where it differs from the family's: `_bucket`, `_sum`, `_count`. */
   readonly metricName?: string;
@@ -112,12 +114,15 @@ export interface MetricValue {
 export interface MetricObject {
   /** The name the text exposition gives the family (counters: with `_total`). */
   readonly name: string;
+  /** The HELP text. */
   readonly help: string;
+  /** The Prometheus type (a `CommonGauge` is a `gauge`). */
   readonly type: 'counter' | 'gauge' | 'histogram' | 'summary';
   /**
    * How the processes' values were merged: `sum` for counters, histograms, summaries and common
    * gauges; a per-process gauge's `aggregate` (`all`: one series per process, `gauge_index`).
    */
   readonly aggregator: string;
+  /** Every sample of the family, as the text exposition lists them. */
   readonly values: MetricValue[];
 }

@@ -1,0 +1,64 @@
+/**
+ * The Express 5 middleware of `httpMetrics()`: serves `metricsPath`, and records every other
+ * request when its response ends, under the route template Express matched (mount path included).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { onceEnded, pathOf, type RequestRecorder } from './request-metrics.js';
+
+/** The parts of an Express request the middleware reads (`express` is not a dependency). */
+interface ExpressRequest extends IncomingMessage {
+  /** The path the current router is mounted at (`/api`), `''` at the app. */
+  readonly baseUrl?: string;
+  /** The URL as it arrived, before mounted routers trimmed `url`. */
+  readonly originalUrl?: string;
+  /** The route that matched, if any (`path` as declared: a string, a RegExp or an array). */
+  readonly route?: { readonly path?: unknown };
+}
+
+/** An Express middleware: `app.use(http.express)`, before the routes. */
+export type ExpressMiddleware = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+) => void;
+
+/** A declared route path as a label: strings as given, a RegExp as `/source/flags`, arrays joined by `|`. */
+function templateOf(path: unknown): string | undefined {
+  if (typeof path === 'string') return path;
+  if (path instanceof RegExp) return String(path);
+  if (Array.isArray(path)) {
+    const parts = (path as unknown[]).map(templateOf);
+    return parts.every((part) => part !== undefined) ? parts.join('|') : undefined;
+  }
+  return undefined;
+}
+
+/** The full route template (`/api` + `/users/:id`), or undefined when no route matched. */
+function routeOf(req: ExpressRequest): string | undefined {
+  if (req.route === undefined) return undefined;
+  const template = templateOf(req.route.path);
+  if (template === undefined) return undefined;
+  const base = req.baseUrl ?? '';
+  // `router.get('/')` mounted at `/api` answers `/api`: label it so, not `/api/`.
+  return base !== '' && template === '/' ? base : base + template;
+}
+
+/** The middleware recording into `recorder`. */
+export function expressMiddleware(recorder: RequestRecorder): ExpressMiddleware {
+  const handler = recorder.handler;
+  return (incoming, res, next) => {
+    const req = incoming as ExpressRequest;
+    const path = pathOf(req.originalUrl ?? req.url);
+    if (handler !== undefined && recorder.servesMetrics(path)) {
+      void handler(req, res);
+      return;
+    }
+    if (!recorder.skips(path, req)) {
+      const start = performance.now();
+      // Read at the end: Express sets `req.route` (and `baseUrl`) only once a route matched.
+      onceEnded(res, () => recorder.record(req.method, routeOf(req), res.statusCode, start));
+    }
+    next();
+  };
+}
