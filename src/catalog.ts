@@ -1,9 +1,11 @@
 /**
  * The metric families registered in one registry: their stores, the metric objects that own
  * them, and which family exposes each sample name (so no two families print the same series).
- * Registration, lookup by name (`getSingleMetric`) and removal (`removeSingleMetric`, `clear`).
+ * Registration, lookup by name (`getSingleMetric`) and removal (`removeSingleMetric`, `clear`),
+ * which also removes the metric's `collect` callback.
  */
 import type { SeriesStore } from './buffer/series-store.js';
+import type { Collectors } from './collectors.js';
 import { sampleNames, type FamilyMeta } from './core/family.js';
 
 interface Entry {
@@ -16,6 +18,11 @@ interface Entry {
 export class Catalog {
   readonly #entries = new Map<string, Entry>();
   readonly #sampleOwners = new Map<string, string>();
+  readonly #collectors: Collectors;
+
+  constructor(collectors: Collectors) {
+    this.#collectors = collectors;
+  }
 
   /** Throws unless a family `meta` can be added: its name and sample names are free. */
   check(meta: FamilyMeta): void {
@@ -70,6 +77,7 @@ export class Catalog {
     if (entry === undefined) return false;
     this.#entries.delete(entry.store.meta.name);
     for (const sample of entry.samples) this.#sampleOwners.delete(sample);
+    this.#collectors.removeMetric(entry.store.meta.name);
     return true;
   }
 }

@@ -52,6 +52,7 @@ export {
   RefusedSeriesError,
   RedisStateLostError,
   AcknowledgedDataLostError,
+  CollectError,
 } from './core/errors.js';
 export { VERSION } from './core/version.js';
 export { installShutdownHooks, type ShutdownHookOptions } from './shutdown.js';

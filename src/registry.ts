@@ -4,7 +4,6 @@
  * default registry.
  */
 import { performance } from 'node:perf_hooks';
-import { Cluster } from 'ioredis';
 import type { Cell } from './buffer/cells.js';
 import { DeltaBuffer } from './buffer/delta-buffer.js';
 import { SeriesStore } from './buffer/series-store.js';
@@ -18,13 +17,14 @@ import {
 } from './core/errors.js';
 import { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, type ExpositionFormat } from './export/text-format.js';
 import type { FamilyMeta } from './core/family.js';
-import { describeValue, isRedisUrl } from './core/validate.js';
+import { describeValue } from './core/validate.js';
 import { Flusher, type FlushStats } from './flush/flusher.js';
 import { Keys, newProcessId } from './redis/keys.js';
 import { Catalog } from './catalog.js';
+import { Collectors } from './collectors.js';
 import { Scraper, familyNamesOf } from './scrape.js';
 import type { Metric } from './metrics/metric.js';
-import { closeOwned, isRedisClient, openOwned, withTimeout } from './redis/connection.js';
+import { clientOf, closeOwned, withTimeout } from './redis/connection.js';
 import type { RedisClient } from './redis/connection.js';
 import { setDefaultRegistry, type MetricRegistry } from './metrics/default-registry.js';
 import { SelfMetrics } from './self-metrics.js';
@@ -53,7 +53,8 @@ export class Registry implements MetricRegistry {
   readonly #keys: Keys;
   readonly #buffer: DeltaBuffer<SeriesStore>;
   readonly #flusher: Flusher;
-  readonly #catalog = new Catalog();
+  readonly #collectors: Collectors;
+  readonly #catalog: Catalog;
   readonly #scraper: Scraper;
   #redis: RedisClient | undefined;
   #owned = false;
@@ -61,6 +62,8 @@ export class Registry implements MetricRegistry {
 
   constructor(options: RegistryOptions = {}) {
     this.#options = resolveOptions(options);
+    this.#collectors = new Collectors(this.#options.flushIntervalMs, (error) => this.#report(error));
+    this.#catalog = new Catalog(this.#collectors);
     this.#keys = new Keys(this.#options.prefix);
     this.#buffer = new DeltaBuffer(this.#options.flushThreshold, () => this.#flusher.thresholdReached());
     const stores = (): readonly SeriesStore[] => this.#catalog.stores();
@@ -74,6 +77,8 @@ export class Registry implements MetricRegistry {
       redis: () => this.#redis,
       stores,
       report: (error) => this.#report(error),
+      collect: () => this.#collectors.run(),
+      collects: () => this.#collectors.size > 0,
     });
     this.#scraper = new Scraper({
       keys: this.#keys,
@@ -121,28 +126,9 @@ export class Registry implements MetricRegistry {
    */
   setRedis(redis: RedisClient | string): void {
     if (this.#closing !== undefined) throw new RedisUnavailableError('This registry is closed');
-    let client: RedisClient;
-    let owned = false;
-    if (typeof redis === 'string') {
-      if (!isRedisUrl(redis)) {
-        throw new TypeError(
-          `Expected \`redis\` to be a redis:// or rediss:// URL or an ioredis client, got ${JSON.stringify(redis)}`,
-        );
-      }
-      client = openOwned(redis, (error) => this.#report(error));
-      owned = true;
-    } else if (isRedisClient(redis)) {
-      client = redis;
-    } else {
-      throw new TypeError(
-        `Expected \`redis\` to be an ioredis Redis or Cluster, or a redis:// URL, got ${typeof redis}`,
-      );
-    }
-    if (this.#options.durability !== undefined && client instanceof Cluster) {
-      throw new TypeError(
-        'The `durability` option (WAIT for replicas) is not supported with a Redis Cluster client',
-      );
-    }
+    const { client, owned } = clientOf(redis, this.#options.durability !== undefined, (error) =>
+      this.#report(error),
+    );
     const previous = this.#owned ? this.#redis : undefined;
     this.#redis = client;
     this.#owned = owned;
@@ -200,6 +186,37 @@ export class Registry implements MetricRegistry {
   /** `removeSingleMetric` for every metric of this registry (prom-client's `clear()`). */
   clear(): void {
     for (const name of this.#catalog.names()) this.#catalog.remove(name);
+  }
+
+  /**
+   * Run `collect` before each flush of this process, as a metric's `collect` option runs: to
+   * sample several metrics at once, or a value only this process knows. Sync or async; waited
+   * for at most `flushIntervalMs`. Returns the function that removes it.
+   */
+  registerCollector(collect: () => void | Promise<void>): () => void {
+    if (typeof collect !== 'function') {
+      throw new TypeError(
+        `Expected registerCollector() to be given a function, got ${describeValue(collect)}`,
+      );
+    }
+    return this.#collectors.add(undefined, collect);
+  }
+
+  /**
+   * prom-client's `registerMetric(metric)`. Metrics here join their registry when they are
+   * constructed (the `registry` option), so this only accepts a metric already registered here
+   * and does nothing; any other throws, saying so.
+   */
+  registerMetric(metric: Metric): void {
+    if (metric instanceof Object && this.getSingleMetric(String(metric.name)) === metric) return;
+    throw new TypeError(
+      `registerMetric(): a metric joins its registry when it is constructed: pass \`registry\` in its options (got ${describeValue(metric)})`,
+    );
+  }
+
+  /** @internal A metric's `collect` option. */
+  addCollect(metric: string, run: () => unknown): void {
+    this.#collectors.add(metric, run);
   }
 
   /**

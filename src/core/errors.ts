@@ -224,3 +224,18 @@ export class RefusedSeriesError extends FlushError {
     );
   }
 }
+
+/**
+ * A `collect` callback (a metric's, or one given to `registry.registerCollector`) threw, rejected,
+ * or did not settle in time; the flush went on with the values as they were. `metric` names the
+ * metric, or is `undefined` for a registry collector.
+ */
+export class CollectError extends PrometheusRedisError {
+  /** The metric whose `collect` option failed; undefined for a `registerCollector` callback. */
+  readonly metric: string | undefined;
+
+  constructor(metric: string | undefined, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.metric = metric;
+  }
+}

@@ -175,7 +175,7 @@ export class Flusher {
   #tick(): void {
     if (this.#queue.pending > 0 || this.#queued !== undefined) return;
     if (this.#backoff.waiting) return;
-    if (!this.#due()) return;
+    if (!this.#due() && !this.#host.collects()) return;
     this.#flushInBackground();
   }
 
@@ -186,6 +186,8 @@ export class Flusher {
   }
 
   async #flushOnce(): Promise<void> {
+    // Sampled values go out with this flush (a scrape's flush, too: it shows them).
+    await this.#host.collect();
     const redis = this.#host.redis();
     if (redis === undefined) {
       throw new RedisUnavailableError('No Redis connection: pass `redis` to the Registry or call setRedis()');

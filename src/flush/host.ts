@@ -45,6 +45,10 @@ export interface FlusherHost {
   redis(): RedisClient | undefined;
   stores(): readonly SeriesStore[];
   report(error: Error): void;
+  /** Run the `collect` callbacks (before a flush takes the buffer); they report their own errors. */
+  collect(): Promise<void>;
+  /** Whether there are `collect` callbacks: then every interval flushes, to run them. */
+  collects(): boolean;
   /** The library's own metrics, if enabled. */
   readonly selfMetrics?: FlushObserver | undefined;
 }

@@ -12,6 +12,8 @@ import { badValue, validatePositiveInteger } from '../core/validate.js';
 
 /** Options of a `CommonGauge`. */
 export interface CommonGaugeOptions<L extends string = string> extends MetricOptions<L> {
+  /** See `MetricOptions.collect`: `this` is the metric. */
+  readonly collect?: (this: CommonGauge<L>) => void | Promise<void>;
   /**
    * Seconds a series lives after its last write from any process; unset, series live until removed.
    * @default undefined

@@ -9,7 +9,10 @@ import { Metric, type Labels, type MetricOptions } from './metric.js';
 import { badIncrement } from '../core/validate.js';
 
 /** Options of a `Counter`. */
-export type CounterOptions<L extends string = string> = MetricOptions<L>;
+export interface CounterOptions<L extends string = string> extends MetricOptions<L> {
+  /** See `MetricOptions.collect`: `this` is the metric. */
+  readonly collect?: (this: Counter<L>) => void | Promise<void>;
+}
 
 function add(
   store: SeriesStore<AddCell>,

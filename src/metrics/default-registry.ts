@@ -22,6 +22,8 @@ export interface MetricRegistry extends RegistryApi {
     internal?: boolean,
     metric?: object,
   ): SeriesStore<C>;
+  /** @internal A metric's `collect` option: run before each flush of this process. */
+  addCollect(metric: string, run: () => unknown): void;
 }
 
 let fallback: MetricRegistry | undefined;

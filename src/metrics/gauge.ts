@@ -13,6 +13,8 @@ import { badValue, describeValue } from '../core/validate.js';
 
 /** Options of a per-process `Gauge`. */
 export interface GaugeOptions<L extends string = string> extends MetricOptions<L> {
+  /** See `MetricOptions.collect`: `this` is the metric. */
+  readonly collect?: (this: Gauge<L>) => void | Promise<void>;
   /**
    * How the values of the live processes are exported. `all`: one series per process, labelled
    * `gauge_index`. `sum`, `min`, `max`, `avg`: one series per label set, merged over the live

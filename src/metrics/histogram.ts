@@ -38,6 +38,8 @@ export function exponentialBuckets(start: number, factor: number, count: number)
 
 /** Options of a `Histogram`. */
 export interface HistogramOptions<L extends string = string> extends MetricOptions<L> {
+  /** See `MetricOptions.collect`: `this` is the metric. */
+  readonly collect?: (this: Histogram<L>) => void | Promise<void>;
   /**
    * Upper bounds of the buckets; `+Inf` is always added.
    * @default DEFAULT_BUCKETS

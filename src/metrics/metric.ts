@@ -33,6 +33,16 @@ export interface MetricOptions<L extends string = string> {
   readonly registry?: MetricRegistry;
   /** OpenMetrics unit (e.g. `seconds`); the name must end with `_<unit>`. */
   readonly unit?: string;
+  /**
+   * Sample the metric's value when it is needed (a pool's size, a queue's depth), as prom-client's
+   * `collect`: called with the metric as `this`, sync or async, in each process before each of
+   * its flushes — every `flushIntervalMs`, and before the flush that starts a scrape. For a
+   * per-process `Gauge`, each process samples its own value; for a value only one process knows,
+   * give the callback to that process's metric (or use `registry.registerCollector`). A flush
+   * waits for it at most `flushIntervalMs`; a failure or overrun goes to `onError`
+   * (`CollectError`) and the flush goes on. Each metric type declares `this` as itself.
+   */
+  readonly collect?: (this: never) => void | Promise<void>;
   /** @internal The library's own metrics (self-metrics): registered as internal families. */
   readonly internal?: boolean;
 }
@@ -99,6 +109,10 @@ export abstract class Metric<L extends string = string, Child = unknown> {
         );
       }
     }
+    const collect: unknown = options.collect;
+    if (collect !== undefined && typeof collect !== 'function') {
+      throw new TypeError(`Metric "${name}": \`collect\` must be a function, got ${describeValue(collect)}`);
+    }
     const registry: unknown = options.registry ?? defaultRegistry();
     if (!isRegistry(registry, ['register'])) {
       throw new TypeError(
@@ -116,6 +130,7 @@ export abstract class Metric<L extends string = string, Child = unknown> {
       ...(options.unit === undefined ? {} : { unit: options.unit }),
     };
     this.store = this.registry.register(meta, spec.create, options.internal === true, this);
+    if (collect !== undefined) this.registry.addCollect(name, () => (collect as () => unknown).call(this));
   }
 
   /**

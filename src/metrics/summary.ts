@@ -12,6 +12,8 @@ import { badValue, describeValue } from '../core/validate.js';
 
 /** Options of a `Summary`. */
 export interface SummaryOptions<L extends string = string> extends MetricOptions<L> {
+  /** See `MetricOptions.collect`: `this` is the metric. */
+  readonly collect?: (this: Summary<L>) => void | Promise<void>;
   /**
    * Quantiles to export (each from 0 to 1, e.g. `[0.5, 0.9, 0.99]`), merged over every process:
    * each reported value is within 0.5% relative error of the exact quantile of all the
@@ -36,7 +38,7 @@ export interface SummaryOptions<L extends string = string> extends MetricOptions
 /** What a summary adds to its family's metadata: nothing, or its quantile configuration. */
 function quantileMeta(
   metric: string,
-  options: SummaryOptions,
+  options: Pick<SummaryOptions, 'percentiles' | 'maxAgeSeconds' | 'ageBuckets'>,
 ): Pick<FamilyMeta, 'percentiles' | 'maxAgeSeconds' | 'ageBuckets'> {
   const { percentiles, maxAgeSeconds = 600, ageBuckets = 5 } = options;
   if (percentiles !== undefined && !Array.isArray(percentiles)) {

@@ -3,8 +3,9 @@
  * a connection the library owns (from a URL), waiting for a connection to take commands, and the
  * timeouts every call the library awaits is bounded by.
  */
-import { Redis, type Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { RedisConfigurationError, RedisUnavailableError } from '../core/errors.js';
+import { isRedisUrl } from '../core/validate.js';
 
 /** A connection the registry can use: a single Redis, Sentinel-managed Redis or a Cluster. */
 export type RedisClient = Redis | Cluster;
@@ -18,6 +19,37 @@ export function isRedisClient(value: unknown): value is RedisClient {
     value !== null &&
     typeof (value as { defineCommand?: unknown }).defineCommand === 'function'
   );
+}
+
+/**
+ * The connection `setRedis()` was given: a client the caller keeps (`owned: false`), or one opened
+ * here from a URL, which the registry then owns. Throws a TypeError for anything else, and for a
+ * Cluster client when `durable` (WAIT for replicas is per node).
+ */
+export function clientOf(
+  redis: unknown,
+  durable: boolean,
+  report: (error: Error) => void,
+): { client: RedisClient; owned: boolean } {
+  if (typeof redis === 'string') {
+    if (!isRedisUrl(redis)) {
+      throw new TypeError(
+        `Expected \`redis\` to be a redis:// or rediss:// URL or an ioredis client, got ${JSON.stringify(redis)}`,
+      );
+    }
+    return { client: openOwned(redis, report), owned: true };
+  }
+  if (!isRedisClient(redis)) {
+    throw new TypeError(
+      `Expected \`redis\` to be an ioredis Redis or Cluster, or a redis:// URL, got ${typeof redis}`,
+    );
+  }
+  if (durable && redis instanceof Cluster) {
+    throw new TypeError(
+      'The `durability` option (WAIT for replicas) is not supported with a Redis Cluster client',
+    );
+  }
+  return { client: redis, owned: false };
 }
 
 /**
