@@ -261,7 +261,7 @@ export class Registry implements MetricRegistry {
    * The exposition of one family (a counter also by its `_total` name), as `metrics()` would show
    * it; empty when Redis holds no such family.
    */
-  getSingleMetricAsString(name: string, options: MetricsOptions = {}): Promise<string> {
+  async getSingleMetricAsString(name: string, options: MetricsOptions = {}): Promise<string> {
     return this.#scraper.text(options, familyNamesOf(validateName(name)));
   }
 

@@ -52,7 +52,7 @@ export class Scraper {
   }
 
   /** The exposition of `names` (every family when empty), whole. */
-  text(options: MetricsOptions, names: readonly string[] = []): Promise<string> {
+  async text(options: MetricsOptions, names: readonly string[] = []): Promise<string> {
     const render = renderOf(options);
     return this.#within(async (redis) => {
       const parts: string[] = [];

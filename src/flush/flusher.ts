@@ -7,6 +7,7 @@
 import PQueue from 'p-queue';
 import type { SeriesStore } from '../buffer/series-store.js';
 import { FlushError, RedisUnavailableError } from '../core/errors.js';
+import { fakedScheduling, fakedSchedulingMessage } from '../core/fake-timers.js';
 import { whenReady } from '../redis/connection.js';
 import { Backoff } from './backoff.js';
 import { GaugeLease } from './gauge-lease.js';
@@ -159,6 +160,8 @@ export class Flusher {
    * a running flush first. Callers arriving while a flush is queued share it.
    */
   flush(): Promise<void> {
+    const faked = fakedScheduling();
+    if (faked.length > 0) return Promise.reject(new RedisUnavailableError(fakedSchedulingMessage(faked)));
     if (this.#queued !== undefined) return this.#queued;
     let started = false;
     const run = this.#queue.add(async () => {

@@ -1,8 +1,11 @@
 /**
  * The two timing primitives every timer is built on: `startTimer` (a start time and a function
  * that records the elapsed seconds) and `timeit` (a wrapper that records each call's duration).
+ *
+ * Both read the global `performance` at each call, not node:perf_hooks' export: fake timers
+ * (jest's, vitest's, @sinonjs/fake-timers) replace the global, so a test that advances the fake
+ * clock sees its timers advance too, as prom-client's (process.hrtime) do.
  */
-import { performance } from 'node:perf_hooks';
 import type { LabelValue } from '../buffer/series-store.js';
 
 /** Stops a timer started by `startTimer()`, records the elapsed seconds and returns them. */

@@ -3,7 +3,6 @@
  * request when its response ends, under the route template Express matched (mount path included).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { onceEnded, pathOf, type RequestRecorder } from './request-metrics.js';
 
 /** The parts of an Express request the middleware reads (`express` is not a dependency). */

@@ -4,7 +4,6 @@
  * route template, and a route serves `metricsPath`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { pathOf, type RequestRecorder } from './request-metrics.js';
 
 /** The parts of a Fastify request the plugin reads (`fastify` is not a dependency). */

@@ -3,7 +3,6 @@
  * serves `metricsPath` and records every other request under its normalised path.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { describeValue } from '../core/validate.js';
 import { onceEnded, pathOf, type RequestRecorder } from './request-metrics.js';
 

@@ -4,7 +4,6 @@
  * guard, and the record step an adapter calls once per finished request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { expectRegistry } from '../core/registry-check.js';
 import { describeValue, hasLoneSurrogate, isMetricName } from '../core/validate.js';
 import { Counter } from '../metrics/counter.js';

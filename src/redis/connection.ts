@@ -5,6 +5,7 @@
  */
 import { Cluster, Redis } from 'ioredis';
 import { RedisConfigurationError, RedisUnavailableError } from '../core/errors.js';
+import { fakedScheduling } from '../core/fake-timers.js';
 import { isRedisUrl } from '../core/validate.js';
 
 /** A connection the registry can use: a single Redis, Sentinel-managed Redis or a Cluster. */
@@ -83,7 +84,8 @@ export function openOwned(url: string, report: (error: Error) => void): Redis {
  * black-holed link) is disconnected, so closing never hangs.
  */
 export async function closeOwned(redis: RedisClient, timeoutMs: number): Promise<void> {
-  if (redis.status !== 'ready' || timeoutMs <= 0) {
+  // Under fake timers neither QUIT nor its timeout would ever come back.
+  if (redis.status !== 'ready' || timeoutMs <= 0 || fakedScheduling().length > 0) {
     redis.disconnect();
     return;
   }

@@ -71,7 +71,7 @@ describe('collect', () => {
     jobs.inc(4);
     expect(samples(await registry.metrics()).get('jobs_total')).toBe(4);
     const reported = errors.filter((e) => e instanceof CollectError);
-    expect(reported.map((e) => [e.message, (e).metric])).toEqual([
+    expect(reported.map((e) => [e.message, e.metric])).toEqual([
       ['The collect callback of metric "broken_seconds" failed: pool gone', 'broken_seconds'],
     ]);
   });
