@@ -7,6 +7,13 @@
 import type { SeriesStore } from './buffer/series-store.js';
 import type { Collectors } from './collectors.js';
 import { sampleNames, type FamilyMeta } from './core/family.js';
+import { describeValue } from './core/validate.js';
+
+/** A metric name given to a lookup, checked. */
+export function validateName(name: unknown): string {
+  if (typeof name !== 'string') throw new TypeError(`Expected a metric name, got ${describeValue(name)}`);
+  return name;
+}
 
 interface Entry {
   readonly store: SeriesStore;

@@ -17,6 +17,7 @@ export {
   linearBuckets,
   exponentialBuckets,
   type HistogramOptions,
+  type Observation,
 } from './metrics/histogram.js';
 export { Summary, type SummaryChild, type SummaryOptions } from './metrics/summary.js';
 export { Metric, type Labels, type MetricOptions } from './metrics/metric.js';

@@ -245,3 +245,15 @@ export function resolveOptions(options: RegistryOptions): ResolvedOptions {
     onError,
   };
 }
+
+/** `close()` options, checked: whether to keep the per-process gauges. */
+export function keepGaugesOf(options: unknown): boolean {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected close() options to be an object, got ${describeValue(options)}`);
+  }
+  const { keepGauges = false } = options as { keepGauges?: unknown };
+  if (typeof keepGauges !== 'boolean') {
+    throw new TypeError(`Expected \`keepGauges\` to be a boolean, got ${describeValue(keepGauges)}`);
+  }
+  return keepGauges;
+}

@@ -20,16 +20,17 @@ import type { FamilyMeta } from './core/family.js';
 import { describeValue } from './core/validate.js';
 import { Flusher, type FlushStats } from './flush/flusher.js';
 import { Keys, newProcessId } from './redis/keys.js';
-import { Catalog } from './catalog.js';
+import { Catalog, validateName } from './catalog.js';
 import { Collectors } from './collectors.js';
 import { Scraper, familyNamesOf } from './scrape.js';
+import { DefaultLabels } from './export/default-labels.js';
 import type { Metric } from './metrics/metric.js';
 import { clientOf, closeOwned, withTimeout } from './redis/connection.js';
 import type { RedisClient } from './redis/connection.js';
 import { setDefaultRegistry, type MetricRegistry } from './metrics/default-registry.js';
 import { SelfMetrics } from './self-metrics.js';
 import type { CloseOptions, MetricObject, MetricsOptions } from './core/registry-api.js';
-import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './options.js';
+import { keepGaugesOf, resolveOptions, type RegistryOptions, type ResolvedOptions } from './options.js';
 
 /**
  * Ties one Redis connection, one key prefix, one buffer, one flusher and the metrics that record
@@ -37,12 +38,6 @@ import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './op
  * of every process, including processes running other code.
  */
 export type { CloseOptions, MetricsOptions };
-
-/** A metric name given to a lookup, checked. */
-function validateName(name: unknown): string {
-  if (typeof name !== 'string') throw new TypeError(`Expected a metric name, got ${describeValue(name)}`);
-  return name;
-}
 
 export class Registry implements MetricRegistry {
   /** Content type of the default (text 0.0.4) exposition. */
@@ -56,6 +51,7 @@ export class Registry implements MetricRegistry {
   readonly #collectors: Collectors;
   readonly #catalog: Catalog;
   readonly #scraper: Scraper;
+  #defaults: DefaultLabels | undefined;
   #redis: RedisClient | undefined;
   #owned = false;
   #closing: Promise<void> | undefined;
@@ -87,6 +83,7 @@ export class Registry implements MetricRegistry {
       flush: () => this.flush(),
       reported: (error) => this.#flusher.reported(error),
       report: (error) => this.#report(error),
+      defaults: () => this.#defaults,
     });
     if (options.redis !== undefined) this.setRedis(options.redis);
   }
@@ -214,6 +211,17 @@ export class Registry implements MetricRegistry {
     );
   }
 
+  /**
+   * Labels this registry adds to every series it serves (`metrics()`, the handler, JSON), as
+   * prom-client's default labels — also to series other processes recorded: they describe the
+   * exposition (`{ service: 'shop' }`), not a process. A family with a label of the same name
+   * keeps its own. Replaces the previous set; `{}` removes them.
+   */
+  setDefaultLabels(labels: Readonly<Record<string, string | number>>): void {
+    const defaults = new DefaultLabels(labels);
+    this.#defaults = defaults.pairs.length === 0 ? undefined : defaults;
+  }
+
   /** @internal A metric's `collect` option. */
   addCollect(metric: string, run: () => unknown): void {
     this.#collectors.add(metric, run);
@@ -296,16 +304,11 @@ export class Registry implements MetricRegistry {
    * registry opened it. Calling it again returns the same promise.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    if (typeof options !== 'object' || options === null) {
-      return Promise.reject(
-        new TypeError(`Expected close() options to be an object, got ${describeValue(options)}`),
-      );
-    }
-    const { keepGauges = false } = options;
-    if (typeof keepGauges !== 'boolean') {
-      return Promise.reject(
-        new TypeError(`Expected \`keepGauges\` to be a boolean, got ${describeValue(keepGauges)}`),
-      );
+    let keepGauges: boolean;
+    try {
+      keepGauges = keepGaugesOf(options);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
     }
     // A second call shares the first one's close, options included.
     this.#closing ??= this.#close(keepGauges);

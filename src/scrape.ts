@@ -5,6 +5,7 @@
 import { RedisConfigurationError, RedisUnavailableError } from './core/errors.js';
 import type { MetricObject, MetricsOptions } from './core/registry-api.js';
 import { describeValue, validateBoolean } from './core/validate.js';
+import type { DefaultLabels } from './export/default-labels.js';
 import { familiesAsJson } from './export/json.js';
 import { streamFamilies, type RenderOptions } from './export/read.js';
 import { renderStream } from './export/text-format.js';
@@ -22,6 +23,8 @@ export interface ScrapeHost {
   /** Whether the flusher already reported `error` through `onError`. */
   reported(error: unknown): boolean;
   report(error: Error): void;
+  /** The labels `setDefaultLabels` gave, if any. */
+  defaults(): DefaultLabels | undefined;
 }
 
 /** `metrics()` options, checked. */
@@ -72,7 +75,9 @@ export class Scraper {
 
   /** prom-client's JSON of `names` (every family when empty). */
   json(names: readonly string[] = []): Promise<MetricObject[]> {
-    return this.#within((redis) => familiesAsJson(this.#families(redis, names, { format: 'text' })));
+    return this.#within((redis) =>
+      familiesAsJson(this.#families(redis, names, { format: 'text' }), this.#host.defaults()),
+    );
   }
 
   /** `read` after the flush, failing once `flushTimeoutMs` has passed. */
@@ -107,6 +112,6 @@ export class Scraper {
   }
 
   #render(redis: RedisClient, names: readonly string[], render: RenderOptions): AsyncGenerator<string> {
-    return renderStream(this.#families(redis, names, render), render.format);
+    return renderStream(this.#families(redis, names, render), render.format, this.#host.defaults());
   }
 }

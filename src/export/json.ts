@@ -6,16 +6,21 @@
 import type { MetricObject, MetricValue } from '../core/registry-api.js';
 import { parseLabels } from '../core/escape.js';
 import { jsonHeadOf } from '../core/family.js';
+import { withDefaultLabels, type DefaultLabels } from './default-labels.js';
 import { renderFamily, type FamilyData } from './text-format.js';
 
 /** Every family of `families` as prom-client's JSON, in their order. */
-export async function familiesAsJson(families: AsyncIterable<FamilyData>): Promise<MetricObject[]> {
+export async function familiesAsJson(
+  families: AsyncIterable<FamilyData>,
+  defaults?: DefaultLabels,
+): Promise<MetricObject[]> {
   const out: MetricObject[] = [];
   for await (const family of families) {
     const values: MetricValue[] = [];
     const head = jsonHeadOf(family.meta);
+    const extra = defaults?.renderedFor(family.meta) ?? '';
     const add = (text: string): void => {
-      for (const line of text.split('\n')) {
+      for (const line of withDefaultLabels(text, extra).split('\n')) {
         if (line !== '' && !line.startsWith('#')) values.push(parseSample(line, head.name));
       }
     };

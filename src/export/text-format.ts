@@ -6,6 +6,7 @@
 
 import type { ExpositionFormat } from '../core/registry-api.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { withDefaultLabels, type DefaultLabels } from './default-labels.js';
 import type { FamilyMeta } from '../core/family.js';
 import { typeOf } from '../core/family.js';
 import { escapeHelp, escapeHelpOpenMetrics, formatCanonical, formatValue } from '../core/escape.js';
@@ -260,20 +261,23 @@ export function formatFamilies(families: readonly FamilyData[], format: Expositi
 
 /**
  * Render families as they come, slice by slice (OpenMetrics' `# EOF` last), yielding to the
- * event loop between slices so big scrapes never stall it.
+ * event loop between slices so big scrapes never stall it; with `defaults`, every sample gets
+ * those labels too.
  */
 export async function* renderStream(
   families: AsyncIterable<FamilyData>,
   format: ExpositionFormat = 'text',
+  defaults?: DefaultLabels,
 ): AsyncGenerator<string> {
   for await (const family of families) {
+    const extra = defaults?.renderedFor(family.meta) ?? '';
     if ('streamed' in family && family.streamed !== undefined) {
       yield header(family.meta, format);
-      for await (const slice of family.streamed) yield slice;
+      for await (const slice of family.streamed) yield withDefaultLabels(slice, extra);
       continue;
     }
     for (const slice of renderFamily(family, format)) {
-      yield slice;
+      yield withDefaultLabels(slice, extra);
       await yieldToEventLoop();
     }
   }

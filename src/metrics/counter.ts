@@ -12,6 +12,11 @@ import { badIncrement } from '../core/validate.js';
 export interface CounterOptions<L extends string = string> extends MetricOptions<L> {
   /** See `MetricOptions.collect`: `this` is the metric. */
   readonly collect?: (this: Counter<L>) => void | Promise<void>;
+  /**
+   * prom-client's counter exemplars are not supported: `true` throws, naming the alternative
+   * (exemplars on a Histogram). `false` is accepted.
+   */
+  readonly enableExemplars?: boolean;
 }
 
 function add(
@@ -102,6 +107,11 @@ export class Counter<L extends string = string> extends Metric<L, CounterChild> 
   declare protected readonly store: SeriesStore<AddCell>;
 
   constructor(options: CounterOptions<L>) {
+    if (options?.enableExemplars === true) {
+      throw new TypeError(
+        `Metric "${String(options.name)}": counters take no exemplars here (\`enableExemplars\`); record them on a Histogram: observe(value, { traceId })`,
+      );
+    }
     super(options, {
       kind: 'counter',
       create: (key) => new AddCell(key),

@@ -11,7 +11,7 @@ import type { SeriesStore } from '../buffer/series-store.js';
 import { renderExemplarLabels, type ExemplarLabels } from './exemplar.js';
 import type { Labels, MetricOptions } from './metric.js';
 import { BoundTimed, TimedMetric, type TimedChild } from './timed.js';
-import { badValue, validateBuckets } from '../core/validate.js';
+import { badValue, validateBoolean, validateBuckets } from '../core/validate.js';
 
 /** prom-client's default buckets (seconds), so dashboards built for it keep working. */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
@@ -37,7 +37,22 @@ export function exponentialBuckets(start: number, factor: number, count: number)
 }
 
 /** Options of a `Histogram`. */
+/** prom-client's object form of `observe()`. */
+export interface Observation<L extends string = string> {
+  /** The observed value. */
+  readonly value: number;
+  /** The series; omitted for a histogram without labels. */
+  readonly labels?: Labels<L>;
+  /** An exemplar for the observation's bucket, as the positional `exemplar` argument. */
+  readonly exemplarLabels?: ExemplarLabels;
+}
+
 export interface HistogramOptions<L extends string = string> extends MetricOptions<L> {
+  /**
+   * prom-client's switch for exemplars. Here a histogram always takes them (positionally or in
+   * the object form); accepted so that ported options compile, and changes nothing.
+   */
+  readonly enableExemplars?: boolean;
   /** See `MetricOptions.collect`: `this` is the metric. */
   readonly collect?: (this: Histogram<L>) => void | Promise<void>;
   /**
@@ -159,6 +174,7 @@ export class Histogram<L extends string = string> extends TimedMetric<L, Histogr
   declare protected readonly store: SeriesStore<HistogramCell>;
 
   constructor(options: HistogramOptions<L>) {
+    if (options?.enableExemplars !== undefined) validateBoolean('enableExemplars', options.enableExemplars);
     const buckets =
       options?.buckets === undefined
         ? DEFAULT_BUCKETS
@@ -175,16 +191,35 @@ export class Histogram<L extends string = string> extends TimedMetric<L, Histogr
 
   /**
    * Record one observation, optionally with an exemplar (`{ traceId, ...labels }`): the latest
-   * exemplar per bucket, across all processes, is exposed in OpenMetrics output.
+   * exemplar per bucket, across all processes, is exposed in OpenMetrics output. prom-client's
+   * object form, `observe({ value, labels, exemplarLabels })`, is accepted too.
    */
   observe(value: number, exemplar?: ExemplarLabels): void;
   observe(labels: Labels<L>, value: number, exemplar?: ExemplarLabels): void;
-  observe(a: Labels<L> | number, b?: number | ExemplarLabels, c?: ExemplarLabels): void {
+  observe(observation: Observation<L>): void;
+  observe(a: Labels<L> | Observation<L> | number, b?: number | ExemplarLabels, c?: ExemplarLabels): void {
     if (typeof a === 'object') {
-      observeCell(this.store, this.name, this.#bounds, undefined, b as number, a, c);
+      if (b === undefined && a !== null) {
+        // One object: prom-client's { value, labels?, exemplarLabels? }.
+        const { value, labels, exemplarLabels } = a as Observation<L>;
+        const target = labels === undefined ? this.store.single : undefined;
+        // No labels on a histogram that has some: the label check names what is missing.
+        const named = target === undefined ? (labels ?? {}) : undefined;
+        observeCell(this.store, this.name, this.#bounds, target, value, named, exemplarLabels);
+        return;
+      }
+      observeCell(this.store, this.name, this.#bounds, undefined, b as number, a as Labels<L>, c);
     } else {
       observeCell(this.store, this.name, this.#bounds, this.store.single, a, undefined, b as ExemplarLabels);
     }
+  }
+
+  /**
+   * Create the series of `labels` now, exported with zero counts until it is observed (prom-client's
+   * `zero()`): so that a rate over it exists from the start. The same as calling `labels(...)`.
+   */
+  zero(labels: Labels<L>): void {
+    this.labels(labels);
   }
 
   /** @internal A timer observes the elapsed seconds. */

@@ -12,8 +12,13 @@ import { defaultRegistry, type MetricRegistry } from './default-registry.js';
 import { LAYOUT_VERSION } from '../core/version.js';
 import { describeValue, validateHelp, validateLabelNames, validateMetricName } from '../core/validate.js';
 
-/** A label set: every declared label name with a string (or number) value. */
-export type Labels<L extends string = string> = Readonly<Record<L, LabelValue>>;
+/**
+ * A label set: every declared label name with a string (or number) value. For `L = never` (a
+ * metric typed `Counter<never>`: no labels) no label object is accepted but `{}`.
+ */
+export type Labels<L extends string = string> = [L] extends [never]
+  ? Readonly<Record<string, never>>
+  : Readonly<Record<L, LabelValue>>;
 
 /** Options every metric type accepts. */
 export interface MetricOptions<L extends string = string> {

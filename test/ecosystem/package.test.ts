@@ -129,6 +129,11 @@ requests.labels('/', '200').inc(2);
 requests.inc({ path: '/' });
 // @ts-expect-error a label value is a string or a number
 requests.inc({ route: '/', status: true });
+const bare = new Counter<never>({ name: 'bare_total', help: 'No labels.', registry });
+bare.inc();
+bare.inc({});
+// @ts-expect-error a metric typed without labels takes no label object
+bare.inc({ route: '/' });
 const latency = new Histogram({ name: 'latency_seconds', help: 'Latency.', buckets: [0.1, 1], registry });
 const seconds: number = latency.startTimer()();
 const depth = new Gauge({ name: 'queue_depth', help: 'Depth.', registry });
@@ -140,7 +145,7 @@ const stats: Readonly<FlushStats> = registry.flushStats;
 const text: Promise<string> = registry.metrics({ format: 'openmetrics' });
 const uninstall: () => void = installShutdownHooks(registry);
 const isBase: boolean = new FlushTimeoutError('x') instanceof PrometheusRedisError;
-export { labels, stats, text, uninstall, seconds, isBase };
+export { labels, stats, text, uninstall, seconds, isBase, bare };
 `;
 const NAMES =
   'Registry, Counter, Gauge, CommonGauge, Histogram, installShutdownHooks, FlushTimeoutError, PrometheusRedisError, type Labels, type RegistryOptions, type FlushStats';

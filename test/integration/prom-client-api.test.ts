@@ -226,3 +226,85 @@ describe('metric.get() and getMetricsAsJSON(), in prom-client’s shape', () => 
     expect(await registry.getSingleMetricAsString('absent')).toBe('');
   });
 });
+
+describe('setDefaultLabels, Histogram.zero, the object form of observe', () => {
+  it('default labels go on every series the registry serves, also series of other processes', async () => {
+    const { registry, prefix } = registries.make();
+    const worker = registries.make({ prefix }).registry;
+    new Counter({ name: 'def_total', help: 'd', labelNames: ['route'], registry: worker }).inc(
+      { route: '/a' },
+      2,
+    );
+    const own = new Gauge({
+      name: 'def_level',
+      help: 'l',
+      labelNames: ['service'],
+      aggregate: 'max',
+      registry,
+    });
+    own.set({ service: 'own' }, 1);
+    new Histogram({ name: 'def_seconds', help: 's', buckets: [1], registry }).observe(0.5);
+    await worker.flush();
+    registry.setDefaultLabels({ service: 'shop', zone: 3 });
+    const text = await registry.metrics();
+    expect(samples(text).get('def_total{service="shop",zone="3",route="/a"}')).toBe(2);
+    // A family's own label wins over the default of the same name.
+    expect(samples(text).get('def_level{zone="3",service="own"}')).toBe(1);
+    expect(samples(text).get('def_seconds_bucket{service="shop",zone="3",le="+Inf"}')).toBe(1);
+    expect(samples(text).get('def_seconds_sum{service="shop",zone="3"}')).toBe(0.5);
+    const om = await registry.metrics({ format: 'openmetrics' });
+    expect(om).toMatch(/^def_total\{service="shop",zone="3",route="\/a"\} 2$/m);
+    const json = await registry.getSingleMetricAsJSON('def_total');
+    expect(json?.values).toEqual([{ labels: { service: 'shop', zone: '3', route: '/a' }, value: 2 }]);
+    // The worker sets none: it serves the same series without them.
+    expect(samples(await worker.metrics()).get('def_total{route="/a"}')).toBe(2);
+    registry.setDefaultLabels({});
+    expect(samples(await registry.metrics()).get('def_total{route="/a"}')).toBe(2);
+
+    expect(() => registry.setDefaultLabels({ le: 'x' })).toThrow(/"le" is not allowed/);
+    expect(() => registry.setDefaultLabels({ 'bad-name': 'x' })).toThrow(/"bad-name" is not allowed/);
+    expect(() => registry.setDefaultLabels({ ok: true as unknown as string })).toThrow(
+      /Default label "ok": a value must be a string or a number, got true/,
+    );
+    expect(() => registry.setDefaultLabels(null as never)).toThrow(/got null/);
+  });
+
+  it('zero(labels) exports a histogram series with zero counts before its first observation', async () => {
+    const { registry } = registries.make();
+    const latency = new Histogram({
+      name: 'z_seconds',
+      help: 'z',
+      labelNames: ['route'],
+      buckets: [1],
+      registry,
+    });
+    latency.zero({ route: '/a' });
+    const text = await registry.metrics();
+    expect(samples(text).get('z_seconds_bucket{route="/a",le="+Inf"}')).toBe(0);
+    expect(samples(text).get('z_seconds_count{route="/a"}')).toBe(0);
+  });
+
+  it("observe({ value, labels, exemplarLabels }) is prom-client's exemplar form; counters refuse enableExemplars", async () => {
+    const { registry } = registries.make();
+    const latency = new Histogram({
+      name: 'o_seconds',
+      help: 'o',
+      labelNames: ['route'],
+      buckets: [1],
+      enableExemplars: true,
+      registry,
+    });
+    latency.observe({ value: 0.5, labels: { route: '/a' }, exemplarLabels: { traceId: 'abc' } });
+    latency.observe({ value: 2, labels: { route: '/a' } });
+    const bare = new Histogram({ name: 'o_bare_seconds', help: 'o', buckets: [1], registry });
+    bare.observe({ value: 0.25 });
+    const om = await registry.metrics({ format: 'openmetrics' });
+    expect(om).toMatch(/^o_seconds_bucket\{route="\/a",le="1\.0"\} 1 # \{trace_id="abc"\} 0\.5 \d+/m);
+    expect(om).toMatch(/^o_seconds_count\{route="\/a"\} 2$/m);
+    expect(om).toMatch(/^o_bare_seconds_sum 0\.25$/m);
+    expect(() => latency.observe({ value: 1 })).toThrow(/Metric "o_seconds".*route/);
+    expect(() => new Counter({ name: 'ex_total', help: 'e', enableExemplars: true, registry })).toThrow(
+      /counters take no exemplars here .* record them on a Histogram/,
+    );
+  });
+});
