@@ -3,8 +3,10 @@
  * only — users get them from `labels()`; their classes are internal. The abstract bases (Metric,
  * TimedMetric, GaugeLike) are values, so `instanceof Metric` works as its type says.
  */
-export { Registry, REGISTRY, register, type CloseOptions, type MetricsOptions } from './registry.js';
+export { Registry, REGISTRY, register } from './registry.js';
+export type { CloseOptions, MetricsOptions } from './core/registry-api.js';
 export type { RegistryOptions } from './options.js';
+export type { MergedRegistry, Mergeable } from './merged.js';
 export type { RedisClient } from './redis/connection.js';
 export type { FlushStats } from './flush/flusher.js';
 export { Counter, type CounterChild, type CounterOptions } from './metrics/counter.js';

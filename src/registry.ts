@@ -21,6 +21,7 @@ import { describeValue } from './core/validate.js';
 import { Flusher, type FlushStats } from './flush/flusher.js';
 import { Keys, newProcessId } from './redis/keys.js';
 import { Catalog, validateName } from './catalog.js';
+import { MergedRegistry } from './merged.js';
 import { Collectors } from './collectors.js';
 import { Scraper, familyNamesOf } from './scrape.js';
 import { DefaultLabels } from './export/default-labels.js';
@@ -37,9 +38,12 @@ import { keepGaugesOf, resolveOptions, type RegistryOptions, type ResolvedOption
  * into them. Any registry with the same prefix on the same Redis can serve the merged metrics
  * of every process, including processes running other code.
  */
-export type { CloseOptions, MetricsOptions };
-
 export class Registry implements MetricRegistry {
+  /** One exposition of several registries, for one endpoint (prom-client's `Registry.merge`). */
+  static merge(registries: readonly Registry[]): MergedRegistry {
+    return new MergedRegistry(registries);
+  }
+
   /** Content type of the default (text 0.0.4) exposition. */
   readonly contentType = TEXT_CONTENT_TYPE;
   /** Identity of this registry instance in Redis (one per process, normally). */
@@ -200,9 +204,8 @@ export class Registry implements MetricRegistry {
   }
 
   /**
-   * prom-client's `registerMetric(metric)`. Metrics here join their registry when they are
-   * constructed (the `registry` option), so this only accepts a metric already registered here
-   * and does nothing; any other throws, saying so.
+   * prom-client's `registerMetric(metric)`: metrics join their registry when constructed (the
+   * `registry` option), so this accepts one already here, and throws for any other.
    */
   registerMetric(metric: Metric): void {
     if (metric instanceof Object && this.getSingleMetric(String(metric.name)) === metric) return;
@@ -288,7 +291,7 @@ export class Registry implements MetricRegistry {
 
   /** Alias of `metrics()`, as in the Python original. */
   output(options: MetricsOptions = {}): Promise<string> {
-    return this.metrics(options);
+    return this.#scraper.text(options);
   }
 
   /** Content type for a format (`registry.contentType` is the text format's). */

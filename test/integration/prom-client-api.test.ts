@@ -10,6 +10,7 @@ import {
   Gauge,
   Histogram,
   REGISTRY,
+  Registry,
   Summary,
   register,
   type MetricObject,
@@ -306,5 +307,30 @@ describe('setDefaultLabels, Histogram.zero, the object form of observe', () => {
     expect(() => new Counter({ name: 'ex_total', help: 'e', enableExemplars: true, registry })).toThrow(
       /counters take no exemplars here .* record them on a Histogram/,
     );
+  });
+});
+
+describe('Registry.merge', () => {
+  it('serves several prefixes as one exposition, and refuses a family name two of them hold', async () => {
+    const shop = registries.make().registry;
+    const jobs = registries.make().registry;
+    new Counter({ name: 'orders_total', help: 'o', registry: shop }).inc(2);
+    new Counter({ name: 'jobs_total', help: 'j', registry: jobs }).inc(5);
+    const merged = Registry.merge([shop, jobs]);
+    const text = await merged.metrics();
+    expect(text).toBe((await shop.metrics()) + (await jobs.metrics()));
+    const om = await merged.metrics({ format: 'openmetrics' });
+    expect(om.match(/# EOF/g)).toHaveLength(1);
+    expect(om.endsWith('# EOF\n')).toBe(true);
+    expect((await merged.getMetricsAsJSON()).map((m) => m.name)).toEqual(['orders_total', 'jobs_total']);
+    expect(merged.contentTypeFor('openmetrics')).toMatch(/^application\/openmetrics-text/);
+
+    const clash = registries.make().registry;
+    new Counter({ name: 'orders_total', help: 'o', registry: clash }).inc();
+    await expect(Registry.merge([shop, clash]).metrics()).rejects.toThrow(
+      'Registry.merge(): a family named "orders_total" is in more than one of the merged registries',
+    );
+    expect(() => Registry.merge([])).toThrow(/array of registries/);
+    expect(() => Registry.merge([shop, {} as Registry])).toThrow(/is not a registry/);
   });
 });
