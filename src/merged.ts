@@ -11,7 +11,9 @@ import { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, type ExpositionFormat } fr
 
 /** What a merge reads from each registry. */
 export interface Mergeable {
+  /** The registry's exposition, piece by piece. */
   metricsStream(options?: MetricsOptions): AsyncIterable<string>;
+  /** The registry's families in prom-client's JSON shape. */
   getMetricsAsJSON(): Promise<MetricObject[]>;
 }
 
