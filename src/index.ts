@@ -58,5 +58,5 @@ export {
   CollectError,
 } from './core/errors.js';
 export { VERSION } from './core/version.js';
-export { installShutdownHooks, type ShutdownHookOptions } from './shutdown.js';
+export { installShutdownHooks, type ShutdownHookOptions, type ClosableServer } from './shutdown.js';
 export { collectDefaultMetrics, type DefaultMetricsOptions } from './default-metrics.js';

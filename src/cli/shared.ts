@@ -47,8 +47,8 @@ ${COMMON}
   --port N         port to listen on, 0 for any free port (default: 9464)
   --host H         address to bind (default: 127.0.0.1; 0.0.0.0 for every interface)
   --path PATH      route of the metrics (default: /metrics)
-  --timeout-ms N   answer 503 when a scrape takes longer (default: 10000; a Prometheus scrape
-                   that sends a shorter scrape_timeout gets its 503 before that)
+  --timeout-ms N   answer 503 when a scrape takes longer (default: 10000), or sooner when
+                   Prometheus sends a shorter scrape_timeout
   --text-only      always answer text format 0.0.4, never OpenMetrics
   --no-created     leave the _created samples out of OpenMetrics answers
 `,

@@ -15,7 +15,7 @@ async function total(prefix: string): Promise<string> {
   return reader.metrics();
 }
 
-function run(prefix: string, mode: 'serve' | 'script') {
+function run(prefix: string, mode: 'serve' | 'script' | 'http') {
   return spawn(
     process.execPath,
     ['--import', 'tsx', 'test/fixtures/shutdown-worker.ts', redisUrl(), prefix, mode],
@@ -47,10 +47,35 @@ describe('installShutdownHooks', () => {
     expect(await total(prefix)).toContain('jobs_total 1234\n');
   });
 
+  it('with servers: stops accepting, lets the request in progress finish and counts it, then flushes', async () => {
+    const prefix = randomPrefix('sd');
+    const child = run(prefix, 'http');
+    const [line] = (await once(child.stdout, 'data')) as [Buffer];
+    const port = Number(/port (\d+)/.exec(line.toString())?.[1]);
+    const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    const inProgress = fetch(`http://127.0.0.1:${port}/slow`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // No new connections once the signal arrived.
+    await expect(fetch(`http://127.0.0.1:${port}/slow`)).rejects.toThrow();
+    const reply = await inProgress;
+    expect([reply.status, await reply.text()]).toEqual([200, 'ok']);
+    const [, signal] = await exit;
+    expect(signal).toBe('SIGTERM');
+    const text = await total(prefix);
+    expect(text).toContain('served_total 1\n');
+    expect(text).toContain('jobs_total 1234\n');
+  });
+
   it('rejects a malformed signal list naming the value', async () => {
     const { installShutdownHooks } = await import('../../src/index.js');
     const registry = new Registry({ prefix: randomPrefix(), selfMetrics: false });
     expect(() => installShutdownHooks(registry, { signals: ['TERM' as NodeJS.Signals] })).toThrow(/"TERM"/);
+    expect(() => installShutdownHooks(registry, { servers: [{} as never] })).toThrow(/`servers`/);
+    expect(() => installShutdownHooks(registry, { serverCloseTimeoutMs: 0 })).toThrow(
+      /`serverCloseTimeoutMs`/,
+    );
   });
 });
 
