@@ -12,6 +12,8 @@ import { ROOT, describeChild, pollUntil } from '../system/processes.js';
 import { startTs } from './spawn.js';
 
 const DOC = readFileSync(join(ROOT, 'docs', 'deploying.md'), 'utf8');
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const EXAMPLE = readFileSync(join(ROOT, 'examples', 'express-app.ts'), 'utf8');
 
 describe('docs/deploying.md', () => {
   it("the manifest's exporter args start the CLI, bound to every interface, answering / and /metrics", async () => {
@@ -59,5 +61,18 @@ describe('docs/deploying.md', () => {
     expect(killTimeout).toBeGreaterThan(2000 + 5000);
     expect(DOC).toMatch(/`serverCloseTimeoutMs`\s+\(default 2000 ms\)/);
     expect(DOC).toContain('`closeTimeoutMs` (default 5000 ms)');
+  });
+
+  it("the README's first example shuts down as examples/express-app.ts (which adoption.test.ts runs under pm2)", () => {
+    const first = /## Install in your app[\s\S]*?```ts\n([\s\S]*?)```/.exec(README)?.[1] ?? '';
+    for (const line of [
+      'app.use(httpMetrics().express);',
+      'const server = app.listen(3000);',
+      'installShutdownHooks(REGISTRY, { servers: [server] });',
+    ]) {
+      expect(first).toContain(line);
+    }
+    expect(EXAMPLE).toContain('installShutdownHooks(registry, { servers: [server] });');
+    expect(EXAMPLE).toContain('app.use(httpMetrics({ registry }).express);');
   });
 });
