@@ -9,6 +9,16 @@ import type { Collectors } from './collectors.js';
 import { sampleNames, type FamilyMeta } from './core/family.js';
 import { describeValue } from './core/validate.js';
 
+/** `report` for a user's store, once per store (a removed metric's dropped changes). */
+export function onceEach(report: (store: SeriesStore) => void): (store: SeriesStore) => void {
+  const said = new WeakSet<SeriesStore>();
+  return (store) => {
+    if (store.internal || said.has(store)) return;
+    said.add(store);
+    report(store);
+  };
+}
+
 /** A metric name given to a lookup, checked. */
 export function validateName(name: unknown): string {
   if (typeof name !== 'string') throw new TypeError(`Expected a metric name, got ${describeValue(name)}`);
@@ -78,13 +88,14 @@ export class Catalog {
     return entry?.store.meta.kind === 'counter' ? entry : undefined;
   }
 
-  /** Forget the user's family `name` (see `find`); whether there was one. */
-  remove(name: string): boolean {
+  /** Forget the user's family `name` (see `find`) and retire its store; the store, if any. */
+  remove(name: string): SeriesStore | undefined {
     const entry = this.find(name);
-    if (entry === undefined) return false;
+    if (entry === undefined) return undefined;
+    entry.store.retire();
     this.#entries.delete(entry.store.meta.name);
     for (const sample of entry.samples) this.#sampleOwners.delete(sample);
     this.#collectors.removeMetric(entry.store.meta.name);
-    return true;
+    return entry.store;
   }
 }

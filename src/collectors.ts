@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { CollectError } from './core/errors.js';
+import { describeValue } from './core/validate.js';
 
 /** One callback: a metric's `collect` (run with the metric as `this`), or a registry collector. */
 interface Collector {
@@ -34,8 +35,11 @@ export class Collectors {
     return this.#all.size;
   }
 
-  /** Add a callback; the function returned removes it. */
+  /** Add a callback (checked to be a function); the function returned removes it. */
   add(metric: string | undefined, run: () => unknown): () => void {
+    if (typeof run !== 'function') {
+      throw new TypeError(`Expected registerCollector() to be given a function, got ${describeValue(run)}`);
+    }
     const collector: Collector = { metric, run, running: undefined, late: false };
     this.#all.add(collector);
     return () => void this.#all.delete(collector);

@@ -56,6 +56,7 @@ export {
   RedisStateLostError,
   AcknowledgedDataLostError,
   CollectError,
+  RemovedMetricError,
 } from './core/errors.js';
 export { VERSION } from './core/version.js';
 export { installShutdownHooks, type ShutdownHookOptions, type ClosableServer } from './shutdown.js';

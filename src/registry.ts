@@ -12,6 +12,7 @@ import {
   PrometheusRedisError,
   RecordedAfterCloseError,
   RedisUnavailableError,
+  RemovedMetricError,
   UndeliveredDataError,
   UnknownOutcomeError,
 } from './core/errors.js';
@@ -20,7 +21,7 @@ import type { FamilyMeta } from './core/family.js';
 import { describeValue } from './core/validate.js';
 import { Flusher, type FlushStats } from './flush/flusher.js';
 import { Keys, newProcessId } from './redis/keys.js';
-import { Catalog, validateName } from './catalog.js';
+import { Catalog, onceEach, validateName } from './catalog.js';
 import { MergedRegistry } from './merged.js';
 import { Collectors } from './collectors.js';
 import { Scraper, familyNamesOf } from './scrape.js';
@@ -66,6 +67,7 @@ export class Registry implements MetricRegistry {
     this.#catalog = new Catalog(this.#collectors);
     this.#keys = new Keys(this.#options.prefix);
     this.#buffer = new DeltaBuffer(this.#options.flushThreshold, () => this.#flusher.thresholdReached());
+    this.#buffer.onRetired(onceEach((store) => this.#report(new RemovedMetricError(store.meta.name))));
     const stores = (): readonly SeriesStore[] => this.#catalog.stores();
     const selfMetrics = this.#options.selfMetrics ? new SelfMetrics(this) : undefined;
     this.#flusher = new Flusher({
@@ -177,16 +179,19 @@ export class Registry implements MetricRegistry {
 
   /**
    * Forget the metric `name` in this process, so that it can be defined again (hot reload,
-   * tests). What it recorded is still delivered, and so is what the old object records from now
-   * on; its series stay in Redis, for every process: `reset()` it first to delete them.
+   * tests), as prom-client does: what it recorded since its last flush is dropped with it, and
+   * what the old object records from now on too (said once, `RemovedMetricError`). Its series
+   * already in Redis stay there, for every process: `reset()` and flush first to delete them.
    */
   removeSingleMetric(name: string): void {
-    this.#catalog.remove(validateName(name));
+    const store = this.#catalog.remove(validateName(name));
+    if (store !== undefined) this.#flusher.forget(store);
   }
 
-  /** `removeSingleMetric` for every metric of this registry (prom-client's `clear()`). */
+  /** `removeSingleMetric` for every metric, and no default labels (prom-client's `clear()`). */
   clear(): void {
-    for (const name of this.#catalog.names()) this.#catalog.remove(name);
+    for (const name of this.#catalog.names()) this.removeSingleMetric(name);
+    this.#defaults = undefined;
   }
 
   /**
@@ -195,11 +200,6 @@ export class Registry implements MetricRegistry {
    * for at most `flushIntervalMs`. Returns the function that removes it.
    */
   registerCollector(collect: () => void | Promise<void>): () => void {
-    if (typeof collect !== 'function') {
-      throw new TypeError(
-        `Expected registerCollector() to be given a function, got ${describeValue(collect)}`,
-      );
-    }
     return this.#collectors.add(undefined, collect);
   }
 

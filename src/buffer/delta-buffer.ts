@@ -10,6 +10,8 @@ export interface BufferedStore {
   readonly waiting: number;
   /** The library's own metrics: flushed along with the others, never a reason to flush. */
   readonly internal: boolean;
+  /** Removed from its registry (`removeSingleMetric`, `clear`): its changes are never taken. */
+  readonly retired: boolean;
 }
 
 /**
@@ -27,6 +29,8 @@ export class DeltaBuffer<S extends BufferedStore = BufferedStore> {
   // Typed on BufferedStore so that DeltaBuffer<S> stays usable as a DeltaBuffer<BufferedStore>;
   // only the buffer's own stores (S) are ever passed to it.
   #onSealedChange: ((store: BufferedStore) => void) | undefined;
+  /** Told of changes made to a retired store: they are dropped, never taken. */
+  #onRetiredChange: ((store: BufferedStore) => void) | undefined;
 
   /**
    * @param threshold - changed-series count at which `onThreshold` is called: at the change that
@@ -41,6 +45,10 @@ export class DeltaBuffer<S extends BufferedStore = BufferedStore> {
 
   /** Called by a store when one more of its series (or a remove/reset) is waiting to be flushed. */
   changed(store: S): void {
+    if (store.retired) {
+      this.#onRetiredChange?.(store);
+      return;
+    }
     if (this.#onSealedChange !== undefined) this.#onSealedChange(store);
     if (!store.listed) {
       store.listed = true;
@@ -57,6 +65,11 @@ export class DeltaBuffer<S extends BufferedStore = BufferedStore> {
    */
   seal(onChange: (store: S) => void): void {
     this.#onSealedChange = onChange as (store: BufferedStore) => void;
+  }
+
+  /** Call `onChange` at changes to retired stores (dropped: see `BufferedStore.retired`). */
+  onRetired(onChange: (store: S) => void): void {
+    this.#onRetiredChange = onChange as (store: BufferedStore) => void;
   }
 
   #signal(): void {
@@ -89,6 +102,7 @@ export class DeltaBuffer<S extends BufferedStore = BufferedStore> {
     this.#size = 0;
     this.#signalled = false;
     for (const store of stores) store.listed = false;
-    return stores;
+    // A store removed from its registry while listed dropped its changes then (retire()).
+    return stores.some((store) => store.retired) ? stores.filter((store) => !store.retired) : stores;
   }
 }

@@ -60,6 +60,8 @@ export class SeriesStore<C extends Cell = Cell> {
   conflicted = false;
   /** Whether the buffer lists this store as changed (kept by DeltaBuffer: listed at most once). */
   listed = false;
+  /** Removed from its registry: the buffer drops its changes (see BufferedStore.retired). */
+  retired = false;
   /** Counts takes: cells put on the dirty list carry it (`cell.e`). */
   #epoch = 0;
   /** The library's own metrics (see SeriesStoreOptions.internal). */
@@ -106,6 +108,18 @@ export class SeriesStore<C extends Cell = Cell> {
     cell.e = this.#epoch;
     this.#dirty.push(cell);
     this.#buffer.changed(this);
+  }
+
+  /**
+   * Removed from its registry: what is waiting is dropped, and every later change goes to the
+   * buffer's `onRetired` instead of a flush (see BufferedStore.retired).
+   */
+  retire(): void {
+    this.retired = true;
+    for (const cell of this.#dirty) cell.d = false;
+    this.#dirty = [];
+    this.#removed = [];
+    this.#reset = false;
   }
 
   /** Hand the changes since the previous take to the flusher. */

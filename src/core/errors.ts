@@ -239,3 +239,20 @@ export class CollectError extends PrometheusRedisError {
     this.metric = metric;
   }
 }
+
+/**
+ * A metric removed from its registry (`removeSingleMetric`, `clear`) was recorded through
+ * afterwards (an old module's closure, say): those records are dropped, as the metric was (said
+ * once per metric object). What it held unflushed when removed was dropped by the removal.
+ */
+export class RemovedMetricError extends PrometheusRedisError {
+  /** The metric's name. */
+  readonly metric: string;
+
+  constructor(metric: string) {
+    super(
+      `Metric "${metric}" was removed from its registry (removeSingleMetric or clear): what is recorded through it from now on is dropped`,
+    );
+    this.metric = metric;
+  }
+}

@@ -127,6 +127,11 @@ export class Flusher {
     this.#unconfirmed.add(store);
   }
 
+  /** A family removed from the registry: its metadata, if not written yet, is not written. */
+  forget(store: SeriesStore): void {
+    this.#unconfirmed.delete(store);
+  }
+
   /**
    * Called from the hot path when the buffer reaches `flushThreshold`: schedule, never run, a
    * flush. Also while a flush is running: the next one queues behind it (and takes everything

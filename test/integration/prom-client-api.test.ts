@@ -13,6 +13,7 @@ import {
   Registry,
   Summary,
   register,
+  type RemovedMetricError,
   type MetricObject,
   type MetricValue,
 } from '../../src/index.js';
@@ -56,24 +57,52 @@ describe('getSingleMetric, removeSingleMetric, clear, resetMetrics', () => {
     expect(registry.getMetricNames()).toEqual(['reloads']);
   });
 
-  it('removeSingleMetric lets a metric be defined again; what both objects record is delivered', async () => {
-    const { registry } = registries.make();
+  it('removeSingleMetric lets a metric be defined again; the old object is dropped, and says so', async () => {
+    const { registry, errors } = registries.make();
     const old = new Counter({ name: 'hot_total', help: 'h', registry });
-    old.inc(2);
+    old.inc(1);
+    await registry.flush(); // delivered before the removal: stays in Redis
+    old.inc(2); // not flushed when removed: dropped with the metric, as in prom-client
     registry.removeSingleMetric('hot_total');
     expect(registry.getSingleMetric('hot_total')).toBeUndefined();
     const fresh = new Counter({ name: 'hot_total', help: 'h', registry });
     fresh.inc(3);
     old.inc(10); // a closure of the old module still holds the old object
     await registry.flush();
-    expect(samples(await registry.metrics()).get('hot_total')).toBe(15);
+    expect(samples(await registry.metrics()).get('hot_total')).toBe(4);
+    expect(errors.map((e) => [e.name, (e as RemovedMetricError).metric])).toEqual([
+      ['RemovedMetricError', 'hot'],
+    ]);
     registry.removeSingleMetric('never_defined'); // nothing to forget: no error, as in prom-client
   });
 
-  it('clear() forgets every metric, so the same definitions can run again (afterEach)', async () => {
+  it('a metric removed before its first flush leaves no definition behind: another one of its name works', async () => {
+    const { registry, errors } = registries.make();
+    new Counter({ name: 'redef', help: 'h', registry }); // never recorded, never flushed
+    registry.removeSingleMetric('redef');
+    const other = new Counter({ name: 'redef', help: 'h', labelNames: ['a'], registry });
+    other.inc({ a: 'x' });
+    expect((await other.get()).values).toEqual([{ labels: { a: 'x' }, value: 1 }]);
+    registry.clear();
+    const summary = new Summary({ name: 'redef_s', help: 's', percentiles: [0.5], registry });
+    registry.clear();
+    const again = new Summary({ name: 'redef_s', help: 's', percentiles: [0.9], registry });
+    again.observe(1);
+    expect((await again.get()).values.map((v) => v.labels.quantile ?? v.metricName)).toEqual([
+      0.9,
+      'redef_s_sum',
+      'redef_s_count',
+    ]);
+    expect(summary).toBeDefined();
+    expect(errors).toEqual([]);
+  });
+
+  it('clear() forgets every metric and the default labels, so the same definitions can run again (afterEach)', async () => {
     const { registry } = registries.make({ selfMetrics: true });
+    registry.setDefaultLabels({ env: 'test' });
     new Counter({ name: 'a_total', help: 'a', registry }).inc();
     new Gauge({ name: 'b', help: 'b', registry }).set(1);
+    await registry.flush();
     registry.clear();
     expect(registry.getMetricNames()).toEqual([]);
     new Counter({ name: 'a_total', help: 'a', registry }).inc(4);
