@@ -2,7 +2,7 @@
  * `collect` callbacks: functions that sample a value when it is needed (a pool's size, a queue's
  * depth) instead of where it changes. They run in each process before each of its flushes — every
  * `flushIntervalMs`, and before the flush that starts a scrape — all at once, and the flush waits
- * for them at most `flushIntervalMs`. A callback still running from an earlier flush is neither
+ * for them at most `flushIntervalMs` or 1 s, whichever is less. A callback still running from an earlier flush is neither
  * started again nor waited for. Failures and overruns are reported (`CollectError`); the flush
  * goes on.
  */
@@ -25,8 +25,9 @@ export class Collectors {
   readonly #waitMs: number;
   readonly #report: (error: Error) => void;
 
-  constructor(waitMs: number, report: (error: Error) => void) {
-    this.#waitMs = waitMs;
+  /** `flushIntervalMs`: a flush (a scrape's, close()'s too) waits this long at most, and 1 s. */
+  constructor(flushIntervalMs: number, report: (error: Error) => void) {
+    this.#waitMs = Math.min(flushIntervalMs, 1000);
     this.#report = report;
   }
 
@@ -83,6 +84,9 @@ export class Collectors {
 
   async #start(collector: Collector): Promise<void> {
     collector.late = false;
+    // Not before `running` is set: a callback that throws synchronously settles this at once,
+    // and its `finally` must still find (and clear) the run it belongs to.
+    await Promise.resolve();
     try {
       await collector.run();
     } catch (error) {

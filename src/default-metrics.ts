@@ -154,8 +154,9 @@ class LagSampler {
  *
  * Values are sampled at once and then every `intervalMs` on an unref()'d timer; GC durations are
  * recorded as collections happen. Nothing keeps the process alive or prints. Call the returned
- * function to stop collecting (the metrics stay registered). Collecting twice into one registry
- * throws, as registering any metric name twice does.
+ * function to stop collecting (the metrics stay registered); removing them from the registry
+ * (`clear()`, or `removeSingleMetric('nodejs_eventloop_lag_seconds')`) stops it too, at the next
+ * sample. Collecting twice into one registry throws, as registering any metric name twice does.
  */
 export function collectDefaultMetrics(registry: Registry, options: DefaultMetricsOptions = {}): () => void {
   expectRegistry('registry', registry);
@@ -236,7 +237,11 @@ export function collectDefaultMetrics(registry: Registry, options: DefaultMetric
   };
 
   const gcChildren = new Map<string, HistogramChild>();
+  // Removed from the registry (`clear()` between tests, say): stop sampling into metrics that
+  // are gone, rather than record into them and have every sample reported as dropped.
+  const removed = (): boolean => registry.getSingleMetric(lag.name) !== lag;
   const observer = new PerformanceObserver((list) => {
+    if (removed()) return stop();
     for (const entry of list.getEntries()) {
       // A gc entry carries `detail.kind` (Node >= 16); the type declares `detail` on marks only.
       const detail = (entry as { detail?: NodeGCPerformanceDetail }).detail;
@@ -254,6 +259,7 @@ export function collectDefaultMetrics(registry: Registry, options: DefaultMetric
 
   collect();
   const timer = setInterval(() => {
+    if (removed()) return stop();
     try {
       collect();
     } catch {
@@ -264,11 +270,12 @@ export function collectDefaultMetrics(registry: Registry, options: DefaultMetric
   timer.unref();
 
   let stopped = false;
-  return () => {
+  function stop(): void {
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
     observer.disconnect();
     monitor.disable();
-  };
+  }
+  return stop;
 }

@@ -30,7 +30,11 @@ export class MergedRegistry {
       );
     }
     for (const registry of registries as unknown[]) {
-      if (typeof (registry as Partial<Mergeable> | null)?.metricsStream !== 'function') {
+      const candidate = registry as Partial<Mergeable> | null;
+      if (
+        typeof candidate?.metricsStream !== 'function' ||
+        typeof candidate.getMetricsAsJSON !== 'function'
+      ) {
         throw new TypeError(`Registry.merge(): ${describeValue(registry)} is not a registry`);
       }
     }
@@ -85,7 +89,11 @@ export class MergedRegistry {
 }
 
 function duplicate(name: string): PrometheusRedisError {
+  // Every registry exports the library's own metrics unless told not to.
+  const own = name.startsWith('prometheus_redis_client_')
+    ? ": it is one of the library's own metrics, which every registry exports — create all but one of the merged registries with `selfMetrics: false`"
+    : '';
   return new PrometheusRedisError(
-    `Registry.merge(): a family named "${name}" is in more than one of the merged registries`,
+    `Registry.merge(): a family named "${name}" is in more than one of the merged registries${own}`,
   );
 }

@@ -63,7 +63,7 @@ export class Registry implements MetricRegistry {
 
   constructor(options: RegistryOptions = {}) {
     this.#options = resolveOptions(options);
-    this.#collectors = new Collectors(this.#options.flushIntervalMs, (error) => this.#report(error));
+    this.#collectors = new Collectors(this.#options.flushIntervalMs, (e) => this.#report(e));
     this.#catalog = new Catalog(this.#collectors);
     this.#keys = new Keys(this.#options.prefix);
     this.#buffer = new DeltaBuffer(this.#options.flushThreshold, () => this.#flusher.thresholdReached());
@@ -197,7 +197,7 @@ export class Registry implements MetricRegistry {
   /**
    * Run `collect` before each flush of this process, as a metric's `collect` option runs: to
    * sample several metrics at once, or a value only this process knows. Sync or async; waited
-   * for at most `flushIntervalMs`. Returns the function that removes it.
+   * for at most `flushIntervalMs` or 1 s. Returns the function that removes it.
    */
   registerCollector(collect: () => void | Promise<void>): () => void {
     return this.#collectors.add(undefined, collect);

@@ -68,7 +68,14 @@ export class Scraper {
   stream(options: MetricsOptions): AsyncIterable<string> {
     const render = renderOf(options);
     const scrape = async function* (this: Scraper): AsyncGenerator<string> {
-      yield* this.#render(await this.#before(), [], render);
+      // The connection is unref()'d: hold the process while the stream is read (a script that
+      // awaits a scrape must not exit half-way), until it ends or is given up.
+      const hold = setInterval(() => {}, 1 << 30);
+      try {
+        yield* this.#render(await this.#before(), [], render);
+      } finally {
+        clearInterval(hold);
+      }
     };
     return scrape.call(this);
   }

@@ -62,18 +62,34 @@ async function stopServers(servers: readonly ClosableServer[], ms: number): Prom
   const closed = servers.map(
     (server) =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections?.();
+        try {
+          server.close(() => resolve());
+          server.closeIdleConnections?.();
+        } catch {
+          resolve(); // already closed, or not a server that closes: nothing to wait for
+        }
       }),
   );
   // A keep-alive connection whose request finished is idle from then on: close it then too.
   const idle = setInterval(() => {
-    for (const server of servers) server.closeIdleConnections?.();
+    for (const server of servers) {
+      try {
+        server.closeIdleConnections?.();
+      } catch {
+        // A server that cannot close its idle connections still closes all of them below.
+      }
+    }
   }, 25);
   await Promise.race([Promise.all(closed), late]);
   clearTimeout(timer);
   clearInterval(idle);
-  for (const server of servers) server.closeAllConnections?.();
+  for (const server of servers) {
+    try {
+      server.closeAllConnections?.();
+    } catch {
+      // As above: the registry still closes.
+    }
+  }
 }
 
 /**
@@ -129,7 +145,9 @@ export function installShutdownHooks(registry: Registry, options: ShutdownHookOp
       if (closing) return;
       closing = true;
       uninstall();
+      // A server that fails to close must not cost the last flush.
       void stopServers(servers, serverCloseTimeoutMs)
+        .catch(() => {})
         .then(() => registry.close({ keepGauges }))
         .finally(() => {
           // Re-raise only when nobody else listens: then Node's default action (exit) applies.

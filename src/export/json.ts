@@ -5,7 +5,7 @@
  */
 import type { MetricObject, MetricValue } from '../core/registry-api.js';
 import { parseLabels } from '../core/escape.js';
-import { jsonHeadOf } from '../core/family.js';
+import { jsonHeadOf, type FamilyKind } from '../core/family.js';
 import { withDefaultLabels, type DefaultLabels } from './default-labels.js';
 import { renderFamily, type FamilyData } from './text-format.js';
 
@@ -21,7 +21,7 @@ export async function familiesAsJson(
     const extra = defaults?.renderedFor(family.meta) ?? '';
     const add = (text: string): void => {
       for (const line of withDefaultLabels(text, extra).split('\n')) {
-        if (line !== '' && !line.startsWith('#')) values.push(parseSample(line, head.name));
+        if (line !== '' && !line.startsWith('#')) values.push(parseSample(line, head.name, family.meta.kind));
       }
     };
     if ('streamed' in family && family.streamed !== undefined) {
@@ -35,14 +35,18 @@ export async function familiesAsJson(
 }
 
 /** One text 0.0.4 sample line (as renderFamily writes it) as a value of family `sample`. */
-function parseSample(line: string, sample: string): MetricValue {
+function parseSample(line: string, sample: string, kind: FamilyKind): MetricValue {
   const open = line.indexOf('{');
   const cut = line.lastIndexOf(' ');
   const name = open < 0 ? line.slice(0, cut) : line.slice(0, open);
   const labels: Record<string, string | number> = {};
   if (open >= 0) {
     for (const [label, value] of parseLabels(line.slice(open + 1, line.lastIndexOf('}', cut)))) {
-      labels[label] = (label === 'le' && value !== '+Inf') || label === 'quantile' ? Number(value) : value;
+      // prom-client's numbers: a histogram bucket's bound, a summary's quantile (and only those).
+      const numeric =
+        (label === 'le' && value !== '+Inf' && name === `${sample}_bucket`) ||
+        (label === 'quantile' && name === sample && kind === 'summary');
+      labels[label] = numeric ? Number(value) : value;
     }
   }
   const value = parseValue(line.slice(cut + 1));

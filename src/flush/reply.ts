@@ -85,7 +85,8 @@ export class ReplyHandler {
       // it found, which only that reply named: check these families again in the next batch
       // (an entry stored as sent is not written again).
       this.#stats.duplicates++;
-      for (const store of confirms) if (!store.internal) this.#unconfirmed.add(store);
+      // (Not a family removed from the registry since: its definition must not be written.)
+      for (const store of confirms) if (!store.internal && !store.retired) this.#unconfirmed.add(store);
     } else {
       for (const store of confirms) this.#unconfirmed.delete(store);
     }

@@ -6,7 +6,7 @@ import { AddCell } from '../buffer/cells.js';
 import type { SeriesStore } from '../buffer/series-store.js';
 import { writeAbsolute, writeDelta } from './add-cell.js';
 import { Metric, type Labels, type MetricOptions } from './metric.js';
-import { badIncrement } from '../core/validate.js';
+import { badIncrement, validateBoolean } from '../core/validate.js';
 
 /** Options of a `Counter`. */
 export interface CounterOptions<L extends string = string> extends MetricOptions<L> {
@@ -107,7 +107,10 @@ export class Counter<L extends string = string> extends Metric<L, CounterChild> 
   declare protected readonly store: SeriesStore<AddCell>;
 
   constructor(options: CounterOptions<L>) {
-    if (options?.enableExemplars === true) {
+    if (
+      options?.enableExemplars !== undefined &&
+      validateBoolean('enableExemplars', options.enableExemplars)
+    ) {
       throw new TypeError(
         `Metric "${String(options.name)}": counters take no exemplars here (\`enableExemplars\`); record them on a Histogram: observe(value, { traceId })`,
       );

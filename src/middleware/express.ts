@@ -12,7 +12,7 @@ interface ExpressRequest extends IncomingMessage {
   /** The URL as it arrived, before mounted routers trimmed `url`. */
   readonly originalUrl?: string;
   /** The route that matched, if any (`path` as declared: a string, a RegExp or an array). */
-  readonly route?: { readonly path?: unknown };
+  route?: { readonly path?: unknown } | undefined;
 }
 
 /** An Express middleware: `app.use(http.express)`, before the routes. */
@@ -34,11 +34,11 @@ function templateOf(path: unknown): string | undefined {
 }
 
 /** The full route template (`/api` + `/users/:id`), or undefined when no route matched. */
-function routeOf(req: ExpressRequest): string | undefined {
-  if (req.route === undefined) return undefined;
-  const template = templateOf(req.route.path);
+function routeOf(baseUrl: string | undefined, route: ExpressRequest['route']): string | undefined {
+  if (route === undefined) return undefined;
+  const template = templateOf(route.path);
   if (template === undefined) return undefined;
-  const base = req.baseUrl ?? '';
+  const base = baseUrl ?? '';
   // `router.get('/')` mounted at `/api` answers `/api`: label it so, not `/api/`.
   return base !== '' && template === '/' ? base : base + template;
 }
@@ -55,8 +55,21 @@ export function expressMiddleware(recorder: RequestRecorder): ExpressMiddleware 
     }
     if (!recorder.skips(path, req)) {
       const start = performance.now();
-      // Read at the end: Express sets `req.route` (and `baseUrl`) only once a route matched.
-      onceEnded(res, () => recorder.record(req.method, routeOf(req), res.statusCode, start));
+      // Express sets `req.route` when a route matches, with `baseUrl` its router's mount path
+      // then. Read both at that moment: by the time the response ends, an error leaving a
+      // mounted router has put `baseUrl` back to the parent's.
+      let route: ExpressRequest['route'];
+      let matched: string | undefined;
+      Object.defineProperty(req, 'route', {
+        configurable: true,
+        enumerable: true,
+        get: () => route,
+        set: (value: ExpressRequest['route']) => {
+          route = value;
+          matched = routeOf(req.baseUrl, value) ?? matched;
+        },
+      });
+      onceEnded(res, () => recorder.record(req.method, matched, res.statusCode, start));
     }
     next();
   };

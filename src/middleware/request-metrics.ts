@@ -315,8 +315,20 @@ export class RequestRecorder {
       else labels.status = this.#status(status);
     }
     const full = labels as Record<HttpLabel, string>;
-    this.requests.inc(full);
-    this.duration.observe(full, seconds);
+    try {
+      this.requests.inc(full);
+      this.duration.observe(full, seconds);
+    } catch {
+      // A route the registry refuses as a label value (longer than its maxLabelValueLength):
+      // this runs in a response listener, where a throw would take the process down. Recorded
+      // under `unmatchedRoute` instead; if even that is refused, the request goes unrecorded.
+      if (full.route === undefined || full.route === this.unmatchedRoute) return;
+      try {
+        this.record(method, undefined, status, start);
+      } catch {
+        // Nothing left to try: see above.
+      }
+    }
   }
 
   #method(method: string | undefined): string {

@@ -74,6 +74,14 @@ describe('collect', () => {
     expect(reported.map((e) => [e.message, e.metric])).toEqual([
       ['The collect callback of metric "broken_seconds" failed: pool gone', 'broken_seconds'],
     ]);
+    // It is tried again at every flush: a sampler that fails once (at startup) is not given up.
+    let calls = 0;
+    registry.registerCollector(() => {
+      calls++;
+      throw new Error('sync');
+    });
+    for (let i = 0; i < 3; i++) await registry.flush();
+    expect(calls).toBe(3);
   });
 
   it('a callback that never settles holds a flush flushIntervalMs at most, is reported once, and is not started again', async () => {

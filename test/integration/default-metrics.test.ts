@@ -165,6 +165,18 @@ describe('collectDefaultMetrics', () => {
     expect(errors).toEqual([]);
   });
 
+  it('stops sampling once clear() removed its metrics, and can be collected again', async () => {
+    const { registry, errors } = registries.make();
+    collectDefaultMetrics(registry, { intervalMs: 20 });
+    registry.clear();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await registry.flush();
+    expect(errors).toEqual([]); // nothing recorded into the removed metrics (RemovedMetricError)
+    const stop = collectDefaultMetrics(registry, { intervalMs: 20 });
+    expect(registry.getMetricNames()).toContain('nodejs_eventloop_lag_seconds');
+    stop();
+  });
+
   it('rejects bad options naming them, and a second collection into one registry', () => {
     const { registry } = make();
     expect(() => collectDefaultMetrics(registry, { intervalMs: 0 })).toThrow(/`intervalMs`.*got 0/);

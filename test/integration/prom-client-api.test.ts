@@ -245,9 +245,12 @@ describe('metric.get() and getMetricsAsJSON(), in prom-client’s shape', () => 
 
   it('label values come back unescaped; a metric never flushed gives its head and no values', async () => {
     const { registry } = registries.make();
-    const odd = new Counter({ name: 'odd_total', help: 'o', labelNames: ['v'], registry });
-    odd.inc({ v: 'a "quoted"\\ line\nnext' });
-    expect((await odd.get()).values).toEqual([{ labels: { v: 'a "quoted"\\ line\nnext' }, value: 1 }]);
+    const odd = new Counter({ name: 'odd_total', help: 'o', labelNames: ['v', 'le', 'quantile'], registry });
+    odd.inc({ v: 'a "quoted"\\ line\nnext', le: 'high', quantile: '0.5' });
+    // `le` and `quantile` are numbers only where they are a bucket's bound or a summary's quantile.
+    expect((await odd.get()).values).toEqual([
+      { labels: { v: 'a "quoted"\\ line\nnext', le: 'high', quantile: '0.5' }, value: 1 },
+    ]);
 
     const { registry: unconnected } = registries.make({ redis: undefined });
     const later = new Histogram({ name: 'later_seconds', help: 'l', registry: unconnected });
@@ -360,6 +363,15 @@ describe('Registry.merge', () => {
       'Registry.merge(): a family named "orders_total" is in more than one of the merged registries',
     );
     expect(() => Registry.merge([])).toThrow(/array of registries/);
+    // With the library's own metrics in both (the default), the error says what to do.
+    const a = registries.make({ selfMetrics: true }).registry;
+    const b = registries.make({ selfMetrics: true }).registry;
+    new Counter({ name: 'a_total', help: 'a', registry: a }).inc();
+    new Counter({ name: 'b_total', help: 'b', registry: b }).inc();
+    await Promise.all([a.flush(), b.flush()]);
+    await expect(Registry.merge([a, b]).metrics()).rejects.toThrow(
+      /one of the library's own metrics, which every registry exports — create all but one of the merged registries with `selfMetrics: false`/,
+    );
     expect(() => Registry.merge([shop, {} as Registry])).toThrow(/is not a registry/);
   });
 });
