@@ -179,7 +179,7 @@ export class Registry implements MetricRegistry {
 
   /**
    * Forget the metric `name` in this process, so that it can be defined again (hot reload,
-   * tests), as prom-client does: what it recorded since its last flush is dropped with it, and
+   * tests), as prom-client does: what it recorded since its last flush began is dropped, and
    * what the old object records from now on too (said once, `RemovedMetricError`). Its series
    * already in Redis stay there, for every process: `reset()` and flush first to delete them.
    */
