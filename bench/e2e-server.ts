@@ -8,6 +8,8 @@
  * only in what they record per request (a counter with 3 labels and a histogram observation):
  *   /none   nothing
  *   /lib    this library (default flushIntervalMs, flushing to Redis in the background)
+ *   /mw     this library through `httpMetrics().wrap()` (the request middleware: route, method
+ *           and status labels, recorded when the response ends), in a registry of its own
  *   /prom   prom-client 15, in memory
  *   /redis  an awaited Redis round trip per request (one pipeline with both writes), as the
  *           Python original does
@@ -17,7 +19,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import * as prom from 'prom-client';
-import { Counter, Histogram, Registry } from '../src/index.js';
+import { Counter, Histogram, Registry, httpMetrics } from '../src/index.js';
 
 const [redisUrl, prefix] = process.argv.slice(2);
 if (redisUrl === undefined || prefix === undefined) {
@@ -35,6 +37,16 @@ const latency = new Histogram({
   labelNames,
   registry,
 });
+
+// The middleware's own registry (its metric names are the same as /lib's): prefix `<prefix>-mw`.
+const middlewareRegistry = new Registry({
+  redis: redisUrl,
+  prefix: `${prefix}-mw`,
+  onError: (error) => errors.push(error),
+});
+const middleware = httpMetrics({ registry: middlewareRegistry, metricsPath: false }).wrap((_req, res) =>
+  reply(res),
+);
 
 const peer = new prom.Registry();
 const pRequests = new prom.Counter({
@@ -75,6 +87,9 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
       latency.observe(labels, (performance.now() - started) / 1000);
       return;
     }
+    case '/mw':
+      middleware(req, res);
+      return;
     case '/prom': {
       reply(res);
       const labels = { route, method, status: '200' };

@@ -17,6 +17,7 @@ import { ROOT } from '../lib/paths.js';
 const VARIANTS = [
   { id: 'none', name: 'no metrics' },
   { id: 'lib', name: 'this library' },
+  { id: 'mw', name: 'this library, httpMetrics() middleware' },
   { id: 'prom', name: 'prom-client' },
   { id: 'redis', name: 'awaited Redis write per request' },
 ] as const;
@@ -61,8 +62,8 @@ export async function run(context: GroupContext): Promise<GroupResult> {
   const prefix = benchPrefix('e2e');
   const { child, port } = await startServer(context.redisUrl, prefix);
   const base = `http://127.0.0.1:${port}`;
-  const rps: Record<Variant, number[]> = { none: [], lib: [], prom: [], redis: [] };
-  const cpuUs: Record<Variant, number[]> = { none: [], lib: [], prom: [], redis: [] };
+  const rps: Record<Variant, number[]> = { none: [], lib: [], mw: [], prom: [], redis: [] };
+  const cpuUs: Record<Variant, number[]> = { none: [], lib: [], mw: [], prom: [], redis: [] };
   const latencies = Object.fromEntries(VARIANTS.map((v) => [v.id, new Latencies()])) as Record<
     Variant,
     Latencies
@@ -94,6 +95,7 @@ export async function run(context: GroupContext): Promise<GroupResult> {
     await exited;
     const admin = connect(context.redisUrl);
     await deleteKeys(admin, prefixPattern(prefix));
+    await deleteKeys(admin, prefixPattern(`${prefix}-mw`));
     admin.disconnect();
   }
 
