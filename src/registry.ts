@@ -13,8 +13,6 @@ import {
   RecordedAfterCloseError,
   RedisUnavailableError,
   RemovedMetricError,
-  UndeliveredDataError,
-  UnknownOutcomeError,
 } from './core/errors.js';
 import { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, type ExpositionFormat } from './export/text-format.js';
 import type { FamilyMeta } from './core/family.js';
@@ -24,7 +22,7 @@ import { Keys, newProcessId } from './redis/keys.js';
 import { Catalog, onceEach, validateName } from './catalog.js';
 import { MergedRegistry } from './merged.js';
 import { Collectors } from './collectors.js';
-import { Scraper, familyNamesOf } from './scrape.js';
+import { Scraper, familyNamesOf, formatOfContentType } from './scrape.js';
 import { DefaultLabels } from './export/default-labels.js';
 import type { Metric } from './metrics/metric.js';
 import { clientOf, closeOwned, withTimeout } from './redis/connection.js';
@@ -45,8 +43,20 @@ export class Registry implements MetricRegistry {
     return new MergedRegistry(registries);
   }
 
-  /** Content type of the default (text 0.0.4) exposition. */
-  readonly contentType = TEXT_CONTENT_TYPE;
+  /** prom-client's name of the text 0.0.4 content type (for `setContentType`). */
+  static readonly PROMETHEUS_CONTENT_TYPE = TEXT_CONTENT_TYPE;
+  /** prom-client's name of the OpenMetrics 1.0 content type. */
+  static readonly OPENMETRICS_CONTENT_TYPE = OPENMETRICS_CONTENT_TYPE;
+
+  /** Content type of what `metrics()` returns without a `format` (text 0.0.4 unless set). */
+  get contentType(): string {
+    return this.contentTypeFor(this.#scraper.format);
+  }
+
+  /** prom-client's `setContentType()`: the format of `metrics()` without one (not the handler's). */
+  setContentType(type: string): void {
+    this.#scraper.format = formatOfContentType(type);
+  }
   /** Identity of this registry instance in Redis (one per process, normally). */
   readonly processId = newProcessId();
   readonly #options: ResolvedOptions;
@@ -203,10 +213,7 @@ export class Registry implements MetricRegistry {
     return this.#collectors.add(undefined, collect);
   }
 
-  /**
-   * prom-client's `registerMetric(metric)`: metrics join their registry when constructed (the
-   * `registry` option), so this accepts one already here, and throws for any other.
-   */
+  /** prom-client's `registerMetric`: accepts a metric already here (they join when constructed). */
   registerMetric(metric: Metric): void {
     if (metric instanceof Object && this.getSingleMetric(String(metric.name)) === metric) return;
     throw new TypeError(
@@ -291,10 +298,10 @@ export class Registry implements MetricRegistry {
 
   /** Alias of `metrics()`, as in the Python original. */
   output(options: MetricsOptions = {}): Promise<string> {
-    return this.#scraper.text(options);
+    return this.metrics(options);
   }
 
-  /** Content type for a format (`registry.contentType` is the text format's). */
+  /** Content type for a format. */
   contentTypeFor(format: ExpositionFormat): string {
     return format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE;
   }
@@ -360,12 +367,9 @@ export class Registry implements MetricRegistry {
    * (`UnknownOutcomeError`). Returns whether there was any.
    */
   #reportLeftovers(cause?: unknown): boolean {
-    const options = cause === undefined ? undefined : { cause };
-    const unknown = this.#flusher.unknownOutcome;
-    const unsent = this.#flusher.undelivered - unknown;
-    if (unsent > 0) this.#report(new UndeliveredDataError(unsent, options));
-    if (unknown > 0) this.#report(new UnknownOutcomeError(unknown, options));
-    return unsent > 0 || unknown > 0;
+    const leftovers = this.#flusher.leftovers(cause);
+    for (const error of leftovers) this.#report(error);
+    return leftovers.length > 0;
   }
 
   /**
@@ -374,12 +378,7 @@ export class Registry implements MetricRegistry {
    * changes for the first time, which after close happens once per series).
    */
   #seal(): void {
-    const said = new Set<string>();
-    this.#buffer.seal((store) => {
-      if (store.internal || said.has(store.meta.name)) return;
-      said.add(store.meta.name);
-      this.#report(new RecordedAfterCloseError(store.meta.name));
-    });
+    this.#buffer.seal(onceEach((store) => this.#report(new RecordedAfterCloseError(store.meta.name))));
   }
 
   #report(error: Error): void {

@@ -8,7 +8,12 @@ import { describeValue, validateBoolean } from './core/validate.js';
 import type { DefaultLabels } from './export/default-labels.js';
 import { familiesAsJson } from './export/json.js';
 import { streamFamilies, type RenderOptions } from './export/read.js';
-import { renderStream } from './export/text-format.js';
+import {
+  OPENMETRICS_CONTENT_TYPE,
+  TEXT_CONTENT_TYPE,
+  renderStream,
+  type ExpositionFormat,
+} from './export/text-format.js';
 import { keepAlive, whenReady, withTimeout, type RedisClient } from './redis/connection.js';
 import type { Keys } from './redis/keys.js';
 
@@ -27,12 +32,12 @@ export interface ScrapeHost {
   defaults(): DefaultLabels | undefined;
 }
 
-/** `metrics()` options, checked. */
-export function renderOf(options: MetricsOptions): RenderOptions {
+/** `metrics()` options, checked; `fallback` is the format when they name none. */
+export function renderOf(options: MetricsOptions, fallback: ExpositionFormat = 'text'): RenderOptions {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`Expected metrics() options to be an object, got ${describeValue(options)}`);
   }
-  const format = options.format ?? 'text';
+  const format = options.format ?? fallback;
   if (format !== 'text' && format !== 'openmetrics') {
     throw new TypeError(`Expected \`format\` to be "text" or "openmetrics", got ${JSON.stringify(format)}`);
   }
@@ -47,8 +52,19 @@ export function familyNamesOf(name: string): string[] {
   return name.endsWith('_total') ? [name, name.slice(0, -'_total'.length)] : [name];
 }
 
+/** The format `setContentType(type)` names; throws for any other content type. */
+export function formatOfContentType(type: unknown): ExpositionFormat {
+  if (type === TEXT_CONTENT_TYPE) return 'text';
+  if (type === OPENMETRICS_CONTENT_TYPE) return 'openmetrics';
+  throw new TypeError(
+    `Expected a content type of Registry.PROMETHEUS_CONTENT_TYPE or Registry.OPENMETRICS_CONTENT_TYPE, got ${describeValue(type)}`,
+  );
+}
+
 export class Scraper {
   readonly #host: ScrapeHost;
+  /** The format of a read whose options name none (`setContentType`). */
+  format: ExpositionFormat = 'text';
 
   constructor(host: ScrapeHost) {
     this.#host = host;
@@ -56,7 +72,7 @@ export class Scraper {
 
   /** The exposition of `names` (every family when empty), whole. */
   async text(options: MetricsOptions, names: readonly string[] = []): Promise<string> {
-    const render = renderOf(options);
+    const render = renderOf(options, this.format);
     return this.#within(async (redis) => {
       const parts: string[] = [];
       for await (const part of this.#render(redis, names, render)) parts.push(part);
@@ -66,7 +82,7 @@ export class Scraper {
 
   /** The exposition as it is read, piece by piece. */
   stream(options: MetricsOptions): AsyncIterable<string> {
-    const render = renderOf(options);
+    const render = renderOf(options, this.format);
     const scrape = async function* (this: Scraper): AsyncGenerator<string> {
       // The connection is unref()'d: hold the process while the stream is read (a script that
       // awaits a scrape must not exit half-way), until it ends or is given up.

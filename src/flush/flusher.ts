@@ -6,7 +6,12 @@
  */
 import PQueue from 'p-queue';
 import type { SeriesStore } from '../buffer/series-store.js';
-import { FlushError, RedisUnavailableError } from '../core/errors.js';
+import {
+  FlushError,
+  RedisUnavailableError,
+  UndeliveredDataError,
+  UnknownOutcomeError,
+} from '../core/errors.js';
 import { fakedScheduling, fakedSchedulingMessage } from '../core/fake-timers.js';
 import { whenReady } from '../redis/connection.js';
 import { Backoff } from './backoff.js';
@@ -82,6 +87,21 @@ export class Flusher {
    */
   get unknownOutcome(): number {
     return this.#layout.unknownOutcome;
+  }
+
+  /**
+   * What is still undelivered, as errors to report (at close): series never applied in Redis
+   * (`UndeliveredDataError`) apart from those sent without an answer, which Redis may have
+   * applied (`UnknownOutcomeError`). Empty when everything was delivered.
+   */
+  leftovers(cause?: unknown): Error[] {
+    const options = cause === undefined ? undefined : { cause };
+    const unknown = this.unknownOutcome;
+    const unsent = this.undelivered - unknown;
+    const errors: Error[] = [];
+    if (unsent > 0) errors.push(new UndeliveredDataError(unsent, options));
+    if (unknown > 0) errors.push(new UnknownOutcomeError(unknown, options));
+    return errors;
   }
 
   /** Start the timers (idempotent). They never keep the process alive. */

@@ -375,3 +375,22 @@ describe('Registry.merge', () => {
     expect(() => Registry.merge([shop, {} as Registry])).toThrow(/is not a registry/);
   });
 });
+
+describe('setContentType', () => {
+  it('sets the format metrics() answers in without one, and contentType with it', async () => {
+    const { registry } = registries.make();
+    new Counter({ name: 'ct_total', help: 'c', registry }).inc();
+    expect(registry.contentType).toBe(Registry.PROMETHEUS_CONTENT_TYPE);
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    expect(registry.contentType).toBe(Registry.OPENMETRICS_CONTENT_TYPE);
+    const om = await registry.metrics();
+    expect(om).toMatch(/^# TYPE ct counter$/m);
+    expect(om.endsWith('# EOF\n')).toBe(true);
+    expect(await registry.metrics({ format: 'text' })).toMatch(/^# TYPE ct_total counter$/m);
+    registry.setContentType(Registry.PROMETHEUS_CONTENT_TYPE);
+    expect(await registry.metrics()).toMatch(/^ct_total 1$/m);
+    expect(() => registry.setContentType('application/json')).toThrow(
+      /Registry\.PROMETHEUS_CONTENT_TYPE or Registry\.OPENMETRICS_CONTENT_TYPE, got "application\/json"/,
+    );
+  });
+});
