@@ -2,9 +2,9 @@
  * `collect` callbacks: functions that sample a value when it is needed (a pool's size, a queue's
  * depth) instead of where it changes. They run in each process before each of its flushes — every
  * `flushIntervalMs`, and before the flush that starts a scrape — all at once, and the flush waits
- * for them at most `flushIntervalMs` or 1 s, whichever is less. A callback still running from an earlier flush is neither
- * started again nor waited for. Failures and overruns are reported (`CollectError`); the flush
- * goes on.
+ * for them at most `flushIntervalMs` or 1 s, whichever is less. A callback still running from an
+ * earlier flush is neither started again nor waited for. Failures and overruns are reported
+ * (`CollectError`); the flush goes on.
  */
 import { performance } from 'node:perf_hooks';
 import { CollectError } from './core/errors.js';

@@ -7,7 +7,7 @@
 import { PrometheusRedisError } from './core/errors.js';
 import type { MetricObject, MetricsOptions } from './core/registry-api.js';
 import { describeValue } from './core/validate.js';
-import { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, type ExpositionFormat } from './export/text-format.js';
+import { TEXT_CONTENT_TYPE, contentTypeOf, type ExpositionFormat } from './export/text-format.js';
 
 /** What a merge reads from each registry. */
 export interface Mergeable {
@@ -43,7 +43,7 @@ export class MergedRegistry {
 
   /** Content type for a format. */
   contentTypeFor(format: ExpositionFormat): string {
-    return format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE;
+    return contentTypeOf(format);
   }
 
   /** Every registry's exposition, one after the other, as one stream. */

@@ -14,7 +14,7 @@ import {
   RedisUnavailableError,
   RemovedMetricError,
 } from './core/errors.js';
-import { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, type ExpositionFormat } from './export/text-format.js';
+import { contentTypeOf, type ExpositionFormat } from './export/text-format.js';
 import type { FamilyMeta } from './core/family.js';
 import { describeValue } from './core/validate.js';
 import { Flusher, type FlushStats } from './flush/flusher.js';
@@ -44,9 +44,9 @@ export class Registry implements MetricRegistry {
   }
 
   /** prom-client's name of the text 0.0.4 content type (for `setContentType`). */
-  static readonly PROMETHEUS_CONTENT_TYPE = TEXT_CONTENT_TYPE;
+  static readonly PROMETHEUS_CONTENT_TYPE = contentTypeOf('text');
   /** prom-client's name of the OpenMetrics 1.0 content type. */
-  static readonly OPENMETRICS_CONTENT_TYPE = OPENMETRICS_CONTENT_TYPE;
+  static readonly OPENMETRICS_CONTENT_TYPE = contentTypeOf('openmetrics');
 
   /** Content type of what `metrics()` returns without a `format` (text 0.0.4 unless set). */
   get contentType(): string {
@@ -303,7 +303,7 @@ export class Registry implements MetricRegistry {
 
   /** Content type for a format. */
   contentTypeFor(format: ExpositionFormat): string {
-    return format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE;
+    return contentTypeOf(format);
   }
 
   /**

@@ -14,7 +14,7 @@ import {
   renderStream,
   type ExpositionFormat,
 } from './export/text-format.js';
-import { keepAlive, whenReady, withTimeout, type RedisClient } from './redis/connection.js';
+import { holdProcess, keepAlive, whenReady, withTimeout, type RedisClient } from './redis/connection.js';
 import type { Keys } from './redis/keys.js';
 
 /** What a scrape needs from its registry. */
@@ -86,11 +86,11 @@ export class Scraper {
     const scrape = async function* (this: Scraper): AsyncGenerator<string> {
       // The connection is unref()'d: hold the process while the stream is read (a script that
       // awaits a scrape must not exit half-way), until it ends or is given up.
-      const hold = setInterval(() => {}, 1 << 30);
+      const release = holdProcess();
       try {
         yield* this.#render(await this.#before(), [], render);
       } finally {
-        clearInterval(hold);
+        release();
       }
     };
     return scrape.call(this);

@@ -103,6 +103,6 @@ export class DeltaBuffer<S extends BufferedStore = BufferedStore> {
     this.#signalled = false;
     for (const store of stores) store.listed = false;
     // A store removed from its registry while listed dropped its changes then (retire()).
-    return stores.some((store) => store.retired) ? stores.filter((store) => !store.retired) : stores;
+    return stores.filter((store) => !store.retired);
   }
 }

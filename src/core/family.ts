@@ -70,6 +70,11 @@ export function typeOf(kind: FamilyKind): MetricType {
   return kind === 'common_gauge' ? 'gauge' : kind;
 }
 
+/** The name of a family's samples and, in the text format, of its HELP and TYPE lines. */
+export function sampleName(meta: Pick<FamilyMeta, 'name' | 'kind'>): string {
+  return meta.kind === 'counter' ? `${meta.name}_total` : meta.name;
+}
+
 /**
  * A family as prom-client's JSON names it, with no values yet: its sample name (counters with
  * `_total`), and how the processes' values are merged (`sum`, or a per-process gauge's
@@ -77,7 +82,7 @@ export function typeOf(kind: FamilyKind): MetricType {
  */
 export function jsonHeadOf(meta: FamilyMeta): Omit<MetricObject, 'values'> {
   return {
-    name: meta.kind === 'counter' ? `${meta.name}_total` : meta.name,
+    name: sampleName(meta),
     help: meta.help,
     type: typeOf(meta.kind),
     aggregator: meta.kind === 'gauge' ? (meta.aggregate ?? 'all') : 'sum',

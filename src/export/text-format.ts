@@ -8,7 +8,7 @@ import type { ExpositionFormat } from '../core/registry-api.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { withDefaultLabels, type DefaultLabels } from './default-labels.js';
 import type { FamilyMeta } from '../core/family.js';
-import { typeOf } from '../core/family.js';
+import { sampleName, typeOf } from '../core/family.js';
 import { escapeHelp, escapeHelpOpenMetrics, formatCanonical, formatValue } from '../core/escape.js';
 import { CREATED_SUFFIX, isCreatedField } from '../redis/fields.js';
 import { renderExemplar, type BucketExemplar } from './exemplar-format.js';
@@ -19,6 +19,11 @@ export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
 export type { ExpositionFormat };
+
+/** The content type of `format`. */
+export function contentTypeOf(format: ExpositionFormat): string {
+  return format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE;
+}
 
 /**
  * A series of a counter or gauge: its rendered label set and value, and for counters when the
@@ -87,11 +92,6 @@ export function collectCreated(chunk: string, into: Map<string, string>): void {
     const end = chunk.indexOf('\n', valueAt);
     into.set(chunk.slice(start, at), chunk.slice(valueAt, end < 0 ? chunk.length : end));
   }
-}
-
-/** The name of a family's samples and, in the text format, of its HELP and TYPE lines. */
-function sampleName(meta: FamilyMeta): string {
-  return meta.kind === 'counter' ? `${meta.name}_total` : meta.name;
 }
 
 /** The OpenMetrics `_created` line of a series created at `seconds`. */

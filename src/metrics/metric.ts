@@ -44,8 +44,9 @@ export interface MetricOptions<L extends string = string> {
    * its flushes — every `flushIntervalMs`, and before the flush that starts a scrape. For a
    * per-process `Gauge`, each process samples its own value; for a value only one process knows,
    * give the callback to that process's metric (or use `registry.registerCollector`). A flush
-   * waits for it at most `flushIntervalMs` or 1 s, whichever is less (a value that comes later goes with the next flush); a failure or overrun goes to `onError`
-   * (`CollectError`) and the flush goes on. Each metric type declares `this` as itself.
+   * waits for it at most `flushIntervalMs` or 1 s, whichever is less (a value that comes later
+   * goes with the next flush); a failure or overrun goes to `onError` (`CollectError`) and the
+   * flush goes on. Each metric type declares `this` as itself.
    */
   readonly collect?: (this: never) => void | Promise<void>;
   /** @internal The library's own metrics (self-metrics): registered as internal families. */

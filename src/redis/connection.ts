@@ -226,8 +226,13 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () =>
  * (it never keeps a process alive by itself), so every command the library awaits holds a handle.
  */
 export function keepAlive<T>(promise: Promise<T>): Promise<T> {
-  const handle = setInterval(() => {}, 1 << 30);
-  const release = (): void => clearInterval(handle);
+  const release = holdProcess();
   promise.then(release, release);
   return promise;
+}
+
+/** Keep the process alive until the function returned is called (for work that is no promise). */
+export function holdProcess(): () => void {
+  const handle = setInterval(() => {}, 1 << 30);
+  return () => clearInterval(handle);
 }
